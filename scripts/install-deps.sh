@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages needed to build, test and use ppagent.
+# Installs only what is missing (checked with dpkg -s); runs `apt-get update`
+# only when something has to be installed. Works as root, or via sudo otherwise.
+# Needs no terminal: safe in CI.
+set -euo pipefail
+
+packages=(
+  meson ninja-build g++ pkg-config
+  libunwind-dev libdw-dev libelf-dev elfutils
+  libprotobuf-dev protobuf-compiler zlib1g-dev libc6-dev
+  libgtest-dev python3-pytest python3-pytest-timeout python3-protobuf
+  golang-go scdoc google-perftools libgoogle-perftools-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  # dpkg -s succeeds for removed-but-not-purged packages too: check the status line.
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+  as_root=(sudo)
+else
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: not root and sudo not found; install them as root" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
