@@ -1,0 +1,471 @@
+// ppagent: runs a program with the profiler agent (libppagent.so) preloaded, then
+// prints the profiles the agent wrote. Interface: `ppagent --help` and the man page.
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "elf_check.h"
+#include "launcher_config.h"  // PPAGENT_VERSION, PPAGENT_AGENT_FROM_BINDIR
+
+namespace {
+
+// The launcher's own exit statuses; any other status is the program's.
+constexpr int kExitUsage = 2;
+constexpr int kExitAgentNotFound = 124;
+constexpr int kExitStaticProgram = 125;
+constexpr int kExitCannotExecute = 126;
+constexpr int kExitNotFound = 127;
+
+constexpr char kSynopsis[] =
+    "ppagent run [--cpu-hz N] [-o DIR | --output-dir DIR] [--] PROGRAM [ARGS...]";
+
+constexpr char kHelp[] = R"(Usage: ppagent run [OPTIONS] [--] PROGRAM [ARGS...]
+       ppagent --help
+       ppagent --version
+
+Runs PROGRAM with the ppagent profiler loaded into it (LD_PRELOAD), waits for it,
+prints "ppagent: wrote <file>" for every profile written, and exits with
+PROGRAM's exit status. PROGRAM is searched for in PATH unless it contains a '/'.
+
+Options (before PROGRAM):
+  --cpu-hz N              CPU sampling rate in Hz, an integer from 0 to 1000
+                          (0 turns CPU profiling off; default 100)
+  -o, --output-dir DIR    existing writable directory for the profiles
+                          (default: the working directory)
+  -h, --help              show this help
+      --version           show the version and the agent library in use
+
+Environment:
+  PPROF_CPU_HZ, PPROF_OUTPUT_DIR   read by the agent; the options above set them
+  PPROF_REPORT_FILE   set by ppagent: a temporary file (in $TMPDIR, default /tmp)
+                      where the agent lists the profiles it writes
+  LD_PRELOAD          ppagent puts the agent first; an existing value is kept after it
+
+Signals: SIGINT, SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 sent to ppagent by another
+process are passed on to PROGRAM. (Those typed at the terminal reach PROGRAM directly.)
+
+Exit status:
+  PROGRAM's exit status, or 128+N if PROGRAM was killed by signal N; otherwise
+  2    usage error (unknown option, bad option value, missing PROGRAM)
+  124  the agent library libppagent.so was not found
+  125  PROGRAM is a statically linked executable: LD_PRELOAD cannot work there
+  126  PROGRAM exists but cannot be executed (no permission, a directory,
+       a missing #! or ELF interpreter, ...)
+  127  PROGRAM was not found
+)";
+
+[[noreturn]] void die(int status, const std::string& message) {
+  fprintf(stderr, "ppagent: %s\n", message.c_str());
+  exit(status);
+}
+
+[[noreturn]] void usage_error(const std::string& message) {
+  die(kExitUsage, message + "; try 'ppagent --help'");
+}
+
+std::string quoted(const std::string& text) { return "\"" + text + "\""; }
+
+// ---------------------------------------------------------------------------
+// Finding the agent
+
+std::string launcher_dir() {
+  char path[PATH_MAX];
+  ssize_t length = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (length <= 0) {
+    die(kExitAgentNotFound,
+        std::string("cannot find the agent: /proc/self/exe: ") + strerror(errno));
+  }
+  std::string exe(path, static_cast<size_t>(length));
+  return exe.substr(0, exe.rfind('/'));
+}
+
+// In order: the build tree (build/launcher/ppagent next to build/agent/), then the
+// installed layout, given relative to bindir so that the prefix can move.
+std::vector<std::string> agent_candidates() {
+  const std::string dir = launcher_dir();
+  std::string installed = PPAGENT_AGENT_FROM_BINDIR;
+  if (installed[0] != '/') installed = dir + "/" + installed;
+  return {dir + "/../agent/libppagent.so", installed};
+}
+
+// The absolute, canonical path of the agent, or nothing.
+std::optional<std::string> find_agent() {
+  for (const std::string& candidate : agent_candidates()) {
+    struct stat status;
+    if (stat(candidate.c_str(), &status) != 0 || !S_ISREG(status.st_mode)) continue;
+    char* resolved = realpath(candidate.c_str(), nullptr);
+    if (resolved == nullptr) continue;
+    std::string agent = resolved;
+    free(resolved);
+    return agent;
+  }
+  return std::nullopt;
+}
+
+std::string find_agent_or_die() {
+  std::optional<std::string> agent = find_agent();
+  if (!agent) {
+    const std::vector<std::string> candidates = agent_candidates();
+    die(kExitAgentNotFound, "agent library not found (looked for " + candidates[0] + " and " +
+                                candidates[1] + ")");
+  }
+  // The dynamic loader splits LD_PRELOAD at spaces and colons.
+  if (agent->find_first_of(" :") != std::string::npos) {
+    die(kExitAgentNotFound, "agent library path " + quoted(*agent) +
+                                " contains a space or ':', which LD_PRELOAD cannot express");
+  }
+  return *agent;
+}
+
+// ---------------------------------------------------------------------------
+// Command line of `ppagent run`
+
+struct RunOptions {
+  std::optional<std::string> cpu_hz;      // normalised decimal; unset: keep the environment's
+  std::optional<std::string> output_dir;  // absolute; unset: keep the environment's
+  char** program_argv = nullptr;          // PROGRAM ARGS..., null-terminated
+};
+
+// Recognises "--name VALUE", "--name=VALUE", and for a short name "-o VALUE" and
+// "-oVALUE". Advances *index past a separate VALUE.
+bool take_option(const std::string& arg, const std::string& long_name, const char* short_name,
+                 int argc, char** argv, int* index, std::string* value) {
+  const bool separate_value = arg == long_name || (short_name != nullptr && arg == short_name);
+  if (separate_value) {
+    if (*index + 1 >= argc) usage_error("option " + arg + " needs a value");
+    *index += 1;
+    *value = argv[*index];
+    return true;
+  }
+  if (arg.compare(0, long_name.size() + 1, long_name + "=") == 0) {
+    *value = arg.substr(long_name.size() + 1);
+    return true;
+  }
+  if (short_name != nullptr && arg.compare(0, 2, short_name) == 0 && arg.size() > 2) {
+    *value = arg.substr(2);
+    return true;
+  }
+  return false;
+}
+
+std::string parse_cpu_hz(const std::string& value) {
+  // Digits only (no sign, no spaces), at most 1000; the cap keeps long inputs from overflowing.
+  int hz = value.empty() ? 1001 : 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') {
+      hz = 1001;
+      break;
+    }
+    hz = hz * 10 + (c - '0');
+    if (hz > 1000) break;
+  }
+  if (hz > 1000) {
+    die(kExitUsage, "--cpu-hz " + quoted(value) + " is not valid (expected an integer from 0 to 1000)");
+  }
+  return std::to_string(hz);
+}
+
+// The agent resolves a relative PPROF_OUTPUT_DIR itself, but checking here turns a
+// typo into an error before the program runs instead of a lost profile after it.
+std::string parse_output_dir(const std::string& value) {
+  char* resolved = realpath(value.c_str(), nullptr);
+  if (resolved == nullptr) {
+    die(kExitUsage, "output directory " + quoted(value) + ": " + strerror(errno));
+  }
+  std::string dir = resolved;
+  free(resolved);
+  struct stat status;
+  if (stat(dir.c_str(), &status) != 0 || !S_ISDIR(status.st_mode)) {
+    die(kExitUsage, "output directory " + quoted(value) + " is not a directory");
+  }
+  if (access(dir.c_str(), W_OK | X_OK) != 0) {
+    die(kExitUsage, "output directory " + quoted(value) + " is not writable: " + strerror(errno));
+  }
+  return dir;
+}
+
+RunOptions parse_run_args(int argc, char** argv, int first) {
+  RunOptions options;
+  int index = first;
+  for (; index < argc; ++index) {
+    const std::string arg = argv[index];
+    if (arg == "--") {
+      ++index;
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-') break;  // PROGRAM ("-" alone too, as with getopt)
+    if (arg == "-h" || arg == "--help") {
+      fputs(kHelp, stdout);
+      exit(0);
+    }
+    // A repeated option: the last one wins, so values are checked after the loop.
+    std::string value;
+    if (take_option(arg, "--cpu-hz", nullptr, argc, argv, &index, &value)) {
+      options.cpu_hz = value;
+    } else if (take_option(arg, "--output-dir", "-o", argc, argv, &index, &value)) {
+      options.output_dir = value;
+    } else {
+      usage_error("unknown option " + quoted(arg));
+    }
+  }
+  if (index >= argc) usage_error("missing PROGRAM (usage: " + std::string(kSynopsis) + ")");
+  if (options.cpu_hz) options.cpu_hz = parse_cpu_hz(*options.cpu_hz);
+  if (options.output_dir) options.output_dir = parse_output_dir(*options.output_dir);
+  options.program_argv = argv + index;
+  return options;
+}
+
+// ---------------------------------------------------------------------------
+// Finding and checking PROGRAM
+
+enum class Candidate { kExecutable, kNotExecutable, kMissing };
+
+Candidate check_candidate(const std::string& path, std::string* problem) {
+  struct stat status;
+  if (stat(path.c_str(), &status) != 0) {
+    *problem = strerror(errno);
+    return errno == ENOENT || errno == ENOTDIR ? Candidate::kMissing : Candidate::kNotExecutable;
+  }
+  if (S_ISDIR(status.st_mode)) {
+    *problem = "is a directory";
+    return Candidate::kNotExecutable;
+  }
+  if (!S_ISREG(status.st_mode)) {
+    *problem = "is not a regular file";
+    return Candidate::kNotExecutable;
+  }
+  if (access(path.c_str(), X_OK) != 0) {
+    *problem = std::string("is not executable (") + strerror(errno) + ")";
+    return Candidate::kNotExecutable;
+  }
+  return Candidate::kExecutable;
+}
+
+// Like execvp's search, without its fallback of running a non-ELF file with /bin/sh:
+// a name with a '/' is used as is, otherwise each PATH entry is tried in order and
+// the first executable file wins. If there is none, a file that exists but cannot
+// be executed is reported (126) rather than "not found" (127).
+std::string resolve_program(const std::string& name) {
+  std::string problem;
+  if (name.find('/') != std::string::npos) {
+    switch (check_candidate(name, &problem)) {
+      case Candidate::kExecutable: return name;
+      case Candidate::kMissing: die(kExitNotFound, name + ": " + problem);
+      case Candidate::kNotExecutable: die(kExitCannotExecute, name + ": " + problem);
+    }
+  }
+  if (name.empty()) die(kExitNotFound, "\"\": command not found");
+
+  const char* path_env = getenv("PATH");
+  const std::string search_path = path_env != nullptr ? path_env : "/bin:/usr/bin";  // glibc's default
+  std::string first_unusable;
+  size_t start = 0;
+  while (true) {
+    const size_t end = std::min(search_path.find(':', start), search_path.size());
+    std::string dir = search_path.substr(start, end - start);
+    if (dir.empty()) dir = ".";  // an empty entry means the working directory
+    const std::string candidate = dir + "/" + name;
+    switch (check_candidate(candidate, &problem)) {
+      case Candidate::kExecutable: return candidate;
+      case Candidate::kNotExecutable:
+        if (first_unusable.empty()) first_unusable = candidate + ": " + problem;
+        break;
+      case Candidate::kMissing: break;
+    }
+    if (end == search_path.size()) break;
+    start = end + 1;
+  }
+  if (!first_unusable.empty()) die(kExitCannotExecute, first_unusable);
+  die(kExitNotFound, name + ": command not found");
+}
+
+// ---------------------------------------------------------------------------
+// The report file, where the agent lists the profiles it wrote
+
+struct ReportFile {
+  std::string path;
+  int fd = -1;
+};
+
+// Without a report file the program still runs and is profiled; only the
+// "wrote" lines are missing, which is not worth refusing to run for.
+std::optional<ReportFile> create_report_file() {
+  const char* tmpdir = getenv("TMPDIR");
+  if (tmpdir == nullptr || *tmpdir == '\0') tmpdir = "/tmp";
+  std::string path = std::string(tmpdir) + "/ppagent-report.XXXXXX";
+  int fd = mkostemp(path.data(), O_CLOEXEC);
+  if (fd < 0) {
+    fprintf(stderr, "ppagent: cannot create a report file in %s (%s); profiles are written but not listed\n",
+            tmpdir, strerror(errno));
+    return std::nullopt;
+  }
+  return ReportFile{path, fd};
+}
+
+void print_report_and_remove(const ReportFile& report) {
+  std::string contents;
+  char buffer[4096];
+  off_t offset = 0;
+  ssize_t got;
+  while ((got = pread(report.fd, buffer, sizeof buffer, offset)) > 0) {
+    contents.append(buffer, static_cast<size_t>(got));
+    offset += got;
+  }
+  close(report.fd);
+  unlink(report.path.c_str());
+
+  size_t start = 0;
+  while (start < contents.size()) {
+    size_t end = contents.find('\n', start);
+    if (end == std::string::npos) end = contents.size();
+    if (end > start) fprintf(stderr, "ppagent: wrote %s\n", contents.substr(start, end - start).c_str());
+    start = end + 1;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Running PROGRAM
+
+constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+constexpr int kForwardedCount = sizeof kForwardedSignals / sizeof kForwardedSignals[0];
+
+volatile sig_atomic_t g_child_pid = 0;
+
+void forward_signal(int signal_number, siginfo_t* info, void*) {
+  // si_code <= 0 (SI_USER, SI_QUEUE, SI_TKILL): sent by a process to us alone, so
+  // pass it on. Terminal signals (SI_KERNEL) went to the whole foreground process
+  // group, PROGRAM included: forwarding them would deliver them twice.
+  if (info->si_code > 0 || g_child_pid <= 0) return;
+  const int saved_errno = errno;
+  kill(g_child_pid, signal_number);
+  errno = saved_errno;
+}
+
+void set_environment(const RunOptions& options, const std::string& agent,
+                     const std::optional<ReportFile>& report) {
+  if (options.cpu_hz) setenv("PPROF_CPU_HZ", options.cpu_hz->c_str(), 1);
+  if (options.output_dir) setenv("PPROF_OUTPUT_DIR", options.output_dir->c_str(), 1);
+  if (report) setenv("PPROF_REPORT_FILE", report->path.c_str(), 1);
+  std::string preload = agent;
+  const char* existing = getenv("LD_PRELOAD");
+  if (existing != nullptr && *existing != '\0') preload += std::string(":") + existing;
+  setenv("LD_PRELOAD", preload.c_str(), 1);
+}
+
+// What run_and_wait needs to give PROGRAM the signal state we started with.
+struct SignalState {
+  sigset_t old_mask;
+  struct sigaction old_actions[kForwardedCount];
+  bool installed[kForwardedCount] = {};
+};
+
+// Installs the forwarding handlers with the forwarded signals blocked; they stay
+// blocked until the child's pid is known, so none is lost in between: a signal
+// arriving meanwhile is delivered (and forwarded) when run_and_wait unblocks it.
+// Done before the report file is created so that no such signal can kill us
+// and leave the file behind.
+void start_forwarding_signals(SignalState* state) {
+  sigset_t forwarded;
+  sigemptyset(&forwarded);
+  for (int signal_number : kForwardedSignals) sigaddset(&forwarded, signal_number);
+  sigprocmask(SIG_BLOCK, &forwarded, &state->old_mask);
+
+  for (int i = 0; i < kForwardedCount; ++i) {
+    sigaction(kForwardedSignals[i], nullptr, &state->old_actions[i]);
+    // A signal ignored by whoever started us (nohup, for instance) stays ignored,
+    // for us and, through exec, for PROGRAM.
+    if (state->old_actions[i].sa_handler == SIG_IGN) continue;
+    struct sigaction action = {};
+    action.sa_sigaction = forward_signal;
+    action.sa_flags = SA_SIGINFO;  // no SA_RESTART: waitpid below loops on EINTR
+    sigemptyset(&action.sa_mask);
+    sigaction(kForwardedSignals[i], &action, nullptr);
+    state->installed[i] = true;
+  }
+}
+
+// Forks and execs PROGRAM, forwards signals while waiting, and returns the
+// status to exit with.
+int run_and_wait(const std::string& program_path, char** program_argv, const SignalState& signals) {
+  const pid_t pid = fork();
+  if (pid < 0) {
+    fprintf(stderr, "ppagent: cannot fork: %s\n", strerror(errno));
+    return kExitCannotExecute;
+  }
+  if (pid == 0) {
+    for (int i = 0; i < kForwardedCount; ++i) {
+      if (signals.installed[i]) sigaction(kForwardedSignals[i], &signals.old_actions[i], nullptr);
+    }
+    sigprocmask(SIG_SETMASK, &signals.old_mask, nullptr);
+    execv(program_path.c_str(), program_argv);
+    // PROGRAM was there a moment ago, so ENOENT means its interpreter is missing.
+    const char* reason = errno == ENOENT ? "its interpreter (#! line or ELF PT_INTERP) was not found"
+                                         : strerror(errno);
+    fprintf(stderr, "ppagent: cannot execute %s: %s\n", program_path.c_str(), reason);
+    _exit(kExitCannotExecute);
+  }
+  g_child_pid = pid;
+  sigprocmask(SIG_SETMASK, &signals.old_mask, nullptr);
+
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) {
+      fprintf(stderr, "ppagent: waitpid: %s\n", strerror(errno));
+      return kExitCannotExecute;
+    }
+  }
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+int run_command(int argc, char** argv) {
+  const RunOptions options = parse_run_args(argc, argv, 2);
+  const std::string program_path = resolve_program(options.program_argv[0]);
+  if (ppagent::classify_program(program_path.c_str()) == ppagent::ProgramKind::kStaticElf) {
+    die(kExitStaticProgram, program_path +
+                                " is a statically linked executable: LD_PRELOAD cannot load the agent "
+                                "into it; link it dynamically (without -static) to profile it");
+  }
+  const std::string agent = find_agent_or_die();
+
+  SignalState signals;
+  start_forwarding_signals(&signals);
+  const std::optional<ReportFile> report = create_report_file();
+  set_environment(options, agent, report);
+  const int status = run_and_wait(program_path, options.program_argv, signals);
+  if (report) print_report_and_remove(*report);
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) usage_error(std::string("usage: ") + kSynopsis);
+  const std::string command = argv[1];
+  if (command == "run") return run_command(argc, argv);
+  if (command == "-h" || command == "--help") {
+    fputs(kHelp, stdout);
+    return 0;
+  }
+  if (command == "--version") {
+    printf("ppagent %s\n", PPAGENT_VERSION);
+    fflush(stdout);
+    printf("agent: %s\n", find_agent_or_die().c_str());
+    return 0;
+  }
+  if (command[0] == '-') usage_error("unknown option " + quoted(command));
+  usage_error("unknown command " + quoted(command) + " (the command is 'run')");
+}
