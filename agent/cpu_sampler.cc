@@ -1,0 +1,196 @@
+#include "cpu_sampler.h"
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <dirent.h>
+#include <mutex>
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <unordered_map>
+
+#include "log.h"
+
+namespace ppagent {
+
+namespace {
+
+// Marks our timers' signals, so that a SIGPROF from anyone else is ignored.
+constexpr int kTimerCookie = 0x70707266;
+
+std::atomic<bool> g_running{false};
+TraceStore* g_store = nullptr;
+ModuleTables* g_tables = nullptr;
+int64_t g_period_ns = 0;
+
+std::mutex g_timers_mutex;
+std::unordered_map<pid_t, int>* g_timers = nullptr;  // tid -> kernel timer id
+
+__thread StackBounds t_stack_bounds __attribute__((tls_model("initial-exec")));
+
+pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+// ---- the signal handler --------------------------------------------------
+// Async-signal-safe: bounded stack walk over prepared tables, a lock-free
+// store, and two plain system calls (gettid, prctl). No allocation, no locks.
+void on_sigprof(int, siginfo_t* info, void* context) {
+  if (info->si_code != SI_TIMER || info->si_value.sival_int != kTimerCookie) return;
+  if (!g_running.load(std::memory_order_relaxed)) return;
+  const int saved_errno = errno;
+  const uint64_t weight = 1 + static_cast<uint64_t>(info->si_overrun > 0 ? info->si_overrun : 0);
+
+  uintptr_t pcs[kMaxStackDepth];
+  TraceKey key;
+  key.depth = g_tables->walk(static_cast<const ucontext_t*>(context), t_stack_bounds, pcs,
+                             kMaxStackDepth);
+  key.pcs = pcs;
+  key.tid = current_tid();
+  memset(key.thread_name, 0, sizeof key.thread_name);
+  prctl(PR_GET_NAME, key.thread_name, 0, 0, 0);
+  g_store->add(key, weight);
+  errno = saved_errno;
+}
+// ---------------------------------------------------------------------------
+
+uint64_t random_u64() {
+  static std::atomic<uint64_t> state{0};
+  uint64_t s = state.load(std::memory_order_relaxed);
+  if (s == 0) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    s = (static_cast<uint64_t>(ts.tv_nsec) << 20) ^ static_cast<uint64_t>(getpid()) ^ 0x9e3779b97f4a7c15ull;
+  }
+  // splitmix64 step; races only make it more random.
+  s += 0x9e3779b97f4a7c15ull;
+  state.store(s, std::memory_order_relaxed);
+  uint64_t z = s;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// The CPU-time clock of any thread of this process (the kernel's encoding,
+// which pthread_getcpuclockid uses too but only for pthread_t handles).
+clockid_t thread_cpu_clock(pid_t tid) {
+  constexpr clockid_t kPerThread = 4, kSched = 2;
+  return (~static_cast<clockid_t>(tid) << 3) | kPerThread | kSched;
+}
+
+// Creates and arms a timer for `tid`; returns the kernel timer id or -1.
+int arm_timer(pid_t tid) {
+  struct sigevent event;
+  memset(&event, 0, sizeof event);
+  event.sigev_notify = SIGEV_THREAD_ID;
+  event.sigev_signo = SIGPROF;
+  event.sigev_value.sival_int = kTimerCookie;
+  event._sigev_un._tid = tid;
+  int timer_id = -1;
+  if (syscall(SYS_timer_create, thread_cpu_clock(tid), &event, &timer_id) != 0) return -1;
+
+  // The first expiry is uniform in (0, period] so that threads living less
+  // than a period are sampled in proportion to their CPU time.
+  int64_t first = 1 + static_cast<int64_t>(random_u64() % static_cast<uint64_t>(g_period_ns));
+  struct itimerspec spec;
+  spec.it_interval.tv_sec = g_period_ns / 1000000000;
+  spec.it_interval.tv_nsec = g_period_ns % 1000000000;
+  spec.it_value.tv_sec = first / 1000000000;
+  spec.it_value.tv_nsec = first % 1000000000;
+  if (syscall(SYS_timer_settime, timer_id, 0, &spec, nullptr) != 0) {
+    syscall(SYS_timer_delete, timer_id);
+    return -1;
+  }
+  return timer_id;
+}
+
+void register_thread(pid_t tid) {
+  std::lock_guard<std::mutex> lock(g_timers_mutex);
+  if (!g_running.load() || g_timers->count(tid)) return;
+  int timer_id = arm_timer(tid);
+  if (timer_id >= 0) (*g_timers)[tid] = timer_id;
+}
+
+// Where the calling thread's stack is, for the handler's bounded reads.
+void note_current_stack() {
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+  void* low = nullptr;
+  size_t size = 0;
+  if (pthread_attr_getstack(&attr, &low, &size) == 0) {
+    t_stack_bounds.low = reinterpret_cast<uintptr_t>(low);
+    t_stack_bounds.high = t_stack_bounds.low + size;
+  }
+  pthread_attr_destroy(&attr);
+}
+
+}  // namespace
+
+bool CpuSampler::running() { return g_running.load(); }
+
+bool CpuSampler::start(int hz, TraceStore* store, ModuleTables* tables) {
+  if (hz <= 0) return false;
+  g_store = store;
+  g_tables = tables;
+  g_period_ns = 1000000000LL / hz;
+  if (g_timers == nullptr) g_timers = new std::unordered_map<pid_t, int>();
+
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_sigaction = on_sigprof;
+  action.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  if (sigaction(SIGPROF, &action, nullptr) != 0) {
+    log_line("cannot install the SIGPROF handler (%s); CPU profiling is off", strerror(errno));
+    return false;
+  }
+  note_current_stack();  // the agent starts on the main thread
+  g_running.store(true);
+
+  // Threads that already exist (normally just the main thread, since the
+  // agent starts before main).
+  if (DIR* dir = opendir("/proc/self/task")) {
+    while (struct dirent* entry = readdir(dir)) {
+      if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+      register_thread(static_cast<pid_t>(atoi(entry->d_name)));
+    }
+    closedir(dir);
+  } else {
+    register_thread(current_tid());
+  }
+  std::lock_guard<std::mutex> lock(g_timers_mutex);
+  if (g_timers->empty()) {
+    g_running.store(false);
+    log_line("cannot create CPU timers (%s); CPU profiling is off", strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+void CpuSampler::stop() {
+  std::lock_guard<std::mutex> lock(g_timers_mutex);
+  if (!g_running.exchange(false)) return;
+  for (const auto& [tid, timer_id] : *g_timers) syscall(SYS_timer_delete, timer_id);
+  g_timers->clear();
+}
+
+void CpuSampler::thread_started() {
+  if (!g_running.load(std::memory_order_relaxed)) return;
+  note_current_stack();
+  register_thread(current_tid());
+}
+
+void CpuSampler::thread_exiting() {
+  if (g_timers == nullptr) return;
+  // POSIX timers belong to the process, not the thread: without this, every
+  // thread that ever ran would leave a dead timer behind.
+  std::lock_guard<std::mutex> lock(g_timers_mutex);
+  auto it = g_timers->find(current_tid());
+  if (it == g_timers->end()) return;
+  syscall(SYS_timer_delete, it->second);
+  g_timers->erase(it);
+}
+
+}  // namespace ppagent

@@ -1,0 +1,30 @@
+// CPU-time sampling: one POSIX timer per thread on that thread's CPU clock,
+// delivering SIGPROF to that thread (SIGEV_THREAD_ID), as Go does since 1.18.
+// The SIGPROF handler — the agent's only code that runs in signal context for
+// CPU profiling — is in cpu_sampler.cc.
+#pragma once
+
+#include <cstdint>
+
+#include "stack_walker.h"
+#include "trace_store.h"
+
+namespace ppagent {
+
+constexpr int kMaxStackDepth = 128;
+
+class CpuSampler {
+ public:
+  // Installs the handler and arms a timer for every thread of the process.
+  // Returns false (with a message logged) if profiling cannot start.
+  static bool start(int hz, TraceStore* store, ModuleTables* tables);
+  // Disarms and deletes every timer; samples already taken stay in the store.
+  static void stop();
+  static bool running();
+
+  // Called on a thread the program created, as it starts and as it ends.
+  static void thread_started();
+  static void thread_exiting();
+};
+
+}  // namespace ppagent

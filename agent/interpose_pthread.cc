@@ -1,0 +1,57 @@
+// Interposed pthread symbols (exported through exports.map). Threads the
+// program creates are registered for CPU sampling as they start, and
+// unregistered as they end, without the program's help.
+#include <dlfcn.h>
+#include <new>
+#include <pthread.h>
+
+#include "agent.h"
+#include "cpu_sampler.h"
+#include "real_functions.h"
+
+namespace ppagent {
+
+PthreadCreateFn real_pthread_create() {
+  static PthreadCreateFn real =
+      reinterpret_cast<PthreadCreateFn>(dlsym(RTLD_NEXT, "pthread_create"));
+  return real;
+}
+
+namespace {
+
+struct StartRoutine {
+  void* (*function)(void*);
+  void* argument;
+};
+
+pthread_key_t g_exit_key;
+pthread_once_t g_exit_key_once = PTHREAD_ONCE_INIT;
+
+// Runs at thread exit however the thread ends (return, pthread_exit, cancel).
+void on_thread_exit(void*) { CpuSampler::thread_exiting(); }
+
+void make_exit_key() { pthread_key_create(&g_exit_key, on_thread_exit); }
+
+void* start_registered_thread(void* raw) {
+  StartRoutine routine = *static_cast<StartRoutine*>(raw);
+  delete static_cast<StartRoutine*>(raw);
+  pthread_once(&g_exit_key_once, make_exit_key);
+  pthread_setspecific(g_exit_key, reinterpret_cast<void*>(1));
+  CpuSampler::thread_started();
+  return routine.function(routine.argument);
+}
+
+}  // namespace
+}  // namespace ppagent
+
+extern "C" __attribute__((visibility("default"))) int pthread_create(
+    pthread_t* thread, const pthread_attr_t* attr, void* (*function)(void*), void* argument) {
+  using namespace ppagent;
+  PthreadCreateFn real = real_pthread_create();
+  if (!agent_active()) return real(thread, attr, function, argument);
+  auto* routine = new (std::nothrow) StartRoutine{function, argument};
+  if (routine == nullptr) return real(thread, attr, function, argument);
+  int rc = real(thread, attr, start_registered_thread, routine);
+  if (rc != 0) delete routine;
+  return rc;
+}

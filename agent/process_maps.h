@@ -1,0 +1,23 @@
+// The executable mappings of this process, as /proc/self/maps lists them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ppagent {
+
+struct MapEntry {
+  uintptr_t start = 0, limit = 0, offset = 0;
+  std::string path;  // file path, or a pseudo name like "[vdso]"
+};
+
+// Executable mappings, the main executable's first (pprof takes mapping 1 as
+// the program). Paths of deleted files lose their " (deleted)" suffix.
+std::vector<MapEntry> read_executable_mappings();
+
+// Parses the text of a maps file (split out for tests).
+std::vector<MapEntry> parse_executable_mappings(const std::string& maps_text,
+                                                const std::string& main_executable);
+
+}  // namespace ppagent
