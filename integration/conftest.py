@@ -1,0 +1,515 @@
+"""Harness for the ppagent integration tests.
+
+Everything is found relative to the build directory: PPAGENT_BUILD_DIR if set
+(meson test sets it), else <repo>/build next to this file's parent.
+
+  build/agent/libppagent.so   the agent (LD_PRELOAD)
+  build/launcher/ppagent      the launcher
+  build/integration/*         the workload programs (integration/meson.build)
+
+Profiles are read by two independent readers:
+  - `go tool pprof` (the reader users have): -top, -tags, -raw, -traces;
+  - classes generated at test time from proto/profile.proto with protoc.
+
+Run:  /usr/bin/python3 -m pytest -q integration      (after ninja -C build)
+  or  meson test -C build --suite integration -v
+"""
+
+import gzip
+import importlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+BUILD = Path(os.environ.get("PPAGENT_BUILD_DIR", REPO / "build")).resolve()
+AGENT = BUILD / "agent" / "libppagent.so"
+LAUNCHER = BUILD / "launcher" / "ppagent"
+WORKLOADS = BUILD / "integration"
+WORKLOAD_SRC = HERE / "workloads"
+PROTO = REPO / "proto" / "profile.proto"
+
+PROFILE_GLOB = "*.cpu.pb.gz"
+
+
+# ---------------------------------------------------------------------------
+# Running programs
+
+
+@dataclass
+class Run:
+    argv: list
+    pid: int
+    returncode: int
+    stdout: str
+    stderr: str
+    rusage: object  # resource.struct_rusage from os.wait4
+    outdir: Path
+    wall: float
+
+    @property
+    def cpu_seconds(self):
+        return self.rusage.ru_utime + self.rusage.ru_stime
+
+    @property
+    def profiles(self):
+        """Profile files present in the output directory after the run."""
+        return sorted(self.outdir.glob(PROFILE_GLOB)) if self.outdir else []
+
+    @property
+    def ppagent_lines(self):
+        return [l for l in self.stderr.splitlines() if l.startswith("ppagent:")]
+
+    def describe(self):
+        return (f"argv={self.argv}\nreturncode={self.returncode}\n"
+                f"stdout:\n{self.stdout}\nstderr:\n{self.stderr}\n"
+                f"files in {self.outdir}: "
+                f"{sorted(p.name for p in self.outdir.iterdir()) if self.outdir and self.outdir.is_dir() else None}")
+
+    def the_profile(self, program=None):
+        """The one profile this run must have written: <program>.<pid>.cpu.pb.gz."""
+        program = program or Path(self.argv[0]).name
+        expected = self.outdir / f"{program}.{self.pid}.cpu.pb.gz"
+        assert self.profiles == [expected], (
+            f"expected exactly one profile {expected.name}, found "
+            f"{[p.name for p in self.profiles]}\n" + self.describe())
+        return expected
+
+
+class Proc:
+    """A started child; stdout and stderr go to files so nothing can block."""
+
+    def __init__(self, argv, env, cwd, outdir, logdir, preexec_fn=None):
+        self.argv = [str(a) for a in argv]
+        self.outdir = Path(outdir) if outdir else None
+        logdir.mkdir(parents=True, exist_ok=True)
+        n = len(list(logdir.glob("*.stdout")))
+        self.out_path = logdir / f"run{n}.stdout"
+        self.err_path = logdir / f"run{n}.stderr"
+        self._out = open(self.out_path, "wb")
+        self._err = open(self.err_path, "wb")
+        self.t0 = time.monotonic()
+        self.popen = subprocess.Popen(
+            self.argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+            stdout=self._out, stderr=self._err, start_new_session=True,
+            preexec_fn=preexec_fn)
+        self.pid = self.popen.pid
+
+    def stdout_text(self):
+        return self.out_path.read_bytes().decode(errors="replace")
+
+    def wait_for_stdout(self, text, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.stdout_text():
+                return
+            if self.popen.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise AssertionError(
+            f"{self.argv}: {text!r} did not appear on stdout within {timeout}s; "
+            f"stdout={self.stdout_text()!r} stderr={self.err_path.read_text(errors='replace')!r}")
+
+    def signal(self, signum):
+        os.kill(self.pid, signum)
+
+    def finish(self, timeout):
+        """Reap the child with wait4 (for its rusage). On timeout the child's
+        process group (its own session) is killed and the test fails."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, rusage = os.wait4(self.pid, os.WNOHANG)
+            if pid == self.pid:
+                break
+            if time.monotonic() > deadline:
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                os.wait4(self.pid, 0)
+                self._out.close()
+                self._err.close()
+                raise AssertionError(
+                    f"{self.argv} did not finish within {timeout}s (killed; hang/deadlock?)\n"
+                    f"stdout={self.stdout_text()!r}\nstderr={self.err_path.read_text(errors='replace')!r}")
+            time.sleep(0.01)
+        wall = time.monotonic() - self.t0
+        self.popen.returncode = os.waitstatus_to_exitcode(status)
+        self._out.close()
+        self._err.close()
+        return Run(argv=self.argv, pid=self.pid, returncode=self.popen.returncode,
+                   stdout=self.stdout_text(),
+                   stderr=self.err_path.read_bytes().decode(errors="replace"),
+                   rusage=rusage, outdir=self.outdir, wall=wall)
+
+
+def clean_env():
+    """The test process's environment without anything that would steer the agent."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PPROF_") and k != "LD_PRELOAD"}
+    return env
+
+
+UNSET = object()
+
+
+class Harness:
+    def __init__(self, tmp_factory):
+        self.tmp_factory = tmp_factory
+        self.logdir = tmp_factory.mktemp("logs")
+        self._pb = None
+        self._pprof_env = None
+
+    # -- paths -------------------------------------------------------------
+    @property
+    def agent(self):
+        assert AGENT.is_file(), f"agent not built: {AGENT} (run ninja -C {BUILD})"
+        return AGENT
+
+    @property
+    def launcher(self):
+        assert LAUNCHER.is_file(), f"launcher not built: {LAUNCHER} (run ninja -C {BUILD})"
+        return LAUNCHER
+
+    def workload(self, name):
+        p = WORKLOADS / name
+        assert p.is_file(), f"workload not built: {p} (run ninja -C {BUILD})"
+        return p
+
+    def tmpdir(self, name):
+        return self.tmp_factory.mktemp(name)
+
+    # -- running -----------------------------------------------------------
+    def start(self, argv, *, agent=True, hz=None, outdir=None, cwd=None, env=None,
+              preexec_fn=None):
+        """Start argv. With agent=True the agent is preloaded; hz sets
+        PPROF_CPU_HZ, outdir PPROF_OUTPUT_DIR. env entries override; a value of
+        UNSET removes the variable."""
+        e = clean_env()
+        if agent:
+            e["LD_PRELOAD"] = str(self.agent)
+            if hz is not None:
+                e["PPROF_CPU_HZ"] = str(hz)
+            if outdir is not None:
+                e["PPROF_OUTPUT_DIR"] = str(outdir)
+        for k, v in (env or {}).items():
+            if v is UNSET:
+                e.pop(k, None)
+            else:
+                e[k] = str(v)
+        if outdir is None:
+            outdir = cwd
+        return Proc(argv, e, cwd, outdir, self.logdir, preexec_fn=preexec_fn)
+
+    def run(self, argv, *, timeout=120, **kw):
+        return self.start(argv, **kw).finish(timeout)
+
+    def run_agent(self, argv, *, timeout=120, outdir=None, **kw):
+        """Run argv under the agent with a fresh output directory (unless given)."""
+        if outdir is None:
+            outdir = self.tmpdir("out")
+        return self.run(argv, timeout=timeout, outdir=outdir, **kw)
+
+    def run_launcher(self, args, *, timeout=120, cwd=None, env=None, launcher=None):
+        """Run `ppagent ARGS...` (no agent preloaded into the test's own env)."""
+        cwd = cwd or self.tmpdir("cwd")
+        e = clean_env()
+        for k, v in (env or {}).items():
+            if v is UNSET:
+                e.pop(k, None)
+            else:
+                e[k] = str(v)
+        argv = [str(launcher or self.launcher)] + [str(a) for a in args]
+        return Proc(argv, e, cwd, cwd, self.logdir).finish(timeout)
+
+    # -- python protobuf reader ----------------------------------------------
+    @property
+    def pb(self):
+        if self._pb is None:
+            d = self.tmp_factory.mktemp("pb")
+            subprocess.run(["protoc", f"--proto_path={PROTO.parent}", f"--python_out={d}",
+                            str(PROTO)], check=True)
+            sys.path.insert(0, str(d))
+            try:
+                self._pb = importlib.import_module("profile_pb2")
+            finally:
+                sys.path.remove(str(d))
+        return self._pb
+
+    def decode(self, path):
+        data = Path(path).read_bytes()
+        assert data[:2] == b"\x1f\x8b", f"{path}: not gzip (starts with {data[:4]!r})"
+        prof = self.pb.Profile()
+        prof.ParseFromString(gzip.decompress(data))
+        return ProfileView(prof, path)
+
+    # -- go tool pprof -------------------------------------------------------
+    def pprof_env(self):
+        if self._pprof_env is None:
+            home = self.tmp_factory.mktemp("gohome")
+            e = clean_env()
+            e.update(HOME=str(home), GOCACHE=str(home / "gocache"), GOPATH=str(home / "gopath"),
+                     PPROF_TMPDIR=str(home / "pprof"), GOFLAGS="", GO111MODULE="off")
+            e.pop("PPROF_BINARY_PATH", None)
+            self._pprof_env = e
+        return self._pprof_env
+
+    def pprof(self, args, profile, check=True, timeout=120):
+        cmd = ["go", "tool", "pprof"] + list(args) + [str(profile)]
+        r = subprocess.run(cmd, env=self.pprof_env(), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=timeout)
+        if check:
+            assert r.returncode == 0, (
+                f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def pprof_top(self, profile, symbolize="none", extra=()):
+        """-top; symbolize=None runs pprof with its default (as a user would)."""
+        sym = [] if symbolize is None else [f"-symbolize={symbolize}"]
+        r = self.pprof(["-top", "-nodecount=500", *sym, *extra], profile)
+        return parse_top(r.stdout), r
+
+    def pprof_tags(self, profile):
+        r = self.pprof(["-tags", "-symbolize=none"], profile)
+        return parse_tags(r.stdout), r
+
+    def pprof_raw(self, profile):
+        return self.pprof(["-raw", "-symbolize=none"], profile).stdout
+
+    # -- validity --------------------------------------------------------------
+    def assert_valid_profile(self, path, *, hz=100, program=None, min_samples=1):
+        """Both readers accept the file and it follows the spec's CPU profile
+        shape. Returns the decoded ProfileView."""
+        view = self.decode(path)
+        problems = view.problems(hz=hz, program=program)
+        assert not problems, f"{path}: invalid profile:\n  " + "\n  ".join(problems)
+        n = sum(s.value[0] for s in view.p.sample)
+        assert n >= min_samples, f"{path}: {n} samples, expected at least {min_samples}"
+        raw = self.pprof_raw(path)
+        assert "PeriodType: cpu nanoseconds" in raw, raw[:2000]
+        return view
+
+
+# ---------------------------------------------------------------------------
+# Profile access (python protobuf)
+
+
+class ProfileView:
+    def __init__(self, prof, path=None):
+        self.p = prof
+        self.path = path
+        self.s = list(prof.string_table)
+        self.functions = {f.id: f for f in prof.function}
+        self.locations = {l.id: l for l in prof.location}
+        self.mappings = {m.id: m for m in prof.mapping}
+
+    def str(self, i):
+        return self.s[i] if 0 <= i < len(self.s) else f"<bad string index {i}>"
+
+    def sample_types(self):
+        return [(self.str(v.type), self.str(v.unit)) for v in self.p.sample_type]
+
+    def value_index(self, typ):
+        return [t for t, _ in self.sample_types()].index(typ)
+
+    def cpu_ns(self, sample):
+        return sample.value[self.value_index("cpu")]
+
+    def total_cpu_ns(self):
+        i = self.value_index("cpu")
+        return sum(s.value[i] for s in self.p.sample)
+
+    def labels(self, sample):
+        return {self.str(l.key): self.str(l.str) for l in sample.label if l.str}
+
+    def lines(self, loc):
+        """[(function name, system name, filename, line)] innermost first."""
+        out = []
+        for ln in loc.line:
+            f = self.functions.get(ln.function_id)
+            if f is None:
+                out.append((None, None, None, ln.line))
+            else:
+                out.append((self.str(f.name), self.str(f.system_name), self.str(f.filename), ln.line))
+        return out
+
+    def leaf_function(self, sample):
+        loc = self.locations[sample.location_id[0]]
+        ls = self.lines(loc)
+        return ls[0][0] if ls else None
+
+    def flat_by_function(self):
+        """cpu ns by the innermost function name of each sample's leaf location."""
+        out = {}
+        for s in self.p.sample:
+            name = self.leaf_function(s)
+            out[name] = out.get(name, 0) + self.cpu_ns(s)
+        return out
+
+    def cpu_by_label(self, key):
+        out = {}
+        for s in self.p.sample:
+            v = self.labels(s).get(key)
+            out[v] = out.get(v, 0) + self.cpu_ns(s)
+        return out
+
+    def comments(self):
+        return [self.str(c) for c in self.p.comment]
+
+    def problems(self, *, hz=100, program=None):
+        """Everything that makes this file not a spec-conforming CPU profile."""
+        p, bad = self.p, []
+        if not self.s or self.s[0] != "":
+            bad.append("string_table[0] is not empty")
+        n = len(self.s)
+
+        def chk(idx, what):
+            if not 0 <= idx < n:
+                bad.append(f"{what}: string index {idx} out of range")
+
+        if self.sample_types() != [("samples", "count"), ("cpu", "nanoseconds")]:
+            bad.append(f"sample_type is {self.sample_types()}, want samples/count, cpu/nanoseconds")
+        pt = (self.str(p.period_type.type), self.str(p.period_type.unit))
+        if pt != ("cpu", "nanoseconds"):
+            bad.append(f"period_type is {pt}, want cpu/nanoseconds")
+        if hz and p.period != 1_000_000_000 // hz:
+            bad.append(f"period is {p.period}, want {1_000_000_000 // hz} for {hz} Hz")
+        if p.time_nanos <= 0:
+            bad.append("time_nanos not set")
+        if p.duration_nanos <= 0:
+            bad.append("duration_nanos not set")
+        if not any(c.startswith("dropped samples:") for c in self.comments()):
+            bad.append(f"no 'dropped samples: N' comment (comments: {self.comments()})")
+        for kind, items in (("mapping", p.mapping), ("location", p.location), ("function", p.function)):
+            ids = [x.id for x in items]
+            if 0 in ids:
+                bad.append(f"{kind} with id 0")
+            if len(set(ids)) != len(ids):
+                bad.append(f"duplicate {kind} ids")
+        for f in p.function:
+            for idx in (f.name, f.system_name, f.filename):
+                chk(idx, f"function {f.id}")
+        for m in p.mapping:
+            chk(m.filename, f"mapping {m.id}")
+            chk(m.build_id, f"mapping {m.id}")
+        for loc in p.location:
+            for ln in loc.line:
+                if ln.function_id not in self.functions:
+                    bad.append(f"location {loc.id} refers to missing function {ln.function_id}")
+        if program is not None:
+            if not p.mapping:
+                bad.append("no mappings")
+            else:
+                main = os.path.basename(self.str(p.mapping[0].filename))
+                if not main.startswith(program):
+                    bad.append(f"mapping[0] is {self.str(p.mapping[0].filename)!r}, want the main "
+                               f"binary {program}")
+        nbad = 0
+        for s in p.sample:
+            problems = []
+            if len(s.value) != len(p.sample_type):
+                problems.append(f"{len(s.value)} values")
+            elif s.value[0] < 1 or s.value[1] != s.value[0] * p.period:
+                problems.append(f"values {list(s.value)} are not [n, n*period] with n >= 1")
+            if not s.location_id:
+                problems.append("no locations")
+            for lid in s.location_id:
+                if lid not in self.locations:
+                    problems.append(f"missing location {lid}")
+            for l in s.label:
+                chk(l.key, "label key")
+                chk(l.str, "label value")
+            lab = self.labels(s)
+            if not re.fullmatch(r"[0-9]+", lab.get("thread_id", "")):
+                problems.append(f"thread_id label missing or not decimal: {lab}")
+            if "thread_name" not in lab:
+                problems.append(f"thread_name label missing: {lab}")
+            if problems:
+                nbad += 1
+                if nbad <= 5:
+                    bad.append("sample: " + "; ".join(problems))
+        if nbad > 5:
+            bad.append(f"... {nbad} bad samples in all")
+        return bad
+
+
+# ---------------------------------------------------------------------------
+# go tool pprof output parsing
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "mins": 60.0, "hrs": 3600.0}
+
+
+def parse_duration(text):
+    """'1.40s' -> 1.4, '700ms' -> 0.7, '0' -> 0.0 (pprof's time formatting)."""
+    text = text.strip()
+    if text == "0":
+        return 0.0
+    m = re.fullmatch(r"([0-9.]+(?:e[-+]?[0-9]+)?)([a-zµ]+)", text)
+    assert m and m.group(2) in _UNITS, f"cannot parse pprof duration {text!r}"
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+@dataclass
+class Top:
+    total: float  # seconds ("Total samples = ...")
+    rows: dict = field(default_factory=dict)  # name -> (flat s, flat %, cum s, cum %)
+    text: str = ""
+
+    def flat_pct(self, name):
+        return self.rows[name][1] if name in self.rows else 0.0
+
+
+_TOP_ROW = re.compile(r"^\s*(\S+)\s+([0-9.]+)%\s+([0-9.]+)%\s+(\S+)\s+([0-9.]+)%\s+(.+?)\s*$")
+
+
+def parse_top(text):
+    total = None
+    rows = {}
+    in_rows = False
+    for line in text.splitlines():
+        m = re.search(r"Total samples = (\S+)", line)
+        if m:
+            total = parse_duration(m.group(1))
+        if re.match(r"^\s*flat\s+flat%\s+sum%\s+cum\s+cum%", line):
+            in_rows = True
+            continue
+        if in_rows:
+            m = _TOP_ROW.match(line)
+            if m:
+                rows[m.group(6)] = (parse_duration(m.group(1)), float(m.group(2)),
+                                    parse_duration(m.group(4)), float(m.group(5)))
+    assert total is not None, f"no 'Total samples' in pprof -top output:\n{text}"
+    return Top(total=total, rows=rows, text=text)
+
+
+def parse_tags(text):
+    """pprof -tags -> {key: {value: percent}}"""
+    out, key = {}, None
+    for line in text.splitlines():
+        m = re.match(r"^\s*(\S+):\s+Total\s+\S+\s*$", line)
+        if m:
+            key = m.group(1)
+            out[key] = {}
+            continue
+        m = re.match(r"^\s*\S+\s+\(\s*([0-9.e+-]+)%\)\s*:\s+(.*?)\s*$", line)
+        if m and key is not None:
+            out[key][m.group(2)] = float(m.group(1))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="session")
+def h(tmp_path_factory):
+    return Harness(tmp_path_factory)

@@ -1,0 +1,65 @@
+"""7. Bad environment values: exactly one `ppagent:` line naming the variable;
+the program's own output and exit status are unchanged.
+
+Empty values: the spec only defines malformed and out-of-range values as bad,
+so for PPROF_CPU_HZ="" the test only requires that the program is unaffected and
+that the agent says at most one line about it (treating empty as unset is fine).
+"""
+
+import pytest
+
+EXIT = 4
+
+
+def baseline(h):
+    r = h.run([h.workload("hello_exit"), str(EXIT)], agent=False, cwd=h.tmpdir("cwd"))
+    assert r.returncode == EXIT and r.stderr == "", r.describe()
+    return r
+
+
+@pytest.mark.timeout(60)
+def test_success_is_silent(h):
+    r = h.run_agent([h.workload("hello_exit"), str(EXIT)], hz=100)
+    assert r.returncode == EXIT, r.describe()
+    assert r.stderr == "", "a successful run must print nothing on stderr\n" + r.describe()
+    h.assert_valid_profile(r.the_profile(), program="hello_exit")
+
+
+BAD = [
+    ("PPROF_CPU_HZ", "abc"),
+    ("PPROF_CPU_HZ", "-1"),
+    ("PPROF_CPU_HZ", "1001"),
+    ("PPROF_CPU_HZ", "12abc"),
+    ("PPROF_OUTPUT_DIR", "/nonexistent/ppagent-integration"),
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("var,value", BAD, ids=[f"{k}={v}" for k, v in BAD])
+def test_bad_value_one_line(h, var, value):
+    base = baseline(h)
+    cwd = h.tmpdir("cwd")
+    env = {"PPROF_OUTPUT_DIR": cwd, var: value}
+    r = h.run([h.workload("hello_exit"), str(EXIT)], cwd=cwd, env=env)
+    assert r.returncode == base.returncode, r.describe()
+    assert r.stdout == base.stdout, r.describe()
+    lines = r.ppagent_lines
+    assert len(lines) == 1, f"expected exactly one ppagent: line\n" + r.describe()
+    assert var in lines[0], f"the line must name {var}: {lines[0]!r}"
+    want = f'"{value}"' if var == "PPROF_CPU_HZ" else value
+    assert want in lines[0], f"the line must quote the value ({want}): {lines[0]!r}"
+    others = [l for l in r.stderr.splitlines() if not l.startswith("ppagent:")]
+    assert others == [], "nothing else on stderr\n" + r.describe()
+
+
+@pytest.mark.timeout(60)
+def test_empty_cpu_hz_leaves_program_alone(h):
+    base = baseline(h)
+    cwd = h.tmpdir("cwd")
+    r = h.run([h.workload("hello_exit"), str(EXIT)], cwd=cwd,
+              env={"PPROF_OUTPUT_DIR": cwd, "PPROF_CPU_HZ": ""})
+    assert r.returncode == base.returncode and r.stdout == base.stdout, r.describe()
+    lines = r.ppagent_lines
+    assert len(lines) <= 1, r.describe()
+    if lines:
+        assert "PPROF_CPU_HZ" in lines[0], r.describe()

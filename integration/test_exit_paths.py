@@ -1,0 +1,97 @@
+"""6. The profile is written on every way a program ends; 9. an existing file is
+never overwritten."""
+
+import os
+import signal
+import time
+
+import pytest
+
+BURN = "burn_exit_path"
+
+
+def check_profile(h, run, program="exit_paths", thread=None):
+    path = run.the_profile(program)
+    view = h.assert_valid_profile(path, program=program)
+    top, _ = h.pprof_top(path)
+    assert BURN in top.rows, f"{BURN} missing from the profile:\n{top.text}"
+    if thread is not None:
+        names = view.cpu_by_label("thread_name")
+        assert thread in names, f"no samples from thread {thread!r}: {names}"
+    return view
+
+
+@pytest.mark.timeout(120)
+def test_return_from_main(h):
+    r = h.run_agent([h.workload("exit_paths"), "return", "0.5"])
+    assert r.returncode == 0, r.describe()
+    check_profile(h, r)
+
+
+@pytest.mark.timeout(120)
+def test_exit_from_main(h):
+    r = h.run_agent([h.workload("exit_paths"), "exit", "0.5", "6"])
+    assert r.returncode == 6, r.describe()
+    check_profile(h, r)
+
+
+@pytest.mark.timeout(120)
+def test_exit_from_other_thread(h):
+    # A second thread calls exit(5) while main is blocked in pthread_join.
+    r = h.run_agent([h.workload("exit_paths"), "thread-exit", "0.5", "5"])
+    assert r.returncode == 5, r.describe()
+    check_profile(h, r, thread="exiter")
+
+
+def sig_ignored(pid, signum):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("SigIgn:"):
+                return bool(int(line.split()[1], 16) & (1 << (signum - 1)))
+    return False
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
+def test_default_disposition_signal(h, signum):
+    p = h.start([h.workload("exit_paths"), "wait-signal"], outdir=h.tmpdir("out"))
+    p.wait_for_stdout("ready\n")
+    assert not sig_ignored(p.pid, signum), "precondition: the signal must not be ignored"
+    time.sleep(0.2)
+    p.signal(signum)
+    r = p.finish(60)
+    assert r.returncode == -signum, (
+        f"the process should still die of {signum.name}\n" + r.describe())
+    check_profile(h, r)
+
+
+@pytest.mark.timeout(120)
+def test_own_sigterm_handler_runs(h):
+    p = h.start([h.workload("exit_paths"), "handler"], outdir=h.tmpdir("out"))
+    p.wait_for_stdout("ready\n")
+    time.sleep(0.2)
+    p.signal(signal.SIGTERM)
+    r = p.finish(60)
+    assert "handler ran" in r.stdout, "the program's own SIGTERM handler did not run\n" + r.describe()
+    assert r.returncode == 3, r.describe()
+    check_profile(h, r)
+
+
+@pytest.mark.timeout(120)
+def test_existing_profile_is_never_overwritten(h):
+    # The child creates <prog>.<its pid>.cpu.pb.gz between fork and exec
+    # (preexec_fn runs in the child, where os.getpid() is the pid it will have).
+    out = h.tmpdir("out")
+    precious = b"not a profile: must survive\n"
+
+    def plant():
+        (out / f"exit_paths.{os.getpid()}.cpu.pb.gz").write_bytes(precious)
+
+    r = h.start([h.workload("exit_paths"), "return", "0.3"], outdir=out, preexec_fn=plant).finish(60)
+    assert r.returncode == 0, r.describe()
+    target = out / f"exit_paths.{r.pid}.cpu.pb.gz"
+    assert target.read_bytes() == precious, "the existing file was overwritten\n" + r.describe()
+    assert sorted(p.name for p in out.iterdir()) == [target.name], (
+        "no other file (temporary or renamed) should be left behind\n" + r.describe())
+    assert len(r.ppagent_lines) == 1, "expected one ppagent: line saying the file exists\n" + r.describe()

@@ -1,0 +1,58 @@
+"""10. `meson install --destdir`: the installed launcher finds the installed agent
+and profiles a program."""
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import BUILD
+
+
+def installed_map():
+    out = subprocess.run(["meson", "introspect", "--installed", str(BUILD)],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def find_installed(mapping, suffix):
+    hits = [v for k, v in mapping.items() if k.endswith(suffix)]
+    assert len(hits) == 1, f"{suffix}: installed as {hits} (introspect --installed: {mapping})"
+    return hits[0]
+
+
+@pytest.mark.timeout(300)
+def test_installed_launcher_uses_installed_agent(h):
+    h.agent, h.launcher  # both must be built
+    dest = h.tmpdir("destdir")
+    r = subprocess.run(["meson", "install", "-C", str(BUILD), "--no-rebuild", "--destdir", str(dest)],
+                       capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, f"meson install failed:\n{r.stdout}\n{r.stderr}"
+
+    m = installed_map()
+    launcher = Path(str(dest) + find_installed(m, "/launcher/ppagent"))
+    agent = Path(str(dest) + find_installed(m, "/agent/libppagent.so"))
+    assert launcher.is_file() and os.access(launcher, os.X_OK), launcher
+    assert agent.is_file(), agent
+
+    v = h.run_launcher(["--version"], launcher=launcher)
+    assert v.returncode == 0, v.describe()
+    lines = v.stdout.splitlines()
+    assert len(lines) >= 2 and lines[1].startswith("agent: "), v.describe()
+    reported = lines[1][len("agent: "):]
+    assert os.path.realpath(reported) == os.path.realpath(agent), (
+        f"installed launcher reports {reported}, want the installed agent {agent}")
+
+    cwd = h.tmpdir("cwd")
+    r = h.run_launcher(["run", "--", h.workload("hello_exit"), "0", "LD_PRELOAD"], cwd=cwd,
+                       launcher=launcher)
+    assert r.returncode == 0, r.describe()
+    pre = re.search(r"^LD_PRELOAD=([^: ]+)", r.stdout, re.M)
+    assert pre and os.path.realpath(pre.group(1)) == os.path.realpath(agent), (
+        "the program was not run with the installed agent\n" + r.describe())
+    wrote = re.findall(r"^ppagent: wrote (.+)$", r.stderr, re.M)
+    assert len(wrote) == 1 and Path(wrote[0]).parent.resolve() == cwd.resolve(), r.describe()
+    h.assert_valid_profile(wrote[0], program="hello_exit")

@@ -1,0 +1,100 @@
+/* exit_paths MODE [ARGS]
+ *
+ *   return SECONDS            burn SECONDS of CPU, return 0 from main
+ *   exit SECONDS CODE         burn, then exit(CODE) from main
+ *   thread-exit SECONDS CODE  a second thread burns, then calls exit(CODE) while
+ *                             main is blocked in pthread_join
+ *   wait-signal               burn 0.3 s, print "ready", keep burning until a
+ *                             signal with default disposition kills the process
+ *   handler                   install a SIGTERM handler that writes "handler ran"
+ *                             and calls exit(3); burn 0.3 s, print "ready", burn
+ *   sigkill SECONDS           burn, then raise(SIGKILL)
+ *
+ * The endless modes give up after 60 s of CPU (exit 99) so a lost signal cannot
+ * leave a runaway process. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "burnlib.h"
+
+static volatile uint64_t sink;
+
+__attribute__((noinline, noclone)) void burn_exit_path(uint64_t ns) {
+  uint64_t start = thread_cpu_ns();
+  uint64_t x = sink | 1;
+  do {
+    for (int i = 0; i < 20000; i++) x = x * 6364136223846793005ull + 1442695040888963407ull;
+    sink = x;
+  } while (thread_cpu_ns() - start < ns);
+}
+
+static uint64_t sec(const char *s) { return (uint64_t)(atof(s) * 1e9); }
+
+static uint64_t thread_seconds;
+static int thread_code;
+
+static void *exiting_thread(void *arg) {
+  (void)arg;
+  pthread_setname_np(pthread_self(), "exiter");
+  burn_exit_path(thread_seconds);
+  exit(thread_code);
+}
+
+static void on_term(int sig) {
+  (void)sig;
+  static const char msg[] = "handler ran\n";
+  ssize_t r = write(1, msg, sizeof msg - 1);
+  (void)r;
+  exit(3);
+}
+
+static void ready_then_burn(void) {
+  burn_exit_path(300000000ull);
+  printf("ready\n");
+  fflush(stdout);
+  burn_exit_path(60000000000ull);
+  exit(99);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) goto usage;
+  const char *mode = argv[1];
+  if (!strcmp(mode, "return") && argc == 3) {
+    burn_exit_path(sec(argv[2]));
+    return 0;
+  }
+  if (!strcmp(mode, "exit") && argc == 4) {
+    burn_exit_path(sec(argv[2]));
+    exit(atoi(argv[3]));
+  }
+  if (!strcmp(mode, "thread-exit") && argc == 4) {
+    thread_seconds = sec(argv[2]);
+    thread_code = atoi(argv[3]);
+    pthread_t t;
+    pthread_create(&t, NULL, exiting_thread, NULL);
+    pthread_join(t, NULL);
+    return 98; /* not reached: the thread exits the process */
+  }
+  if (!strcmp(mode, "wait-signal") && argc == 2) ready_then_burn();
+  if (!strcmp(mode, "handler") && argc == 2) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    ready_then_burn();
+  }
+  if (!strcmp(mode, "sigkill") && argc == 3) {
+    burn_exit_path(sec(argv[2]));
+    raise(SIGKILL);
+    return 97;
+  }
+usage:
+  fprintf(stderr, "usage: exit_paths return|exit|thread-exit|wait-signal|handler|sigkill ...\n");
+  return 2;
+}
