@@ -154,6 +154,8 @@ std::string Symbolizer::build_id(uintptr_t addr) {
   if (!dwfl_) return std::string();
   Dwfl_Module* module = dwfl_addrmodule(dwfl_, addr);
   if (module == nullptr) return std::string();
+  GElf_Addr elf_bias;
+  dwfl_module_getelf(module, &elf_bias);  // the build-id is read from the ELF, once loaded
   const unsigned char* bits = nullptr;
   GElf_Addr vaddr;
   int len = dwfl_module_build_id(module, &bits, &vaddr);

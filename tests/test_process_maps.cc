@@ -1,0 +1,32 @@
+#include <gtest/gtest.h>
+
+#include "process_maps.h"
+
+namespace ppagent {
+namespace {
+
+TEST(ProcessMaps, KeepsExecutableFileMappingsMainFirst) {
+  const std::string maps =
+      "7f0000000000-7f0000001000 r--p 00000000 08:01 100 /usr/lib/libc.so.6\n"
+      "7f0000001000-7f0000005000 r-xp 00001000 08:01 100 /usr/lib/libc.so.6\n"
+      "555500000000-555500002000 r-xp 00002000 08:01 200 /opt/app/server (deleted)\n"
+      "7f0000100000-7f0000200000 rwxp 00000000 00:00 0 \n"
+      "7ffc00000000-7ffc00002000 r-xp 00000000 00:00 0 [vdso]\n";
+  auto entries = parse_executable_mappings(maps, "/opt/app/server");
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[0].path, "/opt/app/server");
+  EXPECT_EQ(entries[0].start, 0x555500000000u);
+  EXPECT_EQ(entries[0].offset, 0x2000u);
+  EXPECT_EQ(entries[1].path, "/usr/lib/libc.so.6");
+  EXPECT_EQ(entries[1].limit, 0x7f0000005000u);
+  EXPECT_EQ(entries[2].path, "[vdso]");
+}
+
+TEST(ProcessMaps, ThisProcessHasItsExecutableFirst) {
+  auto entries = read_executable_mappings();
+  ASSERT_FALSE(entries.empty());
+  EXPECT_NE(entries[0].path.find("test_process_maps"), std::string::npos) << entries[0].path;
+}
+
+}  // namespace
+}  // namespace ppagent
