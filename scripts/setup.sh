@@ -23,9 +23,10 @@ fi
 step "Building"
 ninja -C "$build"
 
-# The example: a CPU-bound program that spends about 70% of its time in
-# burn_seventy() and 30% in burn_thirty().
-example="$build/integration/workloads/cpu_split"
+# The example (integration/workloads/cpu_split.c): THREADS threads each burn
+# SECONDS of CPU time, 70% of it in burn_seventy() and 30% in burn_thirty().
+example="$build/integration/cpu_split"
+example_args=(2 2)
 if [ ! -x "$example" ]; then
   echo "setup: example program $example was not built" >&2
   exit 1
@@ -35,8 +36,8 @@ out="$build/example-profile"
 rm -rf "$out"
 mkdir -p "$out"
 
-step "Profiling the example: ppagent run -o ${out#"$repo"/} -- ${example#"$repo"/}"
-"$build/launcher/ppagent" run -o "$out" -- "$example"
+step "Profiling the example: ppagent run -o ${out#"$repo"/} -- ${example#"$repo"/} ${example_args[*]}"
+"$build/launcher/ppagent" run -o "$out" -- "$example" "${example_args[@]}"
 
 profiles=("$out"/*.cpu.pb.gz)
 if [ ! -f "${profiles[0]}" ]; then
