@@ -418,8 +418,11 @@ class ProfileView:
             problems = []
             if len(s.value) != len(p.sample_type):
                 problems.append(f"{len(s.value)} values")
-            elif s.value[0] < 1 or s.value[1] != s.value[0] * p.period:
-                problems.append(f"values {list(s.value)} are not [n, n*period] with n >= 1")
+            elif (s.value[0] < 1 or s.value[1] < s.value[0] * p.period
+                  or (p.period and s.value[1] % p.period)):
+                # n signals, each standing for (1 + overrun) whole periods
+                problems.append(f"values {list(s.value)}: want n >= 1 samples and a cpu "
+                                f"value that is a multiple of the period, >= n*period")
             if not s.location_id:
                 problems.append("no locations")
             for lid in s.location_id:

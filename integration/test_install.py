@@ -50,7 +50,7 @@ def test_installed_launcher_uses_installed_agent(h):
     r = h.run_launcher(["run", "--", h.workload("hello_exit"), "0", "LD_PRELOAD"], cwd=cwd,
                        launcher=launcher)
     assert r.returncode == 0, r.describe()
-    pre = re.search(r"^LD_PRELOAD=([^: ]+)", r.stdout, re.M)
+    pre = re.search(r"^LD_PRELOAD=([^:\s]+)", r.stdout, re.M)
     assert pre and os.path.realpath(pre.group(1)) == os.path.realpath(agent), (
         "the program was not run with the installed agent\n" + r.describe())
     wrote = re.findall(r"^ppagent: wrote (.+)$", r.stderr, re.M)

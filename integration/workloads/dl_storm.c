@@ -106,7 +106,7 @@ static void *churner(void *arg) {
 __attribute__((noinline, noclone)) void storm_burn(void) {
   uint64_t x = sink | 1;
   while (!atomic_load(&stop)) {
-    for (int i = 0; i < 20000; i++) x = x * 6364136223846793005ull + 1442695040888963407ull;
+    for (int i = 0; i < 200000; i++) x = x * 6364136223846793005ull + 1442695040888963407ull;
     sink = x;
   }
 }

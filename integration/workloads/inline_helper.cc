@@ -37,7 +37,7 @@ __attribute__((noinline)) std::uint64_t hot_loop(std::uint64_t ns) {
   std::uint64_t start = thread_cpu_ns();
   std::uint64_t x = sink | 1;
   do {
-    x = work::mix_step(x, 20000);  // MARK:callsite
+    x = work::mix_step(x, 200000);  // MARK:callsite
     sink = x;
   } while (thread_cpu_ns() - start < ns);
   return x;
