@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
   meson ninja-build g++ pkg-config
-  libunwind-dev libdw-dev libelf-dev elfutils
+  libunwind-dev libdw-dev libelf-dev elfutils libc6-dbg
   libprotobuf-dev protobuf-compiler zlib1g-dev libc6-dev
   libgtest-dev python3-pytest python3-pytest-timeout python3-protobuf
   golang-go scdoc google-perftools libgoogle-perftools-dev
