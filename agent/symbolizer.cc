@@ -6,6 +6,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <unistd.h>
+#include <vector>
 
 namespace ppagent {
 
@@ -42,6 +43,33 @@ int64_t die_decl_line(Dwarf_Die* die) {
   return dwarf_decl_line(die, &line) == 0 ? line : 0;
 }
 
+// "/build/obj" + "../src/a.cc" -> "/build/src/a.cc": pprof shows the path as
+// given, and relative paths as compiled mean little away from the build tree.
+std::string absolute_source_path(Dwarf_Die* cu, const std::string& path) {
+  if (path.empty() || path[0] == '/' || cu == nullptr) return path;
+  Dwarf_Attribute attr;
+  const char* comp_dir = nullptr;
+  if (dwarf_attr(cu, DW_AT_comp_dir, &attr) != nullptr) comp_dir = dwarf_formstring(&attr);
+  if (comp_dir == nullptr || comp_dir[0] != '/') return path;
+  std::vector<std::string> parts;
+  std::string joined = std::string(comp_dir) + "/" + path;
+  size_t at = 0;
+  while (at <= joined.size()) {
+    size_t slash = joined.find('/', at);
+    if (slash == std::string::npos) slash = joined.size();
+    std::string part = joined.substr(at, slash - at);
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    at = slash + 1;
+  }
+  std::string out;
+  for (const std::string& part : parts) out += "/" + part;
+  return out.empty() ? "/" : out;
+}
+
 std::string call_file(Dwarf_Die* cu, Dwarf_Die* inlined) {
   Dwarf_Attribute attr;
   Dwarf_Word index;
@@ -51,7 +79,7 @@ std::string call_file(Dwarf_Die* cu, Dwarf_Die* inlined) {
   size_t count;
   if (dwarf_getsrcfiles(cu, &files, &count) != 0 || index >= count) return std::string();
   const char* path = dwarf_filesrc(files, index, nullptr, nullptr);
-  return path ? path : std::string();
+  return path ? absolute_source_path(cu, path) : std::string();
 }
 
 int64_t call_line(Dwarf_Die* inlined) {
@@ -109,16 +137,17 @@ std::vector<SourceFrame> Symbolizer::frames(uintptr_t addr) {
   std::string elf_name_storage = versioned ? strip_symbol_version(versioned) : std::string();
   const char* elf_name = versioned ? elf_name_storage.c_str() : nullptr;
 
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = dwfl_module_addrdie(module, addr, &bias);
+
   std::string file;
   int64_t line = 0;
   if (Dwfl_Line* l = dwfl_module_getsrc(module, addr)) {
     int lineno = 0;
-    if (const char* f = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr)) file = f;
+    if (const char* f = dwfl_lineinfo(l, nullptr, &lineno, nullptr, nullptr, nullptr))
+      file = absolute_source_path(cu, f);
     line = lineno;
   }
-
-  Dwarf_Addr bias = 0;
-  Dwarf_Die* cu = dwfl_module_addrdie(module, addr, &bias);
   Dwarf_Die* scopes = nullptr;
   int nscopes = cu ? dwarf_getscopes(cu, addr - bias, &scopes) : 0;
   bool reached_subprogram = false;
