@@ -8,7 +8,6 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
-#include <mutex>
 #include <poll.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -39,7 +38,9 @@ int64_t g_start_unix_ns = 0, g_start_mono_ns = 0;
 TraceStore* g_cpu_store = nullptr;
 ModuleTables* g_module_tables = nullptr;
 
-std::mutex g_write_mutex;
+// A plain pthread mutex, so that a forked child can re-initialize it (the
+// parent may have been writing on another thread at the time).
+pthread_mutex_t g_write_mutex = PTHREAD_MUTEX_INITIALIZER;
 bool g_written = false;
 
 // Termination signals are turned into a byte on this pipe, read by the
@@ -148,6 +149,27 @@ bool start_agent_thread() {
 
 void at_exit() { write_profiles_at_end(); }
 
+void prepare_fork() { CpuSampler::prepare_fork(); }
+
+void parent_after_fork() { CpuSampler::parent_after_fork(); }
+
+// A child forked without exec is a process of its own: its own samples from
+// now on, its own file (its pid in the name), its own agent thread. The
+// parent's samples stay with the parent, so nothing is written twice.
+void child_after_fork() {
+  g_write_mutex = PTHREAD_MUTEX_INITIALIZER;
+  g_written = false;
+  TraceStore* inherited = g_cpu_store;
+  g_cpu_store = new TraceStore(kMaxTraces, kMaxFrames);
+  g_start_unix_ns = now_ns(CLOCK_REALTIME);
+  g_start_mono_ns = now_ns(CLOCK_MONOTONIC);
+  CpuSampler::child_after_fork(g_cpu_store);
+  delete inherited;  // no timer fires in this process before the line above
+  close(g_signal_pipe[0]);
+  close(g_signal_pipe[1]);
+  if (!start_agent_thread()) log_line("cannot start the agent's thread in a forked child");
+}
+
 __attribute__((constructor)) void agent_start() {
   std::vector<std::string> problems;
   g_config = new Config(parse_config(getenv, current_directory(), &problems));
@@ -170,6 +192,7 @@ __attribute__((constructor)) void agent_start() {
   }
   if (start_agent_thread()) install_termination_handlers();
   else log_line("cannot start the agent's thread; profiles are written only at exit");
+  pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
   atexit(at_exit);
 }
 
@@ -179,10 +202,12 @@ bool agent_active() { return g_active.load(std::memory_order_relaxed); }
 
 void write_profiles_at_end() {
   if (!g_active.load()) return;
-  std::lock_guard<std::mutex> lock(g_write_mutex);
-  if (g_written) return;
-  g_written = true;
-  write_cpu_profile();
+  pthread_mutex_lock(&g_write_mutex);
+  if (!g_written) {
+    g_written = true;
+    write_cpu_profile();
+  }
+  pthread_mutex_unlock(&g_write_mutex);
 }
 
 }  // namespace ppagent

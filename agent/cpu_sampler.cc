@@ -182,6 +182,17 @@ void CpuSampler::thread_started() {
   register_thread(current_tid());
 }
 
+void CpuSampler::prepare_fork() { g_timers_mutex.lock(); }
+
+void CpuSampler::parent_after_fork() { g_timers_mutex.unlock(); }
+
+void CpuSampler::child_after_fork(TraceStore* fresh_store) {
+  g_timers_mutex.unlock();
+  if (g_timers) g_timers->clear();  // the parent's timers do not exist here
+  g_store = fresh_store;
+  if (g_running.load()) register_thread(current_tid());
+}
+
 void CpuSampler::thread_exiting() {
   if (g_timers == nullptr) return;
   // POSIX timers belong to the process, not the thread: without this, every

@@ -25,6 +25,12 @@ class CpuSampler {
   // Called on a thread the program created, as it starts and as it ends.
   static void thread_started();
   static void thread_exiting();
+
+  // pthread_atfork handlers. Timers are not inherited by a child: it gets a
+  // fresh store and a timer for its one thread.
+  static void prepare_fork();
+  static void parent_after_fork();
+  static void child_after_fork(TraceStore* fresh_store);
 };
 
 }  // namespace ppagent

@@ -52,11 +52,13 @@ int collect_object(struct dl_phdr_info* info, size_t size, void* data) {
       object.eh_frame_hdr = reinterpret_cast<const uint8_t*>(info->dlpi_addr + ph.p_vaddr);
   }
   if (object.exec_ranges.empty() || object.eh_frame_hdr == nullptr) return 0;
-  // Identify the object by name, load address and where its table lives: the
-  // same file opened again at the same place has the same rules.
+  // Rules are relative to the load bias, so the same file opened again at
+  // another address reuses them: identify it by name and layout, not address.
+  uintptr_t text_size = 0;
+  for (const auto& [start, end] : object.exec_ranges) text_size += end - start;
   object.key = std::string(info->dlpi_name ? info->dlpi_name : "") + "@" +
-               std::to_string(object.bias) + "@" +
-               std::to_string(reinterpret_cast<uintptr_t>(object.eh_frame_hdr));
+               std::to_string(reinterpret_cast<uintptr_t>(object.eh_frame_hdr) - object.bias) +
+               "@" + std::to_string(text_size);
   state->objects->push_back(std::move(object));
   return 0;
 }

@@ -95,3 +95,31 @@ def test_existing_profile_is_never_overwritten(h):
     assert sorted(p.name for p in out.iterdir()) == [target.name], (
         "no other file (temporary or renamed) should be left behind\n" + r.describe())
     assert len(r.ppagent_lines) == 1, "expected one ppagent: line saying the file exists\n" + r.describe()
+
+
+@pytest.mark.timeout(60)
+def test_fork_without_exec_gets_its_own_profile(h):
+    # At 1000 Hz the per-thread timers are exact to about one 4 ms tick, so
+    # ±20% of 0.5 s is a wide band; what matters is that no samples cross over.
+    r = h.run_agent([h.workload("fork_child")], hz=1000)
+    assert r.returncode == 0, r.describe()
+    child_pid = int(r.stdout.split()[1])
+    by_pid = {int(p.name.split(".")[1]): p for p in r.profiles}
+    assert sorted(by_pid) == sorted([r.pid, child_pid]), r.describe()
+
+    parent = h.assert_valid_profile(by_pid[r.pid], hz=1000, program="fork_child")
+    child = h.assert_valid_profile(by_pid[child_pid], hz=1000, program="fork_child")
+
+    def cumulative(view):
+        out = {}
+        for s in view.p.sample:
+            names = {ln[0] for lid in s.location_id for ln in view.lines(view.locations[lid])}
+            for name in names:
+                out[name] = out.get(name, 0) + view.cpu_ns(s)
+        return out
+
+    pcum, ccum = cumulative(parent), cumulative(child)
+    assert "child_work" not in pcum, pcum
+    assert "parent_work" not in ccum, ccum
+    assert abs(ccum.get("child_work", 0) / 1e9 - 0.5) <= 0.1, ccum
+    assert abs(pcum.get("parent_work", 0) / 1e9 - 0.5) <= 0.1, pcum
