@@ -126,7 +126,11 @@ void* agent_thread_main(void*) {
     unsigned char signo;
     if (read(g_signal_pipe[0], &signo, 1) != 1) continue;
     write_profiles_at_end();
-    // Now die as the program would have without us.
+    // Now die as the program would have without us — unless the program has
+    // meanwhile installed a handler of its own, which then stays in charge.
+    struct sigaction current;
+    if (sigaction(signo, nullptr, &current) != 0 || current.sa_handler != on_termination_signal)
+      continue;
     signal(signo, SIG_DFL);
     kill(getpid(), signo);
   }

@@ -203,8 +203,10 @@ class RuleCompiler {
     FrameRule rule{};
     rule.pc_offset = static_cast<uint32_t>(loc_ - bias_);
     bool fits = state_.cfa_offset >= INT32_MIN && state_.cfa_offset <= INT32_MAX &&
-                state_.ra_known && state_.ra_offset >= INT32_MIN && state_.ra_offset <= INT32_MAX;
-    rule.cfa_base = fits ? state_.cfa_base : FrameRule::kNone;
+                state_.ra_offset >= INT32_MIN && state_.ra_offset <= INT32_MAX;
+    rule.cfa_base = !state_.ra_known ? FrameRule::kOutermost
+                  : fits             ? state_.cfa_base
+                                     : FrameRule::kNone;
     rule.cfa_offset = static_cast<int32_t>(state_.cfa_offset);
     rule.ra_offset = static_cast<int32_t>(state_.ra_offset);
     if (state_.fp_offset == FrameRule::kFpUnchanged || state_.fp_offset == FrameRule::kFpLost)

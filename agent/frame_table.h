@@ -17,6 +17,7 @@ struct FrameRule {
     kRsp,       // CFA = rsp + cfa_offset
     kRbp,       // CFA = rbp + cfa_offset
     kPlt,       // lazy-binding PLT entry: CFA = rsp + 8 (+8 when (pc & 15) >= cfa_offset)
+    kOutermost, // the return address is undefined (_start, clone): the walk ends here
   };
   static constexpr int16_t kFpUnchanged = INT16_MIN;      // caller's rbp = this rbp
   static constexpr int16_t kFpLost = INT16_MIN + 1;       // caller's rbp cannot be known

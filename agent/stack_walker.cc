@@ -70,7 +70,6 @@ void ModuleTables::refresh(bool force) {
   std::vector<ObjectInfo> objects;
   IterateState state{&objects, 0, 0, true};
   dl_iterate_phdr(collect_object, &state);
-  stale_.store(false, std::memory_order_relaxed);
   if (!force && current_.load() != nullptr && state.adds == seen_adds_ && state.subs == seen_subs_)
     return;
 
@@ -164,10 +163,7 @@ int ModuleTables::walk(const ucontext_t* context, StackBounds bounds, uintptr_t*
   uintptr_t lookup = pc;
   while (snapshot && depth < max_depth) {
     const FrameRule* rule = find(snapshot, lookup);
-    if (rule == nullptr) {
-      stale_.store(true, std::memory_order_relaxed);
-      break;
-    }
+    if (rule == nullptr) break;
     uintptr_t cfa;
     switch (rule->cfa_base) {
       case FrameRule::kRsp: cfa = sp + rule->cfa_offset; break;

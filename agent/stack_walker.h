@@ -27,11 +27,8 @@ class ModuleTables {
  public:
   // Normal context only. Re-reads the list of loaded objects when it changed
   // (or when `force`), compiles rules for new ones and publishes a new snapshot.
+  // Until then, a walk stops at a pc in code loaded since the last refresh.
   void refresh(bool force = false);
-
-  // Handler side: true once a walk met a pc outside every known module, so
-  // that the next refresh is worth doing.
-  bool stale() const { return stale_.load(std::memory_order_relaxed); }
 
   // Async-signal-safe. Walks from the interrupted context into `pcs` (leaf
   // first; callers are return addresses). Returns the number of frames.
@@ -62,7 +59,6 @@ class ModuleTables {
   std::atomic<Snapshot*> current_{nullptr};
   std::vector<Snapshot*> retired_;
   std::atomic<int> walks_in_flight_{0};
-  std::atomic<bool> stale_{false};
 };
 
 // Reads 8 bytes at `addr` without faulting. Used where the stack bounds are
