@@ -33,12 +33,9 @@ uint64_t LocationResolver::location_id(uintptr_t pc, bool is_return_address) {
     lines.push_back({builder_->function_id(f.name, f.system_name, f.file, f.start_line), f.line});
 
   if (state) {
-    state->any = true;
     state->all_named &= !frames.empty();
-    state->all_lines &= !frames.empty() &&
-                        std::all_of(frames.begin(), frames.end(),
+    state->any_lines |= std::any_of(frames.begin(), frames.end(),
                                     [](const SourceFrame& f) { return !f.file.empty() && f.line > 0; });
-    state->any_inline |= frames.size() > 1;
   }
   uint64_t id = builder_->add_location(state ? state->id : 0, address, lines);
   by_address_.emplace(address, id);
@@ -48,11 +45,14 @@ uint64_t LocationResolver::location_id(uintptr_t pc, bool is_return_address) {
 void LocationResolver::finish() {
   for (const MappingState& s : states_) {
     MappingInfo& m = builder_->mapping(s.id);
-    // A mapping none of whose addresses were sampled has nothing left to resolve.
+    // has_functions: every sampled address has a name, so readers need not
+    // symbolize again. The others: the mapping had DWARF, so files, lines and
+    // inlined frames are as good as they get (a few addresses, such as
+    // _start from crt1.o, have none even then).
     m.has_functions = s.all_named;
-    m.has_filenames = s.any && s.all_lines;
-    m.has_line_numbers = s.any && s.all_lines;
-    m.has_inline_frames = s.any && s.all_lines;
+    m.has_filenames = s.any_lines;
+    m.has_line_numbers = s.any_lines;
+    m.has_inline_frames = s.any_lines;
   }
 }
 

@@ -29,7 +29,7 @@ class LocationResolver {
  private:
   struct MappingState {
     uint64_t id;
-    bool any = false, all_named = true, all_lines = true, any_inline = false;
+    bool all_named = true, any_lines = false;
   };
 
   ProfileBuilder* builder_;

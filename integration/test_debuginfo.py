@@ -81,3 +81,23 @@ def test_libc_lines_from_build_id_debug_file(h):
     names = {fn for loc in view.locations.values() if loc.mapping_id in libc_mappings
              for fn, _, _, _ in view.lines(loc)}
     assert any("msort" in (n or "") for n in names), names
+
+
+@pytest.mark.timeout(60)
+def test_mappings_carry_build_ids_and_main_binary_first(h):
+    prog = h.workload("cpu_burn")
+    r = h.run_agent([prog, "0", "0.3"])
+    assert r.returncode == 0, r.describe()
+    view = h.assert_valid_profile(r.the_profile(), program="cpu_burn")
+    mappings = {view.str(m.filename): m for m in view.p.mapping}
+    main = view.p.mapping[0]
+    assert view.str(main.filename) == str(Path(prog).resolve())
+    assert view.str(main.build_id) == build_id(prog)
+    libc = str(Path("/lib/x86_64-linux-gnu/libc.so.6").resolve())
+    assert libc in mappings, list(mappings)
+    assert view.str(mappings[libc].build_id) == build_id(libc)
+    # Executable mappings only, with real bounds and offsets.
+    for m in view.p.mapping:
+        assert m.memory_start < m.memory_limit, m
+    # The program's own mapping was fully symbolized, with DWARF lines.
+    assert main.has_functions and main.has_filenames and main.has_line_numbers, main
