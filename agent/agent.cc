@@ -25,14 +25,20 @@ namespace ppagent {
 
 namespace {
 
-// Capacity of the CPU trace store: 64 Ki distinct (thread, stack) pairs and
-// 4 Mi frames in all (~37 MiB of address space, touched only as it fills).
-constexpr size_t kMaxTraces = 1 << 16;
-constexpr size_t kMaxFrames = 1 << 22;
-
 // A pointer, not an object: the preload constructor may run before this
 // file's static initializers.
 const Config* g_config = nullptr;
+
+// Frames stored per distinct stack, on average, in the CPU trace store. With
+// the default of 64 Ki stacks that is 4 Mi frames (~37 MiB of address space,
+// touched only as it fills).
+constexpr size_t kFramesPerStack = 64;
+
+TraceStore* new_cpu_store() {
+  size_t stacks = static_cast<size_t>(g_config->cpu_max_stacks);
+  return new TraceStore(stacks, stacks * kFramesPerStack);
+}
+
 std::atomic<bool> g_active{false};
 int64_t g_start_unix_ns = 0, g_start_mono_ns = 0;
 TraceStore* g_cpu_store = nullptr;
@@ -164,7 +170,7 @@ void child_after_fork() {
   g_write_mutex = PTHREAD_MUTEX_INITIALIZER;
   g_written = false;
   TraceStore* inherited = g_cpu_store;
-  g_cpu_store = new TraceStore(kMaxTraces, kMaxFrames);
+  g_cpu_store = new_cpu_store();
   g_start_unix_ns = now_ns(CLOCK_REALTIME);
   g_start_mono_ns = now_ns(CLOCK_MONOTONIC);
   CpuSampler::child_after_fork(g_cpu_store);
@@ -184,7 +190,7 @@ __attribute__((constructor)) void agent_start() {
   g_start_mono_ns = now_ns(CLOCK_MONOTONIC);
   g_module_tables = new ModuleTables();
   g_module_tables->refresh(true);
-  g_cpu_store = new TraceStore(kMaxTraces, kMaxFrames);
+  g_cpu_store = new_cpu_store();
   if (!g_cpu_store->ok()) {
     log_line("cannot map memory for CPU samples; CPU profiling is off");
     return;

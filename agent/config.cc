@@ -67,6 +67,18 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
     config.output_dir = cwd;
   }
 
+  const char* stacks = env("PPROF_CPU_MAX_STACKS");
+  if (stacks != nullptr && *stacks != '\0') {
+    long v = 0;
+    if (parse_int_in_range(stacks, 16, 1 << 22, &v)) {
+      config.cpu_max_stacks = v;
+    } else {
+      problems->push_back(std::string("PPROF_CPU_MAX_STACKS=\"") + stacks +
+                          "\" is not valid (expected an integer from 16 to 4194304); "
+                          "using the default, 65536");
+    }
+  }
+
   if (const char* report = env("PPROF_REPORT_FILE"))
     if (*report != '\0') config.report_file = absolute_path(report, cwd);
 

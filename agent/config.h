@@ -11,6 +11,7 @@ struct Config {
   int cpu_hz = 100;            // PPROF_CPU_HZ: 0 = off
   std::string output_dir;      // PPROF_OUTPUT_DIR, absolute; empty = profiles cannot be written
   std::string report_file;     // PPROF_REPORT_FILE: written paths are appended here
+  long cpu_max_stacks = 65536; // PPROF_CPU_MAX_STACKS: distinct (thread, stack) pairs kept
 };
 
 // Returns the value of a variable or nullptr; tests pass their own.

@@ -31,6 +31,8 @@ BAD = [
     ("PPROF_CPU_HZ", "1001"),
     ("PPROF_CPU_HZ", "12abc"),
     ("PPROF_OUTPUT_DIR", "/nonexistent/ppagent-integration"),
+    ("PPROF_CPU_MAX_STACKS", "8"),
+    ("PPROF_CPU_MAX_STACKS", "many"),
 ]
 
 
@@ -46,14 +48,14 @@ def test_bad_value_one_line(h, var, value):
     lines = r.ppagent_lines
     assert len(lines) == 1, f"expected exactly one ppagent: line\n" + r.describe()
     assert var in lines[0], f"the line must name {var}: {lines[0]!r}"
-    want = f'"{value}"' if var == "PPROF_CPU_HZ" else value
+    want = f'"{value}"' if var != "PPROF_OUTPUT_DIR" else value
     assert want in lines[0], f"the line must quote the value ({want}): {lines[0]!r}"
     others = [l for l in r.stderr.splitlines() if not l.startswith("ppagent:")]
     assert others == [], "nothing else on stderr\n" + r.describe()
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("var", ["PPROF_CPU_HZ", "PPROF_OUTPUT_DIR"])
+@pytest.mark.parametrize("var", ["PPROF_CPU_HZ", "PPROF_OUTPUT_DIR", "PPROF_CPU_MAX_STACKS"])
 def test_empty_value_counts_as_unset(h, var):
     # man/ppagent-env.7: "A variable that is set to the empty string counts as not
     # set": no message, defaults apply (100 Hz, the working directory).

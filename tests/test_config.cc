@@ -67,6 +67,18 @@ TEST(Config, OutputDirIsResolvedAtStart) {
   EXPECT_NE(problems[0].find("PPROF_OUTPUT_DIR=\"/nonexistent/dir\""), std::string::npos);
 }
 
+TEST(Config, CpuMaxStacks) {
+  std::vector<std::string> problems;
+  EXPECT_EQ(parse({}, &problems).cpu_max_stacks, 65536);
+  EXPECT_EQ(parse({{"PPROF_CPU_MAX_STACKS", "16"}}, &problems).cpu_max_stacks, 16);
+  EXPECT_TRUE(problems.empty());
+  Config c = parse({{"PPROF_CPU_MAX_STACKS", "8"}}, &problems);
+  EXPECT_EQ(c.cpu_max_stacks, 65536);
+  EXPECT_EQ(c.cpu_hz, 100);  // only this setting falls back
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("PPROF_CPU_MAX_STACKS=\"8\""), std::string::npos);
+}
+
 TEST(Config, ReportFile) {
   std::vector<std::string> problems;
   EXPECT_EQ(parse({{"PPROF_REPORT_FILE", "r.txt"}}, &problems, "/var").report_file, "/var/r.txt");
