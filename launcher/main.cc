@@ -17,8 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "dump.h"
 #include "elf_check.h"
 #include "launcher_config.h"  // PPAGENT_VERSION, PPAGENT_AGENT_FROM_BINDIR
+#include "signal_spec.h"
 
 namespace {
 
@@ -29,35 +31,55 @@ constexpr int kExitStaticProgram = 125;
 constexpr int kExitCannotExecute = 126;
 constexpr int kExitNotFound = 127;
 
-constexpr char kSynopsis[] =
-    "ppagent run [--cpu-hz N] [-o DIR | --output-dir DIR] [--] PROGRAM [ARGS...]";
+constexpr char kRunSynopsis[] = "ppagent run [OPTIONS] [--] PROGRAM [ARGS...]";
 
 constexpr char kHelp[] = R"(Usage: ppagent run [OPTIONS] [--] PROGRAM [ARGS...]
+       ppagent dump PID
        ppagent --help
        ppagent --version
 
-Runs PROGRAM with the ppagent profiler loaded into it (LD_PRELOAD), waits for it,
-prints "ppagent: wrote <file>" for every profile written, and exits with
-PROGRAM's exit status. PROGRAM is searched for in PATH unless it contains a '/'.
+ppagent run runs PROGRAM with the ppagent profiler loaded into it (LD_PRELOAD),
+waits for it, prints "ppagent: wrote <file>" for every profile written, and exits
+with PROGRAM's exit status. PROGRAM is searched for in PATH unless it contains a '/'.
 
-Options (before PROGRAM):
+Options of run (before PROGRAM):
   --cpu-hz N              CPU sampling rate in Hz, an integer from 0 to 1000
                           (0 turns CPU profiling off; default 100)
+  --mem-rate N            heap sampling rate: on average one sample every N bytes
+                          allocated, an integer from 0 to 1073741824 (1 samples
+                          every allocation; 0 turns heap profiling off;
+                          default 524288)
+  --dump-signal SIG       signal that makes the program write a heap profile while
+                          it runs: a name (USR2, SIGUSR1, RTMIN+3, ...), a number,
+                          or none (default USR2)
+  --heap-dump-interval SECONDS
+                          also write a heap profile every SECONDS seconds, an
+                          integer from 0 to 31536000 (default 0: never)
+  --heap-dump-bytes N     also write a heap profile each time another N bytes have
+                          been allocated, an integer from 0 to 2^62 (default 0: never)
   -o, --output-dir DIR    existing writable directory for the profiles
                           (default: the working directory)
   -h, --help              show this help
       --version           show the version and the agent library in use
 
+ppagent dump PID sends its dump signal to the process PID, which runs with the
+agent, so that it writes a heap profile (<program>.<pid>.heap.<n>.pb.gz and
+.allocs.<n>.pb.gz) and runs on. PID may also be that of a `ppagent run`.
+
 Environment:
-  PPROF_CPU_HZ, PPROF_OUTPUT_DIR   read by the agent; the options above set them
+  PPROF_CPU_HZ, PPROF_MEM_RATE, PPROF_DUMP_SIGNAL, PPROF_HEAP_DUMP_INTERVAL,
+  PPROF_HEAP_DUMP_BYTES, PPROF_OUTPUT_DIR
+                      read by the agent; the options above set them, and an
+                      option not given leaves the environment's value
   PPROF_REPORT_FILE   set by ppagent: a temporary file (in $TMPDIR, default /tmp)
                       where the agent lists the profiles it writes
   LD_PRELOAD          ppagent puts the agent first; an existing value is kept after it
 
-Signals: SIGINT, SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 sent to ppagent by another
-process are passed on to PROGRAM. (Those typed at the terminal reach PROGRAM directly.)
+Signals: SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 and the dump signal sent to
+ppagent run by another process are passed on to PROGRAM. (Those typed at the
+terminal reach PROGRAM directly.)
 
-Exit status:
+Exit status of run:
   PROGRAM's exit status, or 128+N if PROGRAM was killed by signal N; otherwise
   2    usage error (unknown option, bad option value, missing PROGRAM)
   124  the agent library libppagent.so was not found
@@ -65,6 +87,12 @@ Exit status:
   126  PROGRAM exists but cannot be executed (no permission, a directory,
        a missing #! or ELF interpreter, ...)
   127  PROGRAM was not found
+
+Exit status of dump:
+  0    the signal was sent
+  1    nothing was sent: no such process, not running the agent, no dump signal
+       (none) or no handler for it, or permission denied
+  2    usage error
 )";
 
 [[noreturn]] void die(int status, const std::string& message) {
@@ -133,9 +161,15 @@ std::string find_agent_or_die() {
 // ---------------------------------------------------------------------------
 // Command line of `ppagent run`
 
+// Unset members keep the environment's value.
 struct RunOptions {
-  std::optional<std::string> cpu_hz;      // normalised decimal; unset: keep the environment's
-  std::optional<std::string> output_dir;  // absolute; unset: keep the environment's
+  std::optional<std::string> cpu_hz;              // normalised decimal
+  std::optional<std::string> mem_rate;            // normalised decimal
+  std::optional<std::string> dump_signal;         // PPROF_DUMP_SIGNAL's normalised value
+  std::optional<std::string> heap_dump_interval;  // normalised decimal
+  std::optional<std::string> heap_dump_bytes;     // normalised decimal
+  std::optional<std::string> output_dir;          // absolute
+  int dump_signal_number = -1;                    // from dump_signal; -1 when not given
   char** program_argv = nullptr;          // PROGRAM ARGS..., null-terminated
 };
 
@@ -161,21 +195,34 @@ bool take_option(const std::string& arg, const std::string& long_name, const cha
   return false;
 }
 
-std::string parse_cpu_hz(const std::string& value) {
-  // Digits only (no sign, no spaces), at most 1000; the cap keeps long inputs from overflowing.
-  int hz = value.empty() ? 1001 : 0;
+// An option's integer value: digits only (no sign, no spaces), at most MAX, returned
+// as normalised decimal. MAX_TEXT is how the message writes MAX.
+std::string parse_integer_option(const char* option, const std::string& value, unsigned long long max,
+                                 const char* max_text) {
+  bool valid = !value.empty();
+  unsigned long long number = 0;
   for (char c : value) {
-    if (c < '0' || c > '9') {
-      hz = 1001;
+    const unsigned digit = static_cast<unsigned>(c - '0');
+    // Checked before the step (number * 10 + digit > max), so nothing overflows.
+    if (c < '0' || c > '9' || number > (max - digit) / 10) {
+      valid = false;
       break;
     }
-    hz = hz * 10 + (c - '0');
-    if (hz > 1000) break;
+    number = number * 10 + digit;
   }
-  if (hz > 1000) {
-    die(kExitUsage, "--cpu-hz " + quoted(value) + " is not valid (expected an integer from 0 to 1000)");
+  if (!valid) {
+    die(kExitUsage, std::string(option) + " " + quoted(value) +
+                        " is not valid (expected an integer from 0 to " + max_text + ")");
   }
-  return std::to_string(hz);
+  return std::to_string(number);
+}
+
+std::string parse_dump_signal_option(const std::string& value, int* number) {
+  std::string problem;
+  if (!ppagent::parse_dump_signal(value, number, &problem)) {
+    die(kExitUsage, "--dump-signal " + quoted(value) + " is not valid (" + problem + ")");
+  }
+  return ppagent::dump_signal_env_value(*number);
 }
 
 // The agent resolves a relative PPROF_OUTPUT_DIR itself, but checking here turns a
@@ -215,14 +262,36 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
     std::string value;
     if (take_option(arg, "--cpu-hz", nullptr, argc, argv, &index, &value)) {
       options.cpu_hz = value;
+    } else if (take_option(arg, "--mem-rate", nullptr, argc, argv, &index, &value)) {
+      options.mem_rate = value;
+    } else if (take_option(arg, "--dump-signal", nullptr, argc, argv, &index, &value)) {
+      options.dump_signal = value;
+    } else if (take_option(arg, "--heap-dump-interval", nullptr, argc, argv, &index, &value)) {
+      options.heap_dump_interval = value;
+    } else if (take_option(arg, "--heap-dump-bytes", nullptr, argc, argv, &index, &value)) {
+      options.heap_dump_bytes = value;
     } else if (take_option(arg, "--output-dir", "-o", argc, argv, &index, &value)) {
       options.output_dir = value;
     } else {
       usage_error("unknown option " + quoted(arg));
     }
   }
-  if (index >= argc) usage_error("missing PROGRAM (usage: " + std::string(kSynopsis) + ")");
-  if (options.cpu_hz) options.cpu_hz = parse_cpu_hz(*options.cpu_hz);
+  if (index >= argc) usage_error("missing PROGRAM (usage: " + std::string(kRunSynopsis) + ")");
+  if (options.cpu_hz) options.cpu_hz = parse_integer_option("--cpu-hz", *options.cpu_hz, 1000, "1000");
+  if (options.mem_rate) {
+    options.mem_rate = parse_integer_option("--mem-rate", *options.mem_rate, 1ULL << 30, "1073741824");
+  }
+  if (options.dump_signal) {
+    options.dump_signal = parse_dump_signal_option(*options.dump_signal, &options.dump_signal_number);
+  }
+  if (options.heap_dump_interval) {
+    options.heap_dump_interval = parse_integer_option("--heap-dump-interval", *options.heap_dump_interval,
+                                                      31536000, "31536000");
+  }
+  if (options.heap_dump_bytes) {
+    options.heap_dump_bytes =
+        parse_integer_option("--heap-dump-bytes", *options.heap_dump_bytes, 1ULL << 62, "2^62");
+  }
   if (options.output_dir) options.output_dir = parse_output_dir(*options.output_dir);
   options.program_argv = argv + index;
   return options;
@@ -339,8 +408,9 @@ void print_report_and_remove(const ReportFile& report) {
 // ---------------------------------------------------------------------------
 // Running PROGRAM
 
+// Always forwarded; the program's dump signal is forwarded too (see forwarded_signals).
 constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
-constexpr int kForwardedCount = sizeof kForwardedSignals / sizeof kForwardedSignals[0];
+constexpr int kMaxForwarded = sizeof kForwardedSignals / sizeof kForwardedSignals[0] + 1;
 
 volatile sig_atomic_t g_child_pid = 0;
 
@@ -357,6 +427,12 @@ void forward_signal(int signal_number, siginfo_t* info, void*) {
 void set_environment(const RunOptions& options, const std::string& agent,
                      const std::optional<ReportFile>& report) {
   if (options.cpu_hz) setenv("PPROF_CPU_HZ", options.cpu_hz->c_str(), 1);
+  if (options.mem_rate) setenv("PPROF_MEM_RATE", options.mem_rate->c_str(), 1);
+  if (options.dump_signal) setenv("PPROF_DUMP_SIGNAL", options.dump_signal->c_str(), 1);
+  if (options.heap_dump_interval) {
+    setenv("PPROF_HEAP_DUMP_INTERVAL", options.heap_dump_interval->c_str(), 1);
+  }
+  if (options.heap_dump_bytes) setenv("PPROF_HEAP_DUMP_BYTES", options.heap_dump_bytes->c_str(), 1);
   if (options.output_dir) setenv("PPROF_OUTPUT_DIR", options.output_dir->c_str(), 1);
   if (report) setenv("PPROF_REPORT_FILE", report->path.c_str(), 1);
   std::string preload = agent;
@@ -367,24 +443,55 @@ void set_environment(const RunOptions& options, const std::string& agent,
 
 // What run_and_wait needs to give PROGRAM the signal state we started with.
 struct SignalState {
+  int count = 0;
+  int signals[kMaxForwarded] = {};
   sigset_t old_mask;
-  struct sigaction old_actions[kForwardedCount];
-  bool installed[kForwardedCount] = {};
+  struct sigaction old_actions[kMaxForwarded];
+  bool installed[kMaxForwarded] = {};
 };
+
+// The program's dump signal, forwarded too so that `kill -<dump signal> <ppagent's
+// pid>` reaches the program instead of killing ppagent: the option's, else the
+// environment's (an invalid value there is the agent's to report), else the
+// default. 0 when there is none or it must not be caught here: job-control and
+// child-status signals keep their own meaning for ppagent.
+int forwarded_dump_signal(const RunOptions& options) {
+  int number = SIGUSR2;
+  if (options.dump_signal_number >= 0) {
+    number = options.dump_signal_number;
+  } else if (const char* value = getenv("PPROF_DUMP_SIGNAL"); value != nullptr && *value != '\0') {
+    std::string problem;
+    if (!ppagent::parse_dump_signal(value, &number, &problem)) return 0;
+  }
+  switch (number) {
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU:
+    case SIGCONT:
+    case SIGCHLD: return 0;
+    default: return number;
+  }
+}
 
 // Installs the forwarding handlers with the forwarded signals blocked; they stay
 // blocked until the child's pid is known, so none is lost in between: a signal
 // arriving meanwhile is delivered (and forwarded) when run_and_wait unblocks it.
 // Done before the report file is created so that no such signal can kill us
 // and leave the file behind.
-void start_forwarding_signals(SignalState* state) {
+void start_forwarding_signals(int dump_signal, SignalState* state) {
+  for (int signal_number : kForwardedSignals) state->signals[state->count++] = signal_number;
+  if (dump_signal > 0 && std::find(kForwardedSignals, std::end(kForwardedSignals), dump_signal) ==
+                             std::end(kForwardedSignals)) {
+    state->signals[state->count++] = dump_signal;
+  }
+
   sigset_t forwarded;
   sigemptyset(&forwarded);
-  for (int signal_number : kForwardedSignals) sigaddset(&forwarded, signal_number);
+  for (int i = 0; i < state->count; ++i) sigaddset(&forwarded, state->signals[i]);
   sigprocmask(SIG_BLOCK, &forwarded, &state->old_mask);
 
-  for (int i = 0; i < kForwardedCount; ++i) {
-    sigaction(kForwardedSignals[i], nullptr, &state->old_actions[i]);
+  for (int i = 0; i < state->count; ++i) {
+    sigaction(state->signals[i], nullptr, &state->old_actions[i]);
     // A signal ignored by whoever started us (nohup, for instance) stays ignored,
     // for us and, through exec, for PROGRAM.
     if (state->old_actions[i].sa_handler == SIG_IGN) continue;
@@ -392,7 +499,7 @@ void start_forwarding_signals(SignalState* state) {
     action.sa_sigaction = forward_signal;
     action.sa_flags = SA_SIGINFO;  // no SA_RESTART: waitpid below loops on EINTR
     sigemptyset(&action.sa_mask);
-    sigaction(kForwardedSignals[i], &action, nullptr);
+    sigaction(state->signals[i], &action, nullptr);
     state->installed[i] = true;
   }
 }
@@ -406,8 +513,8 @@ int run_and_wait(const std::string& program_path, char** program_argv, const Sig
     return kExitCannotExecute;
   }
   if (pid == 0) {
-    for (int i = 0; i < kForwardedCount; ++i) {
-      if (signals.installed[i]) sigaction(kForwardedSignals[i], &signals.old_actions[i], nullptr);
+    for (int i = 0; i < signals.count; ++i) {
+      if (signals.installed[i]) sigaction(signals.signals[i], &signals.old_actions[i], nullptr);
     }
     sigprocmask(SIG_SETMASK, &signals.old_mask, nullptr);
     execv(program_path.c_str(), program_argv);
@@ -442,7 +549,7 @@ int run_command(int argc, char** argv) {
   const std::string agent = find_agent_or_die();
 
   SignalState signals;
-  start_forwarding_signals(&signals);
+  start_forwarding_signals(forwarded_dump_signal(options), &signals);
   const std::optional<ReportFile> report = create_report_file();
   set_environment(options, agent, report);
   const int status = run_and_wait(program_path, options.program_argv, signals);
@@ -453,9 +560,10 @@ int run_command(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) usage_error(std::string("usage: ") + kSynopsis);
+  if (argc < 2) usage_error(std::string("usage: ") + kRunSynopsis + ", or ppagent dump PID");
   const std::string command = argv[1];
   if (command == "run") return run_command(argc, argv);
+  if (command == "dump") return ppagent::dump_command(argc, argv);
   if (command == "-h" || command == "--help") {
     fputs(kHelp, stdout);
     return 0;
@@ -467,5 +575,5 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command[0] == '-') usage_error("unknown option " + quoted(command));
-  usage_error("unknown command " + quoted(command) + " (the command is 'run')");
+  usage_error("unknown command " + quoted(command) + " (the commands are 'run' and 'dump')");
 }
