@@ -534,6 +534,9 @@ int run_and_wait(const std::string& program_path, char** program_argv, const Sig
       return kExitCannotExecute;
     }
   }
+  // The pid is free for reuse now: signals that still arrive (a SIGPIPE dump signal
+  // raised by our own writes to stderr, say) must not reach another process.
+  g_child_pid = 0;
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
 }
