@@ -12,9 +12,12 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "agent_scope.h"
 #include "config.h"
 #include "cpu_profile.h"
 #include "cpu_sampler.h"
+#include "heap_profile.h"
+#include "heap_profiler.h"
 #include "log.h"
 #include "profile_file.h"
 #include "real_functions.h"
@@ -22,6 +25,7 @@
 #include "trace_store.h"
 
 namespace ppagent {
+
 
 namespace {
 
@@ -40,6 +44,7 @@ TraceStore* new_cpu_store() {
 }
 
 std::atomic<bool> g_active{false};
+bool g_cpu_on = false, g_heap_on = false;
 int64_t g_start_unix_ns = 0, g_start_mono_ns = 0;
 TraceStore* g_cpu_store = nullptr;
 ModuleTables* g_module_tables = nullptr;
@@ -47,10 +52,11 @@ ModuleTables* g_module_tables = nullptr;
 // A plain pthread mutex, so that a forked child can re-initialize it (the
 // parent may have been writing on another thread at the time).
 pthread_mutex_t g_write_mutex = PTHREAD_MUTEX_INITIALIZER;
-bool g_written = false;
+bool g_written = false;  // the final profiles; no dumps after them
+int g_dump_sequence = 0;
 
-// Termination signals are turned into a byte on this pipe, read by the
-// agent's thread, which writes the profiles and then lets the signal kill.
+// Signals the agent handles are turned into a byte on this pipe, read by the
+// agent's thread, which does the work in normal context.
 int g_signal_pipe[2] = {-1, -1};
 constexpr int kTerminationSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
@@ -75,19 +81,22 @@ void append_report(const std::string& path) {
   close(fd);
 }
 
-void write_cpu_profile() {
-  CpuSampler::stop();
-  CpuProfileParams params;
-  params.hz = g_config->cpu_hz;
-  params.start_unix_ns = g_start_unix_ns;
-  params.duration_ns = now_ns(CLOCK_MONOTONIC) - g_start_mono_ns;
-  std::string profile = build_cpu_profile(*g_cpu_store, params);
-  std::string name = profile_file_name(program_invocation_short_name, getpid(), "cpu");
+void write_file(const std::string& kind, const std::string& profile) {
+  std::string name = profile_file_name(program_invocation_short_name, getpid(), kind);
   std::string error;
   if (write_profile_file(g_config->output_dir, name, profile, &error))
     append_report(g_config->output_dir + "/" + name);
   else
     log_line("%s", error.c_str());
+}
+
+void write_cpu_profile(Symbolizer* symbolizer) {
+  CpuSampler::stop();
+  CpuProfileParams params;
+  params.hz = g_config->cpu_hz;
+  params.start_unix_ns = g_start_unix_ns;
+  params.duration_ns = now_ns(CLOCK_MONOTONIC) - g_start_mono_ns;
+  write_file("cpu", build_cpu_profile(*g_cpu_store, params, symbolizer));
   if (uint64_t dropped = g_cpu_store->dropped_samples()) {
     log_line("%llu CPU samples (%.3f s of CPU time) were dropped: the sample store was full",
              static_cast<unsigned long long>(dropped),
@@ -95,7 +104,29 @@ void write_cpu_profile() {
   }
 }
 
-void on_termination_signal(int signo) {
+// `sequence` 0: the final profiles ("heap", "allocs"); n > 0: the n-th dump.
+void write_heap_profiles(int sequence, Symbolizer* symbolizer) {
+  std::vector<HeapBucketSnapshot> buckets = HeapProfiler::snapshot();
+  const int64_t rate = HeapProfiler::rate();
+  const int64_t now = now_ns(CLOCK_REALTIME);
+  std::string suffix = sequence > 0 ? "." + std::to_string(sequence) : std::string();
+  write_file("heap" + suffix,
+             build_heap_profile(buckets, rate, HeapProfileKind::kHeap, now, symbolizer));
+  write_file("allocs" + suffix,
+             build_heap_profile(buckets, rate, HeapProfileKind::kAllocs, now, symbolizer));
+}
+
+void write_heap_dump() {
+  AgentScope scope;
+  pthread_mutex_lock(&g_write_mutex);
+  if (!g_written && g_heap_on) {
+    Symbolizer symbolizer;  // what is mapped now
+    write_heap_profiles(++g_dump_sequence, &symbolizer);
+  }
+  pthread_mutex_unlock(&g_write_mutex);
+}
+
+void on_agent_signal(int signo) {
   int saved_errno = errno;
   unsigned char byte = static_cast<unsigned char>(signo);
   ssize_t ignored = write(g_signal_pipe[1], &byte, 1);
@@ -103,42 +134,91 @@ void on_termination_signal(int signo) {
   errno = saved_errno;
 }
 
-void install_termination_handlers() {
-  for (int signo : kTerminationSignals) {
-    struct sigaction old;
-    if (sigaction(signo, nullptr, &old) != 0) continue;
-    // An ignored signal stays ignored, and a handler someone installed before
-    // us stays theirs.
-    bool is_default = !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL;
-    if (!is_default) continue;
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_termination_signal;
-    action.sa_flags = SA_RESTART;
-    sigemptyset(&action.sa_mask);
-    sigaction(signo, &action, nullptr);
-  }
+// Takes over `signo` only while nobody else has: an ignored signal stays
+// ignored (also for the program's children), a handler installed before the
+// agent stays in charge.
+bool install_agent_handler(int signo) {
+  struct sigaction old;
+  if (sigaction(signo, nullptr, &old) != 0) return false;
+  bool is_default = !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL;
+  if (!is_default) return false;
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_handler = on_agent_signal;
+  action.sa_flags = SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  return sigaction(signo, &action, nullptr) == 0;
 }
+
+bool is_termination_signal(int signo) {
+  for (int t : kTerminationSignals)
+    if (t == signo) return true;
+  return false;
+}
+
+// Dumps by time and by bytes allocated, checked on each wake-up.
+struct PeriodicDumps {
+  int64_t next_time_ns = 0;
+  uint64_t next_bytes = 0;
+
+  void reset() {
+    next_time_ns = g_config->heap_dump_interval > 0
+                       ? now_ns(CLOCK_MONOTONIC) + g_config->heap_dump_interval * 1000000000LL
+                       : 0;
+    next_bytes = static_cast<uint64_t>(g_config->heap_dump_bytes);
+  }
+
+  bool due() {
+    bool dump = false;
+    if (next_time_ns != 0 && now_ns(CLOCK_MONOTONIC) >= next_time_ns) {
+      next_time_ns += g_config->heap_dump_interval * 1000000000LL;
+      dump = true;
+    }
+    if (next_bytes != 0) {
+      // Each sample stands for `rate` bytes allocated, on average.
+      uint64_t allocated = HeapProfiler::samples_taken() * static_cast<uint64_t>(HeapProfiler::rate());
+      if (allocated >= next_bytes) {
+        while (next_bytes <= allocated) next_bytes += static_cast<uint64_t>(g_config->heap_dump_bytes);
+        dump = true;
+      }
+    }
+    return dump;
+  }
+} g_periodic;
 
 // The agent's own thread: never sampled (created with the real
 // pthread_create), every signal blocked, so it never runs program code.
 void* agent_thread_main(void*) {
+  AgentScope scope;
+  const bool periodic = g_heap_on && (g_config->heap_dump_interval > 0 || g_config->heap_dump_bytes > 0);
   for (;;) {
     struct pollfd pfd = {g_signal_pipe[0], POLLIN, 0};
-    int ready = poll(&pfd, 1, 1000);
+    int ready = poll(&pfd, 1, periodic ? 100 : 1000);
     if (ready < 0 && errno != EINTR) return nullptr;
-    if (g_module_tables && CpuSampler::running()) g_module_tables->refresh();
+    g_module_tables->refresh();
+    if (periodic && g_periodic.due()) write_heap_dump();
     if (ready <= 0) continue;
-    unsigned char signo;
-    if (read(g_signal_pipe[0], &signo, 1) != 1) continue;
-    write_profiles_at_end();
-    // Now die as the program would have without us — unless the program has
-    // meanwhile installed a handler of its own, which then stays in charge.
-    struct sigaction current;
-    if (sigaction(signo, nullptr, &current) != 0 || current.sa_handler != on_termination_signal)
-      continue;
-    signal(signo, SIG_DFL);
-    kill(getpid(), signo);
+
+    unsigned char signals[64];
+    ssize_t n = read(g_signal_pipe[0], signals, sizeof signals);
+    bool dump_requested = false;
+    for (ssize_t i = 0; i < n; i++) {
+      int signo = signals[i];
+      if (signo == g_config->dump_signal) {
+        dump_requested = true;  // a burst of dump signals makes one dump
+        continue;
+      }
+      if (!is_termination_signal(signo)) continue;
+      write_profiles_at_end();
+      // Now die as the program would have without us — unless the program
+      // has meanwhile installed a handler of its own, which then stays in charge.
+      struct sigaction current;
+      if (sigaction(signo, nullptr, &current) != 0 || current.sa_handler != on_agent_signal)
+        continue;
+      signal(signo, SIG_DFL);
+      kill(getpid(), signo);
+    }
+    if (dump_requested) write_heap_dump();
   }
 }
 
@@ -154,53 +234,86 @@ bool start_agent_thread() {
   if (rc != 0) return false;
   pthread_setname_np(thread, "ppagent");
   pthread_detach(thread);
+  g_periodic.reset();
   return true;
+}
+
+void install_signal_handlers() {
+  for (int signo : kTerminationSignals) install_agent_handler(signo);
+  int dump = g_config->dump_signal;
+  if (g_heap_on && dump != 0 && !is_termination_signal(dump) && !install_agent_handler(dump))
+    log_line("the dump signal %d (%s) already has a handler or is ignored; heap dumps by signal "
+             "are off", dump, strsignal(dump));
 }
 
 void at_exit() { write_profiles_at_end(); }
 
-void prepare_fork() { CpuSampler::prepare_fork(); }
+void prepare_fork() {
+  CpuSampler::prepare_fork();
+  HeapProfiler::prepare_fork();
+}
 
-void parent_after_fork() { CpuSampler::parent_after_fork(); }
+void parent_after_fork() {
+  HeapProfiler::parent_after_fork();
+  CpuSampler::parent_after_fork();
+}
 
-// A child forked without exec is a process of its own: its own samples from
-// now on, its own file (its pid in the name), its own agent thread. The
-// parent's samples stay with the parent, so nothing is written twice.
+// A child forked without exec is a process of its own: its own CPU samples
+// from now on, its own files (its pid in the names), its own agent thread.
+// Its heap is a copy of the parent's, so the live heap samples stay valid.
 void child_after_fork() {
+  HeapProfiler::child_after_fork();
   g_write_mutex = PTHREAD_MUTEX_INITIALIZER;
   g_written = false;
-  TraceStore* inherited = g_cpu_store;
-  g_cpu_store = new_cpu_store();
+  g_dump_sequence = 0;
   g_start_unix_ns = now_ns(CLOCK_REALTIME);
   g_start_mono_ns = now_ns(CLOCK_MONOTONIC);
-  CpuSampler::child_after_fork(g_cpu_store);
-  delete inherited;  // no timer fires in this process before the line above
+  if (g_cpu_on) {
+    TraceStore* inherited = g_cpu_store;
+    g_cpu_store = new_cpu_store();
+    CpuSampler::child_after_fork(g_cpu_store);
+    delete inherited;  // no timer fires in this process before the line above
+  } else {
+    CpuSampler::child_after_fork(nullptr);
+  }
   close(g_signal_pipe[0]);
   close(g_signal_pipe[1]);
   if (!start_agent_thread()) log_line("cannot start the agent's thread in a forked child");
 }
 
 __attribute__((constructor)) void agent_start() {
+  AgentScope scope;
   std::vector<std::string> problems;
   g_config = new Config(parse_config(getenv, current_directory(), &problems));
   for (const std::string& p : problems) log_line("%s", p.c_str());
-  if (g_config->cpu_hz == 0 || g_config->output_dir.empty()) return;
+  const bool can_write = !g_config->output_dir.empty();
+  const bool want_cpu = can_write && g_config->cpu_hz > 0;
+  const bool want_heap = can_write && g_config->mem_rate > 0;
+  if (!want_cpu && !want_heap) {
+    HeapProfiler::start(0, nullptr);  // the allocation hooks just forward from now on
+    return;
+  }
 
   g_start_unix_ns = now_ns(CLOCK_REALTIME);
   g_start_mono_ns = now_ns(CLOCK_MONOTONIC);
+  note_current_thread_stack();  // the agent starts on the main thread
   g_module_tables = new ModuleTables();
   g_module_tables->refresh(true);
-  g_cpu_store = new_cpu_store();
-  if (!g_cpu_store->ok()) {
-    log_line("cannot map memory for CPU samples; CPU profiling is off");
-    return;
+
+  HeapProfiler::start(want_heap ? g_config->mem_rate : 0, g_module_tables);
+  g_heap_on = want_heap;
+
+  if (want_cpu) {
+    g_cpu_store = new_cpu_store();
+    if (!g_cpu_store->ok())
+      log_line("cannot map memory for CPU samples; CPU profiling is off");
+    else
+      g_cpu_on = CpuSampler::start(g_config->cpu_hz, g_cpu_store, g_module_tables);
   }
+  if (!g_cpu_on && !g_heap_on) return;
   g_active.store(true);
-  if (!CpuSampler::start(g_config->cpu_hz, g_cpu_store, g_module_tables)) {
-    g_active.store(false);
-    return;
-  }
-  if (start_agent_thread()) install_termination_handlers();
+
+  if (start_agent_thread()) install_signal_handlers();
   else log_line("cannot start the agent's thread; profiles are written only at exit");
   pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
   atexit(at_exit);
@@ -212,10 +325,13 @@ bool agent_active() { return g_active.load(std::memory_order_relaxed); }
 
 void write_profiles_at_end() {
   if (!g_active.load()) return;
+  AgentScope scope;
   pthread_mutex_lock(&g_write_mutex);
   if (!g_written) {
     g_written = true;
-    write_cpu_profile();
+    Symbolizer symbolizer;  // one for all profiles: loading debug info is the costly part
+    if (g_cpu_on) write_cpu_profile(&symbolizer);
+    if (g_heap_on) write_heap_profiles(0, &symbolizer);
   }
   pthread_mutex_unlock(&g_write_mutex);
 }

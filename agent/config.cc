@@ -1,7 +1,9 @@
 #include "config.h"
 
 #include <cerrno>
+#include <cctype>
 #include <climits>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <sys/stat.h>
@@ -9,7 +11,7 @@
 
 namespace ppagent {
 
-bool parse_int_in_range(const char* text, long min, long max, long* out) {
+bool parse_int_in_range(const char* text, long long min, long long max, long long* out) {
   if (text == nullptr || *text == '\0') return false;
   const char* p = text;
   if (*p == '-') p++;
@@ -18,11 +20,67 @@ bool parse_int_in_range(const char* text, long min, long max, long* out) {
     if (*q < '0' || *q > '9') return false;
   errno = 0;
   char* end = nullptr;
-  long v = strtol(text, &end, 10);
+  long long v = strtoll(text, &end, 10);
   if (errno == ERANGE || *end != '\0' || v < min || v > max) return false;
   *out = v;
   return true;
 }
+
+bool parse_int_in_range(const char* text, long min, long max, long* out) {
+  long long v;
+  if (!parse_int_in_range(text, static_cast<long long>(min), static_cast<long long>(max), &v))
+    return false;
+  *out = static_cast<long>(v);
+  return true;
+}
+
+bool parse_signal(const char* text, int* signo) {
+  if (text == nullptr || *text == '\0') return false;
+  std::string name;
+  for (const char* p = text; *p; p++) name.push_back(static_cast<char>(toupper(static_cast<unsigned char>(*p))));
+  if (name == "NONE" || name == "0") {
+    *signo = 0;
+    return true;
+  }
+  long number;
+  if (parse_int_in_range(name.c_str(), 1, NSIG - 1, &number)) {
+    *signo = static_cast<int>(number);
+    return true;
+  }
+  if (name.compare(0, 3, "SIG") == 0) name.erase(0, 3);
+  static const struct {
+    const char* name;
+    int signo;
+  } kNames[] = {{"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},
+                {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+                {"CHLD", SIGCHLD}, {"CONT", SIGCONT},   {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
+                {"TTOU", SIGTTOU}, {"URG", SIGURG},     {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
+                {"VTALRM", SIGVTALRM}, {"WINCH", SIGWINCH}, {"IO", SIGIO}, {"PWR", SIGPWR},
+                {"SYS", SIGSYS}};
+  for (const auto& entry : kNames)
+    if (name == entry.name) {
+      *signo = entry.signo;
+      return true;
+    }
+  // RTMIN, RTMIN+N, RTMAX, RTMAX-N
+  for (const char* base : {"RTMIN", "RTMAX"}) {
+    if (name.compare(0, 5, base) != 0) continue;
+    bool is_min = base[4] == 'N';
+    int at = is_min ? SIGRTMIN : SIGRTMAX;
+    std::string rest = name.substr(5);
+    long offset = 0;
+    if (!rest.empty()) {
+      if (rest[0] != (is_min ? '+' : '-') ||
+          !parse_int_in_range(rest.c_str() + 1, 0, SIGRTMAX - SIGRTMIN, &offset))
+        return false;
+    }
+    *signo = is_min ? at + static_cast<int>(offset) : at - static_cast<int>(offset);
+    return true;
+  }
+  return false;
+}
+
+Config::Config() : dump_signal(SIGUSR2) {}
 
 static std::string absolute_path(const std::string& path, const std::string& cwd) {
   if (!path.empty() && path[0] == '/') return path;
@@ -77,6 +135,47 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
                           "\" is not valid (expected an integer from 16 to 4194304); "
                           "using the default, 65536");
     }
+  }
+
+  const char* rate = env("PPROF_MEM_RATE");
+  if (rate != nullptr && *rate != '\0') {
+    long v = 0;
+    if (parse_int_in_range(rate, 0, 1L << 30, &v)) {
+      config.mem_rate = v;
+    } else {
+      config.mem_rate = 0;
+      problems->push_back(std::string("PPROF_MEM_RATE=\"") + rate +
+                          "\" is not valid (expected an integer from 0 to 1073741824: the mean "
+                          "bytes between samples, 1 = every allocation, 0 = off); heap profiling "
+                          "is off");
+    }
+  }
+
+  const char* dump_signal = env("PPROF_DUMP_SIGNAL");
+  if (dump_signal != nullptr && *dump_signal != '\0' &&
+      !parse_signal(dump_signal, &config.dump_signal)) {
+    config.dump_signal = 0;
+    problems->push_back(std::string("PPROF_DUMP_SIGNAL=\"") + dump_signal +
+                        "\" is not valid (expected a signal name such as USR2 or RTMIN+3, a "
+                        "number, or none); no dump signal");
+  }
+
+  const char* interval = env("PPROF_HEAP_DUMP_INTERVAL");
+  if (interval != nullptr && *interval != '\0' &&
+      !parse_int_in_range(interval, 0, 31536000, &config.heap_dump_interval)) {
+    config.heap_dump_interval = 0;
+    problems->push_back(std::string("PPROF_HEAP_DUMP_INTERVAL=\"") + interval +
+                        "\" is not valid (expected seconds, an integer from 0 to 31536000; "
+                        "0 = off); no periodic heap dumps");
+  }
+
+  const char* dump_bytes = env("PPROF_HEAP_DUMP_BYTES");
+  if (dump_bytes != nullptr && *dump_bytes != '\0' &&
+      !parse_int_in_range(dump_bytes, 0LL, 1LL << 62, &config.heap_dump_bytes)) {
+    config.heap_dump_bytes = 0;
+    problems->push_back(std::string("PPROF_HEAP_DUMP_BYTES=\"") + dump_bytes +
+                        "\" is not valid (expected bytes, an integer from 0 to 4611686018427387904; "
+                        "0 = off); no heap dumps by bytes allocated");
   }
 
   if (const char* report = env("PPROF_REPORT_FILE"))

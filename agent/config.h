@@ -12,6 +12,12 @@ struct Config {
   std::string output_dir;      // PPROF_OUTPUT_DIR, absolute; empty = profiles cannot be written
   std::string report_file;     // PPROF_REPORT_FILE: written paths are appended here
   long cpu_max_stacks = 65536; // PPROF_CPU_MAX_STACKS: distinct (thread, stack) pairs kept
+  long mem_rate = 524288;      // PPROF_MEM_RATE: mean bytes between heap samples; 0 = off
+  int dump_signal;             // PPROF_DUMP_SIGNAL: 0 = none (default SIGUSR2)
+  long heap_dump_interval = 0; // PPROF_HEAP_DUMP_INTERVAL: seconds; 0 = off
+  long long heap_dump_bytes = 0;  // PPROF_HEAP_DUMP_BYTES: allocated bytes; 0 = off
+
+  Config();
 };
 
 // Returns the value of a variable or nullptr; tests pass their own.
@@ -23,8 +29,13 @@ using EnvLookup = std::function<const char*(const char*)>;
 Config parse_config(const EnvLookup& env, const std::string& cwd,
                     std::vector<std::string>* problems);
 
+// A signal by name ("USR2", "SIGUSR2", "RTMIN+3", case-insensitive) or
+// number; "none" and "0" mean no signal (*signo = 0).
+bool parse_signal(const char* text, int* signo);
+
 // Strict decimal integer in [min, max]: no sign other than a leading '-', no
 // spaces, no trailing characters. Returns false if malformed or out of range.
 bool parse_int_in_range(const char* text, long min, long max, long* out);
+bool parse_int_in_range(const char* text, long long min, long long max, long long* out);
 
 }  // namespace ppagent

@@ -12,7 +12,8 @@
 
 namespace ppagent {
 
-std::string build_cpu_profile(const TraceStore& store, const CpuProfileParams& params) {
+std::string build_cpu_profile(const TraceStore& store, const CpuProfileParams& params,
+                              Symbolizer* symbolizer) {
   const int64_t period = 1000000000LL / params.hz;
   ProfileBuilder builder;
   builder.add_sample_type("samples", "count");
@@ -33,8 +34,7 @@ std::string build_cpu_profile(const TraceStore& store, const CpuProfileParams& p
     t.samples += samples;
   });
 
-  Symbolizer symbolizer;
-  LocationResolver locations(&builder, &symbolizer, read_executable_mappings());
+  LocationResolver locations(&builder, symbolizer, read_executable_mappings());
   for (const auto& [key, totals] : traces) {
     const auto& [tid, thread_name, pcs] = key;
     std::vector<uint64_t> ids;

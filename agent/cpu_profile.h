@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "symbolizer.h"
 #include "trace_store.h"
 
 namespace ppagent {
@@ -15,6 +16,7 @@ struct CpuProfileParams {
 };
 
 // Serialized (uncompressed) Profile, symbolized in this process.
-std::string build_cpu_profile(const TraceStore& store, const CpuProfileParams& params);
+std::string build_cpu_profile(const TraceStore& store, const CpuProfileParams& params,
+                              Symbolizer* symbolizer);
 
 }  // namespace ppagent

@@ -30,8 +30,6 @@ int64_t g_period_ns = 0;
 std::mutex g_timers_mutex;
 std::unordered_map<pid_t, int>* g_timers = nullptr;  // tid -> kernel timer id
 
-__thread StackBounds t_stack_bounds __attribute__((tls_model("initial-exec")));
-
 pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
 // ---- the signal handler --------------------------------------------------
@@ -45,7 +43,7 @@ void on_sigprof(int, siginfo_t* info, void* context) {
 
   uintptr_t pcs[kMaxStackDepth];
   TraceKey key;
-  key.depth = g_tables->walk(static_cast<const ucontext_t*>(context), t_stack_bounds, pcs,
+  key.depth = g_tables->walk(static_cast<const ucontext_t*>(context), current_thread_stack(), pcs,
                              kMaxStackDepth);
   key.pcs = pcs;
   key.tid = current_tid();
@@ -113,19 +111,6 @@ void register_thread(pid_t tid) {
   if (timer_id >= 0) (*g_timers)[tid] = timer_id;
 }
 
-// Where the calling thread's stack is, for the handler's bounded reads.
-void note_current_stack() {
-  pthread_attr_t attr;
-  if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
-  void* low = nullptr;
-  size_t size = 0;
-  if (pthread_attr_getstack(&attr, &low, &size) == 0) {
-    t_stack_bounds.low = reinterpret_cast<uintptr_t>(low);
-    t_stack_bounds.high = t_stack_bounds.low + size;
-  }
-  pthread_attr_destroy(&attr);
-}
-
 }  // namespace
 
 bool CpuSampler::running() { return g_running.load(); }
@@ -146,7 +131,6 @@ bool CpuSampler::start(int hz, TraceStore* store, ModuleTables* tables) {
     log_line("cannot install the SIGPROF handler (%s); CPU profiling is off", strerror(errno));
     return false;
   }
-  note_current_stack();  // the agent starts on the main thread
   g_running.store(true);
 
   // Threads that already exist (normally just the main thread, since the
@@ -177,9 +161,7 @@ void CpuSampler::stop() {
 }
 
 void CpuSampler::thread_started() {
-  if (!g_running.load(std::memory_order_relaxed)) return;
-  note_current_stack();
-  register_thread(current_tid());
+  if (g_running.load(std::memory_order_relaxed)) register_thread(current_tid());
 }
 
 void CpuSampler::prepare_fork() { g_timers_mutex.lock(); }
@@ -189,6 +171,7 @@ void CpuSampler::parent_after_fork() { g_timers_mutex.unlock(); }
 void CpuSampler::child_after_fork(TraceStore* fresh_store) {
   g_timers_mutex.unlock();
   if (g_timers) g_timers->clear();  // the parent's timers do not exist here
+  if (fresh_store == nullptr) return;
   g_store = fresh_store;
   if (g_running.load()) register_thread(current_tid());
 }

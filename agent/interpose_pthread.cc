@@ -8,6 +8,7 @@
 #include "agent.h"
 #include "cpu_sampler.h"
 #include "real_functions.h"
+#include "stack_walker.h"
 
 namespace ppagent {
 
@@ -37,6 +38,7 @@ void* start_registered_thread(void* raw) {
   delete static_cast<StartRoutine*>(raw);
   pthread_once(&g_exit_key_once, make_exit_key);
   pthread_setspecific(g_exit_key, reinterpret_cast<void*>(1));
+  note_current_thread_stack();
   CpuSampler::thread_started();
   return routine.function(routine.argument);
 }

@@ -4,11 +4,30 @@
 #include <cstring>
 #include <elf.h>
 #include <link.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 namespace ppagent {
+
+namespace {
+__thread StackBounds t_stack_bounds __attribute__((tls_model("initial-exec")));
+}  // namespace
+
+StackBounds current_thread_stack() { return t_stack_bounds; }
+
+void note_current_thread_stack() {
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+  void* low = nullptr;
+  size_t size = 0;
+  if (pthread_attr_getstack(&attr, &low, &size) == 0) {
+    t_stack_bounds.low = reinterpret_cast<uintptr_t>(low);
+    t_stack_bounds.high = t_stack_bounds.low + size;
+  }
+  pthread_attr_destroy(&attr);
+}
 
 bool safe_read_word(uintptr_t addr, uintptr_t* out) {
   // process_vm_readv on ourselves returns EFAULT instead of raising SIGSEGV.

@@ -61,6 +61,11 @@ class ModuleTables {
   std::atomic<int> walks_in_flight_{0};
 };
 
+// The calling thread's stack bounds, as last noted on this thread.
+StackBounds current_thread_stack();
+// Notes where the calling thread's stack lies (normal context only).
+void note_current_thread_stack();
+
 // Reads 8 bytes at `addr` without faulting. Used where the stack bounds are
 // unknown (or the pc is outside them, e.g. on an alternate signal stack).
 bool safe_read_word(uintptr_t addr, uintptr_t* out);

@@ -88,7 +88,9 @@ def test_existing_profile_is_never_overwritten(h):
     def plant():
         (out / f"exit_paths.{os.getpid()}.cpu.pb.gz").write_bytes(precious)
 
-    r = h.start([h.workload("exit_paths"), "return", "0.3"], outdir=out, preexec_fn=plant).finish(60)
+    # Heap profiling off: only the CPU profile's name is at stake here.
+    r = h.start([h.workload("exit_paths"), "return", "0.3"], outdir=out, preexec_fn=plant,
+                env={"PPROF_MEM_RATE": "0"}).finish(60)
     assert r.returncode == 0, r.describe()
     target = out / f"exit_paths.{r.pid}.cpu.pb.gz"
     assert target.read_bytes() == precious, "the existing file was overwritten\n" + r.describe()

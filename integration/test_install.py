@@ -54,5 +54,7 @@ def test_installed_launcher_uses_installed_agent(h):
     assert pre and os.path.realpath(pre.group(1)) == os.path.realpath(agent), (
         "the program was not run with the installed agent\n" + r.describe())
     wrote = re.findall(r"^ppagent: wrote (.+)$", r.stderr, re.M)
-    assert len(wrote) == 1 and Path(wrote[0]).parent.resolve() == cwd.resolve(), r.describe()
-    h.assert_valid_profile(wrote[0], program="hello_exit")
+    cpu = [w for w in wrote if w.endswith(".cpu.pb.gz")]
+    assert len(wrote) == 3 and len(cpu) == 1, r.describe()  # cpu, heap, allocs
+    assert all(Path(w).parent.resolve() == cwd.resolve() for w in wrote), r.describe()
+    h.assert_valid_profile(cpu[0], program="hello_exit")

@@ -20,15 +20,20 @@ def wrote_paths(run):
 
 
 def the_written_profile(h, run, program, directory, hz=100):
+    """The CPU profile among the files ppagent says it wrote: one line per file,
+    the CPU profile and (heap profiling being on by default) heap and allocs."""
     paths = wrote_paths(run)
-    assert len(paths) == 1, "expected one 'ppagent: wrote <path>' line\n" + run.describe()
-    p = paths[0]
-    assert p.is_absolute(), p
-    assert p.parent.resolve() == Path(directory).resolve(), f"{p} is not in {directory}"
-    assert re.fullmatch(rf"{re.escape(program)}\.\d+\.cpu\.pb\.gz", p.name), p.name
-    assert p.is_file(), f"{p} does not exist\n" + run.describe()
-    h.assert_valid_profile(p, hz=hz, program=program)
-    return p
+    pattern = re.compile(rf"{re.escape(program)}\.\d+\.(cpu|heap|allocs)\.pb\.gz")
+    kinds = sorted(m.group(1) for m in (pattern.fullmatch(p.name) for p in paths) if m)
+    assert len(paths) == 3 and kinds == ["allocs", "cpu", "heap"], (
+        "expected 'ppagent: wrote <path>' for the cpu, heap and allocs profiles\n" + run.describe())
+    for p in paths:
+        assert p.is_absolute(), p
+        assert p.parent.resolve() == Path(directory).resolve(), f"{p} is not in {directory}"
+        assert p.is_file(), f"{p} does not exist\n" + run.describe()
+    cpu = next(p for p in paths if p.name.endswith(".cpu.pb.gz"))
+    h.assert_valid_profile(cpu, hz=hz, program=program)
+    return cpu
 
 
 @pytest.mark.timeout(60)
@@ -38,7 +43,7 @@ def test_run_writes_profile_and_says_so(h):
     assert r.returncode == 0, r.describe()
     assert "hello from hello_exit" in r.stdout, r.describe()
     the_written_profile(h, r, "hello_exit", cwd)
-    assert r.ppagent_lines == [f"ppagent: wrote {wrote_paths(r)[0]}"], r.describe()
+    assert r.ppagent_lines == [f"ppagent: wrote {p}" for p in wrote_paths(r)], r.describe()
 
 
 @pytest.mark.timeout(60)

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <map>
 #include <string>
 
@@ -77,6 +78,56 @@ TEST(Config, CpuMaxStacks) {
   EXPECT_EQ(c.cpu_hz, 100);  // only this setting falls back
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].find("PPROF_CPU_MAX_STACKS=\"8\""), std::string::npos);
+}
+
+TEST(Config, HeapSettings) {
+  std::vector<std::string> problems;
+  Config d = parse({}, &problems);
+  EXPECT_EQ(d.mem_rate, 524288);
+  EXPECT_EQ(d.dump_signal, SIGUSR2);
+  EXPECT_EQ(d.heap_dump_interval, 0);
+  EXPECT_EQ(d.heap_dump_bytes, 0);
+  Config c = parse({{"PPROF_MEM_RATE", "1"}, {"PPROF_DUMP_SIGNAL", "none"},
+                    {"PPROF_HEAP_DUMP_INTERVAL", "60"}, {"PPROF_HEAP_DUMP_BYTES", "1073741824"}},
+                   &problems);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(c.mem_rate, 1);
+  EXPECT_EQ(c.dump_signal, 0);
+  EXPECT_EQ(c.heap_dump_interval, 60);
+  EXPECT_EQ(c.heap_dump_bytes, 1073741824LL);
+  for (auto [var, bad] : std::vector<std::pair<std::string, std::string>>{
+           {"PPROF_MEM_RATE", "-1"}, {"PPROF_MEM_RATE", "1073741825"}, {"PPROF_MEM_RATE", "4k"},
+           {"PPROF_DUMP_SIGNAL", "FOO"}, {"PPROF_DUMP_SIGNAL", "999"},
+           {"PPROF_HEAP_DUMP_INTERVAL", "x"}, {"PPROF_HEAP_DUMP_BYTES", "-5"}}) {
+    problems.clear();
+    parse({{var, bad}}, &problems);
+    ASSERT_EQ(problems.size(), 1u) << var << "=" << bad;
+    EXPECT_NE(problems[0].find(var + "=\"" + bad + "\""), std::string::npos) << problems[0];
+  }
+  problems.clear();
+  EXPECT_EQ(parse({{"PPROF_MEM_RATE", "abc"}}, &problems).mem_rate, 0);  // off, not default
+}
+
+TEST(ParseSignal, NamesNumbersAndNone) {
+  int s = -1;
+  EXPECT_TRUE(parse_signal("USR2", &s));
+  EXPECT_EQ(s, SIGUSR2);
+  EXPECT_TRUE(parse_signal("sigusr1", &s));
+  EXPECT_EQ(s, SIGUSR1);
+  EXPECT_TRUE(parse_signal("12", &s));
+  EXPECT_EQ(s, 12);
+  EXPECT_TRUE(parse_signal("RTMIN", &s));
+  EXPECT_EQ(s, SIGRTMIN);
+  EXPECT_TRUE(parse_signal("SIGRTMIN+3", &s));
+  EXPECT_EQ(s, SIGRTMIN + 3);
+  EXPECT_TRUE(parse_signal("RTMAX-1", &s));
+  EXPECT_EQ(s, SIGRTMAX - 1);
+  EXPECT_TRUE(parse_signal("none", &s));
+  EXPECT_EQ(s, 0);
+  EXPECT_TRUE(parse_signal("0", &s));
+  EXPECT_EQ(s, 0);
+  for (const char* bad : {"", "FOO", "65", "-1", "RTMIN-1", "RTMAX+1", "USR2x"})
+    EXPECT_FALSE(parse_signal(bad, &s)) << bad;
 }
 
 TEST(Config, ReportFile) {

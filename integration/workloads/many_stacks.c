@@ -2,8 +2,11 @@
  *
  * Burns SECONDS of CPU spread over 1024 distinct call stacks: a recursion ten
  * levels deep that goes through go_left or go_right at each level according to
- * the bits of a counter. Used to fill a small sample store on purpose. */
+ * the bits of a counter. Used to fill a small sample store on purpose. Prints
+ * the process CPU time at the end of main (what the profiler could sample). */
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "burnlib.h"
 
@@ -36,5 +39,8 @@ int main(int argc, char **argv) {
   double seconds = argc > 1 ? atof(argv[1]) : 1.0;
   uint64_t start = thread_cpu_ns();
   for (unsigned n = 0; thread_cpu_ns() - start < (uint64_t)(seconds * 1e9); n++) branch(10, n & 1023);
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  printf("process_cpu_ns=%lld\n", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
   return 0;
 }

@@ -1,0 +1,60 @@
+#include "heap_profile.h"
+
+#include <cmath>
+
+#include "locations.h"
+#include "process_maps.h"
+#include "profile_builder.h"
+#include "symbolizer.h"
+
+namespace ppagent {
+
+void scale_heap_sample(uint64_t count, uint64_t bytes, int64_t rate, int64_t* scaled_count,
+                       int64_t* scaled_bytes) {
+  if (count == 0 || bytes == 0) {
+    *scaled_count = 0;
+    *scaled_bytes = 0;
+    return;
+  }
+  if (rate <= 1) {  // every allocation was recorded
+    *scaled_count = static_cast<int64_t>(count);
+    *scaled_bytes = static_cast<int64_t>(bytes);
+    return;
+  }
+  double average = static_cast<double>(bytes) / static_cast<double>(count);
+  double scale = 1.0 / (1.0 - std::exp(-average / static_cast<double>(rate)));
+  *scaled_count = static_cast<int64_t>(static_cast<double>(count) * scale);
+  *scaled_bytes = static_cast<int64_t>(static_cast<double>(bytes) * scale);
+}
+
+std::string build_heap_profile(const std::vector<HeapBucketSnapshot>& buckets, int64_t rate,
+                               HeapProfileKind kind, int64_t time_unix_ns,
+                               Symbolizer* symbolizer) {
+  ProfileBuilder builder;
+  builder.add_sample_type("alloc_objects", "count");
+  builder.add_sample_type("alloc_space", "bytes");
+  builder.add_sample_type("inuse_objects", "count");
+  builder.add_sample_type("inuse_space", "bytes");
+  builder.set_period("space", "bytes", rate);
+  builder.set_time(time_unix_ns, 0);
+  if (kind == HeapProfileKind::kAllocs) builder.set_default_sample_type("alloc_space");
+
+  LocationResolver locations(&builder, symbolizer, read_executable_mappings());
+  for (const HeapBucketSnapshot& b : buckets) {
+    if (b.alloc_count == 0) continue;
+    int64_t values[4];
+    scale_heap_sample(b.alloc_count, b.alloc_bytes, rate, &values[0], &values[1]);
+    scale_heap_sample(b.alloc_count - b.free_count, b.alloc_bytes - b.free_bytes, rate, &values[2],
+                      &values[3]);
+    std::vector<uint64_t> ids;
+    ids.reserve(b.stack.size());
+    // Every frame is a return address: the stack starts at malloc's caller.
+    for (uintptr_t pc : b.stack) ids.push_back(locations.location_id(pc, true));
+    LabelInfo bytes_label{"bytes", "", static_cast<int64_t>(b.alloc_bytes / b.alloc_count), "", true};
+    builder.add_sample(ids, {values, values + 4}, {bytes_label});
+  }
+  locations.finish();
+  return builder.encode();
+}
+
+}  // namespace ppagent

@@ -1,0 +1,319 @@
+#include "heap_profiler.h"
+
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <link.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <ctime>
+#include <unistd.h>
+#include <unordered_map>
+
+#include "agent_scope.h"
+#include "cpu_sampler.h"  // kMaxStackDepth
+
+namespace ppagent {
+
+__thread int64_t t_bytes_until_sample __attribute__((tls_model("initial-exec")));
+
+namespace heap_pages {
+std::atomic<std::atomic<uint16_t>*> leaves[1 << kTopBits];
+}  // namespace heap_pages
+
+namespace {
+
+__thread bool t_countdown_started __attribute__((tls_model("initial-exec")));
+__thread uint64_t t_random_state __attribute__((tls_model("initial-exec")));
+
+std::atomic<int64_t> g_rate{-1};  // -1: not started yet
+ModuleTables* g_tables = nullptr;
+std::atomic<uint64_t> g_samples{0};
+uintptr_t g_self_start = 0, g_self_end = 0;  // the agent's code: frames to skip
+
+struct Bucket {
+  std::vector<uintptr_t> stack;
+  uint64_t size;
+  std::atomic<uint64_t> alloc_count{0}, alloc_bytes{0}, free_count{0}, free_bytes{0};
+};
+
+struct BucketKey {
+  const std::vector<uintptr_t>* stack;
+  uint64_t size;
+  bool operator==(const BucketKey& o) const { return size == o.size && *stack == *o.stack; }
+};
+struct BucketKeyHash {
+  size_t operator()(const BucketKey& k) const {
+    uint64_t h = k.size * 0x9e3779b97f4a7c15ull;
+    for (uintptr_t pc : *k.stack) h = (h ^ pc) * 0x100000001b3ull;
+    return static_cast<size_t>(h ^ (h >> 32));
+  }
+};
+
+// Buckets only grow (like Go's): a deque keeps their addresses stable, so
+// frees update counters without the lock.
+pthread_mutex_t g_bucket_mutex = PTHREAD_MUTEX_INITIALIZER;
+std::deque<Bucket>* g_buckets = nullptr;
+std::unordered_map<BucketKey, uint32_t, BucketKeyHash>* g_bucket_index = nullptr;
+
+// Live sampled blocks, sharded by page so that frees of unsampled blocks that
+// share a page with a sampled one rarely contend.
+constexpr size_t kShards = 64;
+struct Shard {
+  pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+  std::unordered_map<uintptr_t, SampledBlock> live;
+};
+Shard* g_shards = nullptr;
+
+Shard& shard_of(const void* p) {
+  uintptr_t page = reinterpret_cast<uintptr_t>(p) >> heap_pages::kPageShift;
+  return g_shards[(page * 0x9e3779b97f4a7c15ull) >> 58];
+}
+
+std::atomic<uint16_t>* page_counter(const void* p, bool create) {
+  using namespace heap_pages;
+  uintptr_t page = reinterpret_cast<uintptr_t>(p) >> kPageShift;
+  if (page >> (kTopBits + kLeafBits)) return nullptr;
+  std::atomic<std::atomic<uint16_t>*>& slot = leaves[page >> kLeafBits];
+  std::atomic<uint16_t>* leaf = slot.load(std::memory_order_acquire);
+  if (leaf == nullptr && create) {
+    void* mem = mmap(nullptr, sizeof(uint16_t) << kLeafBits, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) return nullptr;
+    std::atomic<uint16_t>* fresh = static_cast<std::atomic<uint16_t>*>(mem);
+    if (slot.compare_exchange_strong(leaf, fresh)) leaf = fresh;
+    else munmap(mem, sizeof(uint16_t) << kLeafBits);
+  }
+  return leaf ? &leaf[page & ((1u << kLeafBits) - 1)] : nullptr;
+}
+
+uint64_t next_random() {
+  uint64_t x = t_random_state;
+  if (x == 0) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    x = (static_cast<uint64_t>(syscall(SYS_gettid)) << 32) ^ static_cast<uint64_t>(ts.tv_nsec) ^
+        0x9e3779b97f4a7c15ull;
+  }
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  t_random_state = x;
+  return x;
+}
+
+// Bytes to the next sample point: exponential with mean `rate`, so that each
+// byte is equally likely to be sampled (a fixed stride would alias with loops).
+int64_t draw_interval(int64_t rate) {
+  if (rate <= 1) return 0;
+  double u = static_cast<double>((next_random() >> 11) + 1) * (1.0 / 9007199254740992.0);  // (0, 1]
+  double bytes = -std::log(u) * static_cast<double>(rate);
+  return bytes >= 9e18 ? INT64_MAX : static_cast<int64_t>(bytes);
+}
+
+__attribute__((noinline)) int capture_stack(uintptr_t* pcs, int max_depth) {
+  // A context for the unwinder from this very point: the CFI row of the
+  // instruction after the lea describes the registers the asm reads.
+  ucontext_t context;
+  uintptr_t rip, rsp, rbp;
+  asm volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
+               : "=r"(rip), "=r"(rsp), "=r"(rbp));
+  context.uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(rip);
+  context.uc_mcontext.gregs[REG_RSP] = static_cast<greg_t>(rsp);
+  context.uc_mcontext.gregs[REG_RBP] = static_cast<greg_t>(rbp);
+  uintptr_t all[kMaxStackDepth + 8];
+  int depth = g_tables->walk(&context, current_thread_stack(), all, kMaxStackDepth + 8);
+  int first = 0;
+  while (first < depth && all[first] >= g_self_start && all[first] < g_self_end) first++;
+  int kept = 0;
+  for (int i = first; i < depth && kept < max_depth; i++) pcs[kept++] = all[i];
+  return kept;
+}
+
+uint32_t bucket_for(const std::vector<uintptr_t>& stack, uint64_t size) {
+  pthread_mutex_lock(&g_bucket_mutex);
+  BucketKey probe{&stack, size};
+  auto it = g_bucket_index->find(probe);
+  uint32_t index;
+  if (it != g_bucket_index->end()) {
+    index = it->second;
+  } else {
+    index = static_cast<uint32_t>(g_buckets->size());
+    Bucket& b = g_buckets->emplace_back();
+    b.stack = stack;
+    b.size = size;
+    g_bucket_index->emplace(BucketKey{&b.stack, size}, index);
+  }
+  pthread_mutex_unlock(&g_bucket_mutex);
+  return index;
+}
+
+Bucket& bucket_at(uint32_t index) {
+  // Deque elements never move; reading the deque's index structure while
+  // another thread appends is not safe, hence the lock.
+  pthread_mutex_lock(&g_bucket_mutex);
+  Bucket& b = (*g_buckets)[index];
+  pthread_mutex_unlock(&g_bucket_mutex);
+  return b;
+}
+
+void record_sample(void* p, size_t size) {
+  AgentScope scope;
+  if (current_thread_stack().high == 0) note_current_thread_stack();
+  uintptr_t pcs[kMaxStackDepth];
+  int depth = capture_stack(pcs, kMaxStackDepth);
+  std::vector<uintptr_t> stack(pcs, pcs + depth);
+  uint32_t index = bucket_for(stack, size);
+  Bucket& bucket = bucket_at(index);
+
+  std::atomic<uint16_t>* counter = page_counter(p, true);
+  if (counter == nullptr) return;  // cannot be tracked: leave it out entirely
+  Shard& shard = shard_of(p);
+  SampledBlock replaced;
+  pthread_mutex_lock(&shard.mutex);
+  auto [it, inserted] = shard.live.try_emplace(reinterpret_cast<uintptr_t>(p), SampledBlock{size, index});
+  if (inserted) {
+    counter->fetch_add(1, std::memory_order_relaxed);
+  } else {
+    // The old block at this address was released behind our back (not
+    // through an interposed call): it is not live any more.
+    replaced = it->second;
+    it->second = SampledBlock{size, index};
+  }
+  pthread_mutex_unlock(&shard.mutex);
+  if (!inserted) HeapProfiler::count_free(replaced);
+  bucket.alloc_count.fetch_add(1, std::memory_order_relaxed);
+  bucket.alloc_bytes.fetch_add(size, std::memory_order_relaxed);
+  g_samples.fetch_add(1, std::memory_order_relaxed);
+}
+
+// The executable segment holding the agent's own code.
+void find_own_code(uintptr_t* start, uintptr_t* end) {
+  struct Search {
+    uintptr_t probe, start = 0, end = 0;
+  } search{reinterpret_cast<uintptr_t>(&find_own_code)};
+  dl_iterate_phdr(
+      [](struct dl_phdr_info* info, size_t, void* data) {
+        auto* s = static_cast<Search*>(data);
+        for (int i = 0; i < info->dlpi_phnum; i++) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          uintptr_t lo = info->dlpi_addr + ph.p_vaddr, hi = lo + ph.p_memsz;
+          if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) && s->probe >= lo && s->probe < hi) {
+            s->start = lo;
+            s->end = hi;
+            return 1;
+          }
+        }
+        return 0;
+      },
+      &search);
+  *start = search.start;
+  *end = search.end;
+}
+
+}  // namespace
+
+void HeapProfiler::start(int64_t rate, ModuleTables* tables) {
+  AgentScope scope;
+  g_tables = tables;
+  g_buckets = new std::deque<Bucket>();
+  g_bucket_index = new std::unordered_map<BucketKey, uint32_t, BucketKeyHash>();
+  g_shards = new Shard[kShards];
+  find_own_code(&g_self_start, &g_self_end);
+  g_rate.store(rate, std::memory_order_release);
+}
+
+int64_t HeapProfiler::rate() { return g_rate.load(std::memory_order_relaxed); }
+
+void HeapProfiler::on_countdown_expired(void* p, size_t size) {
+  const int64_t rate = g_rate.load(std::memory_order_acquire);
+  if (rate < 0) {
+    t_bytes_until_sample = 0;  // not started: ask again on the next allocation
+    return;
+  }
+  if (rate == 0) {
+    t_bytes_until_sample = INT64_MAX;
+    return;
+  }
+  if (t_in_agent) {
+    // The agent's own allocation: give the bytes back, so that the program's
+    // sampling is exactly as if the agent had not allocated.
+    t_bytes_until_sample = static_cast<int64_t>(static_cast<uint64_t>(t_bytes_until_sample) + size);
+    return;
+  }
+  if (!t_countdown_started) {
+    // This thread's first countdown: draw it now, then charge this allocation.
+    t_countdown_started = true;
+    t_bytes_until_sample =
+        static_cast<int64_t>(static_cast<uint64_t>(draw_interval(rate)) - size);
+    if (t_bytes_until_sample >= 0) return;
+  }
+  t_bytes_until_sample = draw_interval(rate);
+  if (p != nullptr) record_sample(p, size);
+}
+
+bool HeapProfiler::take(const void* p, SampledBlock* block) {
+  if (g_shards == nullptr) return false;
+  AgentScope scope;
+  Shard& shard = shard_of(p);
+  pthread_mutex_lock(&shard.mutex);
+  auto it = shard.live.find(reinterpret_cast<uintptr_t>(p));
+  bool found = it != shard.live.end();
+  if (found) {
+    *block = it->second;
+    shard.live.erase(it);
+    page_counter(p, false)->fetch_sub(1, std::memory_order_relaxed);
+  }
+  pthread_mutex_unlock(&shard.mutex);
+  return found;
+}
+
+void HeapProfiler::count_free(const SampledBlock& block) {
+  Bucket& bucket = bucket_at(block.bucket);
+  bucket.free_count.fetch_add(1, std::memory_order_relaxed);
+  bucket.free_bytes.fetch_add(block.size, std::memory_order_relaxed);
+}
+
+void HeapProfiler::put_back(const void* p, const SampledBlock& block) {
+  AgentScope scope;
+  Shard& shard = shard_of(p);
+  pthread_mutex_lock(&shard.mutex);
+  if (shard.live.emplace(reinterpret_cast<uintptr_t>(p), block).second)
+    page_counter(p, false)->fetch_add(1, std::memory_order_relaxed);
+  pthread_mutex_unlock(&shard.mutex);
+}
+
+std::vector<HeapBucketSnapshot> HeapProfiler::snapshot() {
+  std::vector<HeapBucketSnapshot> out;
+  if (g_buckets == nullptr) return out;
+  AgentScope scope;
+  pthread_mutex_lock(&g_bucket_mutex);
+  out.reserve(g_buckets->size());
+  for (const Bucket& b : *g_buckets) {
+    out.push_back(HeapBucketSnapshot{b.stack, b.size, b.alloc_count.load(), b.alloc_bytes.load(),
+                                     b.free_count.load(), b.free_bytes.load()});
+  }
+  pthread_mutex_unlock(&g_bucket_mutex);
+  return out;
+}
+
+uint64_t HeapProfiler::samples_taken() { return g_samples.load(std::memory_order_relaxed); }
+
+// Across fork, every lock is taken by the forking thread so that the child
+// inherits consistent tables (its live blocks are the parent's, rightly).
+void HeapProfiler::prepare_fork() {
+  if (g_shards == nullptr) return;
+  pthread_mutex_lock(&g_bucket_mutex);
+  for (size_t i = 0; i < kShards; i++) pthread_mutex_lock(&g_shards[i].mutex);
+}
+
+void HeapProfiler::parent_after_fork() {
+  if (g_shards == nullptr) return;
+  for (size_t i = 0; i < kShards; i++) pthread_mutex_unlock(&g_shards[i].mutex);
+  pthread_mutex_unlock(&g_bucket_mutex);
+}
+
+void HeapProfiler::child_after_fork() { parent_after_fork(); }
+
+}  // namespace ppagent
