@@ -56,7 +56,9 @@ bool parse_signal(const char* text, int* signo) {
                 {"CHLD", SIGCHLD}, {"CONT", SIGCONT},   {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
                 {"TTOU", SIGTTOU}, {"URG", SIGURG},     {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
                 {"VTALRM", SIGVTALRM}, {"WINCH", SIGWINCH}, {"IO", SIGIO}, {"PWR", SIGPWR},
-                {"SYS", SIGSYS}};
+                {"SYS", SIGSYS},   {"KILL", SIGKILL},   {"STOP", SIGSTOP}, {"SEGV", SIGSEGV},
+                {"BUS", SIGBUS},   {"ILL", SIGILL},     {"FPE", SIGFPE},   {"TRAP", SIGTRAP},
+                {"ABRT", SIGABRT}, {"IOT", SIGIOT},     {"PROF", SIGPROF}, {"STKFLT", SIGSTKFLT}};
   for (const auto& entry : kNames)
     if (name == entry.name) {
       *signo = entry.signo;
@@ -78,6 +80,18 @@ bool parse_signal(const char* text, int* signo) {
     return true;
   }
   return false;
+}
+
+bool usable_as_dump_signal(int signo) {
+  switch (signo) {
+    case SIGKILL: case SIGSTOP:                                     // cannot be caught
+    case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGTRAP:
+    case SIGABRT:                                                   // faults: a handler must not return
+    case SIGPROF:                                                   // the CPU profiler's
+      return false;
+    default:
+      return signo == 0 || signo < 32 || signo >= SIGRTMIN;  // 32, 33: glibc's own
+  }
 }
 
 Config::Config() : dump_signal(SIGUSR2) {}
@@ -152,12 +166,22 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
   }
 
   const char* dump_signal = env("PPROF_DUMP_SIGNAL");
-  if (dump_signal != nullptr && *dump_signal != '\0' &&
-      !parse_signal(dump_signal, &config.dump_signal)) {
-    config.dump_signal = 0;
-    problems->push_back(std::string("PPROF_DUMP_SIGNAL=\"") + dump_signal +
-                        "\" is not valid (expected a signal name such as USR2 or RTMIN+3, a "
-                        "number, or none); no dump signal");
+  if (dump_signal != nullptr && *dump_signal != '\0') {
+    int signo = 0;
+    if (!parse_signal(dump_signal, &signo)) {
+      config.dump_signal = 0;
+      problems->push_back(std::string("PPROF_DUMP_SIGNAL=\"") + dump_signal +
+                          "\" is not valid (expected a signal name such as USR2 or RTMIN+3, a "
+                          "number, or none); no dump signal");
+    } else if (!usable_as_dump_signal(signo)) {
+      config.dump_signal = 0;
+      problems->push_back(std::string("PPROF_DUMP_SIGNAL=\"") + dump_signal +
+                          "\" cannot be the dump signal (it cannot be caught, reports a fault, "
+                          "or is used by the C library or the CPU profiler; USR1, USR2 or "
+                          "RTMIN+N can); no dump signal");
+    } else {
+      config.dump_signal = signo;
+    }
   }
 
   const char* interval = env("PPROF_HEAP_DUMP_INTERVAL");

@@ -32,6 +32,8 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
 // A signal by name ("USR2", "SIGUSR2", "RTMIN+3", case-insensitive) or
 // number; "none" and "0" mean no signal (*signo = 0).
 bool parse_signal(const char* text, int* signo);
+// False for signals a dump handler must not take (KILL, SEGV, PROF, ...).
+bool usable_as_dump_signal(int signo);
 
 // Strict decimal integer in [min, max]: no sign other than a leading '-', no
 // spaces, no trailing characters. Returns false if malformed or out of range.

@@ -106,6 +106,13 @@ TEST(Config, HeapSettings) {
   }
   problems.clear();
   EXPECT_EQ(parse({{"PPROF_MEM_RATE", "abc"}}, &problems).mem_rate, 0);  // off, not default
+  for (const char* unusable : {"KILL", "9", "SEGV", "PROF", "32"}) {
+    problems.clear();
+    EXPECT_EQ(parse({{"PPROF_DUMP_SIGNAL", unusable}}, &problems).dump_signal, 0) << unusable;
+    ASSERT_EQ(problems.size(), 1u) << unusable;
+    EXPECT_NE(problems[0].find("cannot be the dump signal"), std::string::npos) << problems[0];
+  }
+  EXPECT_EQ(parse({{"PPROF_DUMP_SIGNAL", "RTMIN+2"}}, &problems).dump_signal, SIGRTMIN + 2);
 }
 
 TEST(ParseSignal, NamesNumbersAndNone) {
