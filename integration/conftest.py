@@ -299,6 +299,74 @@ class Harness:
         return view
 
 
+    def pprof_heap_top(self, profile, sample_index=None):
+        """-top of a heap/allocs profile with nothing dropped (no node or edge
+        fraction cut-off), names from the profile only (-symbolize=none)."""
+        idx = [f"-sample_index={sample_index}"] if sample_index else []
+        r = self.pprof(["-top", "-nodecount=1000", "-nodefraction=0", "-edgefraction=0",
+                        "-symbolize=none", *idx], profile)
+        top = parse_heap_top(r.stdout)
+        if sample_index:
+            assert top.type == sample_index, f"asked for {sample_index}, pprof shows {top.type}"
+        return top, r
+
+    def assert_valid_heap_profile(self, path, *, kind, rate, program=None, min_samples=1):
+        """Both readers accept the file and it has the spec's heap (kind="heap")
+        or allocs (kind="allocs") shape at sampling rate `rate`. Returns the
+        decoded ProfileView."""
+        assert kind in ("heap", "allocs"), kind
+        view = self.decode(path)
+        problems = view.heap_problems(kind=kind, rate=rate, program=program)
+        assert not problems, f"{path}: invalid {kind} profile:\n  " + "\n  ".join(problems)
+        assert len(view.p.sample) >= min_samples, (
+            f"{path}: {len(view.p.sample)} samples, expected at least {min_samples}")
+        raw = self.pprof_raw(path)
+        assert "PeriodType: space bytes" in raw, raw[:2000]
+        assert re.search(rf"^Period: {rate}$", raw, re.M), raw[:2000]
+        # -raw marks the default sample type with [dflt].
+        header = ("alloc_objects/count alloc_space/bytes[dflt] inuse_objects/count inuse_space/bytes"
+                  if kind == "allocs" else
+                  "alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes")
+        assert re.search(rf"^{re.escape(header)}$", raw, re.M), (
+            f"pprof -raw sample header is not {header!r}:\n{raw[:2000]}")
+        # Readers show inuse_space for a heap profile (no default type), alloc_space
+        # for an allocs profile (default_sample_type).
+        top, res = self.pprof_heap_top(path)
+        want = "alloc_space" if kind == "allocs" else "inuse_space"
+        assert top.type == want, (
+            f"{path}: go tool pprof -top shows Type: {top.type}, want {want}\n{top.text}")
+        return view
+
+
+def wait_for_file(path, timeout=20.0, proc=None):
+    """Wait until `path` exists (the agent renames complete files into place).
+    Fails after `timeout` seconds, or early if `proc` (a Proc) has ended."""
+    path = Path(path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            return path
+        if proc is not None and proc.popen.poll() is not None:
+            break
+        time.sleep(0.05)
+    d = path.parent
+    raise AssertionError(
+        f"{path.name} did not appear in {d} within {timeout}s; files there: "
+        f"{sorted(p.name for p in d.iterdir()) if d.is_dir() else None}")
+
+
+def heap_files(outdir, program, pid):
+    """{"heap": exit heap or None, "allocs": ..., "heap.N": ..., "allocs.N": ...,
+    "cpu": ...} for the files of one process in outdir."""
+    out = {}
+    rx = re.compile(rf"{re.escape(program)}\.{pid}\.(heap|allocs|cpu)(?:\.([0-9]+))?\.pb\.gz")
+    for p in Path(outdir).iterdir():
+        m = rx.fullmatch(p.name)
+        if m:
+            out[m.group(1) + (f".{m.group(2)}" if m.group(2) else "")] = p
+    return out
+
+
 # ---------------------------------------------------------------------------
 # Profile access (python protobuf)
 
@@ -365,8 +433,10 @@ class ProfileView:
     def comments(self):
         return [self.str(c) for c in self.p.comment]
 
-    def problems(self, *, hz=100, program=None):
-        """Everything that makes this file not a spec-conforming CPU profile."""
+    def structure_problems(self, *, program=None):
+        """What any profile must get right: string table, ids, references,
+        mapping[0] = the main binary, time_nanos. Returns (problems, chk) where
+        chk(idx, what) appends a problem for a string index out of range."""
         p, bad = self.p, []
         if not self.s or self.s[0] != "":
             bad.append("string_table[0] is not empty")
@@ -376,19 +446,8 @@ class ProfileView:
             if not 0 <= idx < n:
                 bad.append(f"{what}: string index {idx} out of range")
 
-        if self.sample_types() != [("samples", "count"), ("cpu", "nanoseconds")]:
-            bad.append(f"sample_type is {self.sample_types()}, want samples/count, cpu/nanoseconds")
-        pt = (self.str(p.period_type.type), self.str(p.period_type.unit))
-        if pt != ("cpu", "nanoseconds"):
-            bad.append(f"period_type is {pt}, want cpu/nanoseconds")
-        if hz and p.period != 1_000_000_000 // hz:
-            bad.append(f"period is {p.period}, want {1_000_000_000 // hz} for {hz} Hz")
         if p.time_nanos <= 0:
             bad.append("time_nanos not set")
-        if p.duration_nanos <= 0:
-            bad.append("duration_nanos not set")
-        if not any(c.startswith("dropped samples:") for c in self.comments()):
-            bad.append(f"no 'dropped samples: N' comment (comments: {self.comments()})")
         for kind, items in (("mapping", p.mapping), ("location", p.location), ("function", p.function)):
             ids = [x.id for x in items]
             if 0 in ids:
@@ -413,24 +472,51 @@ class ProfileView:
                 if not main.startswith(program):
                     bad.append(f"mapping[0] is {self.str(p.mapping[0].filename)!r}, want the main "
                                f"binary {program}")
+        return bad, chk
+
+    def sample_problems(self, s, chk):
+        """Problems every sample can have: value count, dangling locations,
+        label string indexes."""
+        problems = []
+        if len(s.value) != len(self.p.sample_type):
+            problems.append(f"{len(s.value)} values for {len(self.p.sample_type)} sample types")
+        if not s.location_id:
+            problems.append("no locations")
+        for lid in s.location_id:
+            if lid not in self.locations:
+                problems.append(f"missing location {lid}")
+        for l in s.label:
+            chk(l.key, "label key")
+            if l.str:
+                chk(l.str, "label value")
+            if l.num_unit:
+                chk(l.num_unit, "label num_unit")
+        return problems
+
+    def problems(self, *, hz=100, program=None):
+        """Everything that makes this file not a spec-conforming CPU profile."""
+        p = self.p
+        bad, chk = self.structure_problems(program=program)
+        if self.sample_types() != [("samples", "count"), ("cpu", "nanoseconds")]:
+            bad.append(f"sample_type is {self.sample_types()}, want samples/count, cpu/nanoseconds")
+        pt = (self.str(p.period_type.type), self.str(p.period_type.unit))
+        if pt != ("cpu", "nanoseconds"):
+            bad.append(f"period_type is {pt}, want cpu/nanoseconds")
+        if hz and p.period != 1_000_000_000 // hz:
+            bad.append(f"period is {p.period}, want {1_000_000_000 // hz} for {hz} Hz")
+        if p.duration_nanos <= 0:
+            bad.append("duration_nanos not set")
+        if not any(c.startswith("dropped samples:") for c in self.comments()):
+            bad.append(f"no 'dropped samples: N' comment (comments: {self.comments()})")
         nbad = 0
         for s in p.sample:
-            problems = []
-            if len(s.value) != len(p.sample_type):
-                problems.append(f"{len(s.value)} values")
-            elif (s.value[0] < 1 or s.value[1] < s.value[0] * p.period
-                  or (p.period and s.value[1] % p.period)):
+            problems = self.sample_problems(s, chk)
+            if len(s.value) == len(p.sample_type) and (
+                    s.value[0] < 1 or s.value[1] < s.value[0] * p.period
+                    or (p.period and s.value[1] % p.period)):
                 # n signals, each standing for (1 + overrun) whole periods
                 problems.append(f"values {list(s.value)}: want n >= 1 samples and a cpu "
                                 f"value that is a multiple of the period, >= n*period")
-            if not s.location_id:
-                problems.append("no locations")
-            for lid in s.location_id:
-                if lid not in self.locations:
-                    problems.append(f"missing location {lid}")
-            for l in s.label:
-                chk(l.key, "label key")
-                chk(l.str, "label value")
             lab = self.labels(s)
             if not re.fullmatch(r"[0-9]+", lab.get("thread_id", "")):
                 problems.append(f"thread_id label missing or not decimal: {lab}")
@@ -443,6 +529,92 @@ class ProfileView:
         if nbad > 5:
             bad.append(f"... {nbad} bad samples in all")
         return bad
+
+    # -- heap profiles ---------------------------------------------------------
+
+    def num_labels(self, sample):
+        return {self.str(l.key): l.num for l in sample.label if not l.str}
+
+    def heap_problems(self, *, kind, rate, program=None):
+        """Everything that makes this file not a spec-conforming heap (kind
+        "heap") or allocs (kind "allocs") profile sampled at `rate` bytes."""
+        p = self.p
+        bad, chk = self.structure_problems(program=program)
+        if self.sample_types() != HEAP_SAMPLE_TYPES:
+            bad.append(f"sample_type is {self.sample_types()}, want {HEAP_SAMPLE_TYPES}")
+        pt = (self.str(p.period_type.type), self.str(p.period_type.unit))
+        if pt != ("space", "bytes"):
+            bad.append(f"period_type is {pt}, want space/bytes")
+        if p.period != rate:
+            bad.append(f"period is {p.period}, want the sampling rate {rate}")
+        dst = self.str(p.default_sample_type) if p.default_sample_type else None
+        want_dst = "alloc_space" if kind == "allocs" else None
+        if dst != want_dst:
+            bad.append(f"default_sample_type is {dst!r}, want {want_dst!r} for a {kind} profile")
+        nbad = 0
+        seen = set()
+        for s in p.sample:
+            problems = self.sample_problems(s, chk)
+            if len(s.value) == 4:
+                ao, asp, io, isp = s.value
+                if min(s.value) < 0:
+                    problems.append(f"negative value {list(s.value)}")
+                if ao < 1 or asp < 1:
+                    problems.append(f"alloc values {list(s.value)}: a sample stands for at "
+                                    f"least one sampled allocation")
+                if io > ao or isp > asp:
+                    problems.append(f"in-use exceeds allocated: {list(s.value)}")
+                if (io == 0) != (isp == 0):
+                    problems.append(f"inuse_objects and inuse_space disagree: {list(s.value)}")
+            nums = self.num_labels(s)
+            if "bytes" not in nums:
+                problems.append(f"numeric label 'bytes' missing (labels {nums})")
+            elif nums["bytes"] < 0:
+                problems.append(f"label bytes={nums['bytes']} is negative")
+            # One sample per (stack, allocation size), as Go writes them.
+            key = (tuple(s.location_id), nums.get("bytes"))
+            if key in seen:
+                problems.append(f"a second sample for stack {list(s.location_id)} and "
+                                f"bytes={nums.get('bytes')}")
+            seen.add(key)
+            if problems:
+                nbad += 1
+                if nbad <= 5:
+                    bad.append("sample: " + "; ".join(problems))
+        if nbad > 5:
+            bad.append(f"... {nbad} bad samples in all")
+        return bad
+
+    def stack_functions(self, sample):
+        """Every function name on the sample's stack (all inline levels)."""
+        return {ln[0] for lid in sample.location_id
+                for ln in self.lines(self.locations[lid]) if ln[0]}
+
+    def heap_totals(self):
+        """Sum of each of the four values over all samples, by type name."""
+        names = [t for t, _ in self.sample_types()]
+        out = dict.fromkeys(names, 0)
+        for s in self.p.sample:
+            for n, v in zip(names, s.value):
+                out[n] += v
+        return out
+
+    def heap_by_function(self, names):
+        """{name: {sample type: sum}} over the samples with `name` anywhere on
+        the stack (pprof's cum)."""
+        types = [t for t, _ in self.sample_types()]
+        out = {n: dict.fromkeys(types, 0) for n in names}
+        for s in self.p.sample:
+            fns = self.stack_functions(s)
+            for n in names:
+                if n in fns:
+                    for t, v in zip(types, s.value):
+                        out[n][t] += v
+        return out
+
+
+HEAP_SAMPLE_TYPES = [("alloc_objects", "count"), ("alloc_space", "bytes"),
+                     ("inuse_objects", "count"), ("inuse_space", "bytes")]
 
 
 # ---------------------------------------------------------------------------
@@ -492,6 +664,64 @@ def parse_top(text):
                                     parse_duration(m.group(4)), float(m.group(5)))
     assert total is not None, f"no 'Total samples' in pprof -top output:\n{text}"
     return Top(total=total, rows=rows, text=text)
+
+
+_BYTE_UNITS = {"B": 1, "kB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3, "TB": 1024 ** 4,
+               "PB": 1024 ** 5}
+
+
+def parse_bytes(text):
+    """pprof's byte formatting (binary multiples): '64.46MB' -> 67590.. , '0' -> 0."""
+    text = text.strip()
+    if text == "0":
+        return 0.0
+    m = re.fullmatch(r"(-?[0-9.]+(?:e[-+]?[0-9]+)?)([a-zA-Z]+)", text)
+    assert m and m.group(2) in _BYTE_UNITS, f"cannot parse pprof byte value {text!r}"
+    return float(m.group(1)) * _BYTE_UNITS[m.group(2)]
+
+
+def parse_count(text):
+    """pprof's count formatting: '16384', '1.64k'? -- plain integers or k/M/G suffixes."""
+    text = text.strip()
+    m = re.fullmatch(r"(-?[0-9.]+(?:e[-+]?[0-9]+)?)([kMGT]?)", text)
+    assert m, f"cannot parse pprof count {text!r}"
+    return float(m.group(1)) * {"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}[m.group(2)]
+
+
+@dataclass
+class HeapTop:
+    type: str  # the "Type:" header: inuse_space, alloc_space, ...
+    total: float  # "... of X total", in bytes (or objects for *_objects)
+    rows: dict = field(default_factory=dict)  # name -> (flat, flat %, cum, cum %)
+    text: str = ""
+
+    def cum(self, name):
+        return self.rows[name][2] if name in self.rows else 0.0
+
+    def flat(self, name):
+        return self.rows[name][0] if name in self.rows else 0.0
+
+
+def parse_heap_top(text):
+    """go tool pprof -top of a heap/allocs profile."""
+    m = re.search(r"^Type: (\S+)\s*$", text, re.M)
+    assert m, f"no 'Type:' line in pprof -top output:\n{text}"
+    typ = m.group(1)
+    num = parse_count if typ.endswith("_objects") else parse_bytes
+    m = re.search(r"Showing nodes accounting for \S+, \S+ of (\S+) total", text)
+    assert m, f"no 'Showing nodes accounting for' in pprof -top output:\n{text}"
+    total = num(m.group(1))
+    rows, in_rows = {}, False
+    for line in text.splitlines():
+        if re.match(r"^\s*flat\s+flat%\s+sum%\s+cum\s+cum%", line):
+            in_rows = True
+            continue
+        if in_rows:
+            r = _TOP_ROW.match(line)
+            if r:
+                rows[r.group(6)] = (num(r.group(1)), float(r.group(2)), num(r.group(4)),
+                                    float(r.group(5)))
+    return HeapTop(type=typ, total=total, rows=rows, text=text)
 
 
 def parse_tags(text):

@@ -11,6 +11,7 @@ packages=(
   libprotobuf-dev protobuf-compiler zlib1g-dev libc6-dev
   libgtest-dev python3-pytest python3-pytest-timeout python3-protobuf
   golang-go scdoc google-perftools libgoogle-perftools-dev
+  redis-server redis-tools
 )
 
 missing=()
