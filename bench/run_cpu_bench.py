@@ -31,23 +31,18 @@ Only the Python standard library is used.  Run with /usr/bin/python3.
 import argparse
 import json
 import os
-import platform
-import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (REPO, PprofReader, clean_env, loadavg, machine_facts,  # noqa: E402
+                      print_header, read_text, rotations, run_child, spread_pct)
+
 DEFAULT_GPERF = "/usr/lib/x86_64-linux-gnu/libprofiler.so.0"
 WORKLOAD_NAME = "cpu_stack_burn"
-
-# Environment variables that would change what the child does; removed from the inherited
-# environment so that "none" really runs with no profiler.
-SCRUB_PREFIXES = ("PPROF_", "CPUPROFILE", "HEAPPROFILE", "HEAPCHECK")
-SCRUB_NAMES = ("LD_PRELOAD", "LD_AUDIT")
 
 TARGETS = {100: 1.0, 1000: 3.0}  # percent overhead targets by rate
 ACCURACY_TARGET = 5.0            # +- percent
@@ -71,93 +66,14 @@ def build_configs(rates, have_agent, have_gperf):
     return configs
 
 
-def clean_env():
-    env = {}
-    for k, v in os.environ.items():
-        if k in SCRUB_NAMES or k.startswith(SCRUB_PREFIXES):
-            continue
-        env[k] = v
-    return env
-
-
-class PprofReader:
-    """Reads total CPU from a profile with `go tool pprof -raw` (handles both the gzipped
-    profile.proto that ppagent writes and gperftools' legacy binary format)."""
-
-    def __init__(self, go, scratch):
-        self.go = go
-        self.env = dict(clean_env())
-        home = os.path.join(scratch, "home")
-        for d in ("home", "gocache", "pprof_tmp"):
-            os.makedirs(os.path.join(scratch, d), exist_ok=True)
-        self.env["HOME"] = home
-        self.env["GOCACHE"] = os.path.join(scratch, "gocache")
-        self.env["PPROF_TMPDIR"] = os.path.join(scratch, "pprof_tmp")
-        self.env["GOFLAGS"] = ""
-        self.env["GOTOOLCHAIN"] = "local"
-
-    def total(self, path):
-        """Returns (samples, cpu_seconds, period_ns) from the profile at path."""
-        cmd = [self.go, "tool", "pprof", "-raw", "-symbolize=none", path]
-        p = subprocess.run(cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           universal_newlines=True, timeout=120)
-        if p.returncode != 0:
-            raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), p.returncode, p.stderr.strip()))
-        return parse_raw(p.stdout)
-
-
-def parse_raw(text):
-    """Parses `pprof -raw` output: the Samples: header line names the sample types; each
-    following sample line is `v1 v2 ...: loc loc ...`."""
-    lines = text.splitlines()
-    period = None
-    types = None
-    count_idx = cpu_idx = None
-    samples = 0
-    cpu_ns = 0
-    in_samples = False
-    for line in lines:
-        s = line.strip()
-        if s.startswith("Period:"):
-            try:
-                period = int(s.split()[1])
-            except (IndexError, ValueError):
-                pass
-            continue
-        if s == "Samples:":
-            in_samples = True
-            types = None
-            continue
-        if not in_samples:
-            continue
-        if types is None:
-            types = s.split()
-            for i, t in enumerate(types):
-                t = t.rstrip("*")  # pprof marks the default sample type with '*'
-                if t.startswith("samples/"):
-                    count_idx = i
-                elif t == "cpu/nanoseconds":
-                    cpu_idx = i
-            if cpu_idx is None:
-                raise RuntimeError("no cpu/nanoseconds sample type in %r" % s)
-            continue
-        if s.startswith(("Locations", "Mappings")):
-            break  # end of the sample block
-        if ":" not in s:
-            continue
-        head = s.split(":", 1)[0].split()
-        try:
-            vals = [int(v) for v in head]
-        except ValueError:
-            continue  # label lines ("thread_id:[123] thread_name:[x]") follow their sample
-        if len(vals) != len(types):
-            continue
-        cpu_ns += vals[cpu_idx]
-        if count_idx is not None:
-            samples += vals[count_idx]
-    if types is None:
-        raise RuntimeError("no Samples: block in pprof -raw output")
-    return samples, cpu_ns / 1e9, period
+def cpu_totals(reader, path):
+    """Returns (samples, cpu_seconds, period_ns) from the CPU profile at path."""
+    prof = reader.raw(path)
+    cpu_ns = prof.total("cpu/nanoseconds")
+    if cpu_ns is None:
+        raise RuntimeError("no cpu/nanoseconds sample type in %s (types: %s)"
+                           % (path, " ".join(prof.types)))
+    return prof.total_prefix("samples/") or 0, cpu_ns / 1e9, prof.period
 
 
 def run_once(cfg, workload, threads, work, agent, gperf, scratch):
@@ -177,23 +93,14 @@ def run_once(cfg, workload, threads, work, agent, gperf, scratch):
     out_path = os.path.join(outdir, "stdout")
     err_path = os.path.join(outdir, "stderr")
     argv = [workload, str(threads), str(work)]
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        t0 = time.monotonic()
-        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                cwd=outdir)
-        _, status, ru = os.wait4(proc.pid, 0)
-        t1 = time.monotonic()
-        proc.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") \
-            else (status >> 8)
-    with open(out_path, "r", errors="replace") as f:
-        stdout = f.read().strip()
-    with open(err_path, "r", errors="replace") as f:
-        stderr = f.read().strip()
-    if proc.returncode != 0:
+    rc, wall, ru, pid = run_child(argv, env, outdir, out_path, err_path)
+    stdout = read_text(out_path)
+    stderr = read_text(err_path)
+    if rc != 0:
         raise RuntimeError("%s exited with %d under %s; stderr: %s"
-                           % (" ".join(argv), proc.returncode, cfg.name, stderr))
+                           % (" ".join(argv), rc, cfg.name, stderr))
     if cfg.profiler == "ppagent":
-        expected = os.path.join(outdir, "%s.%d.cpu.pb.gz" % (WORKLOAD_NAME, proc.pid))
+        expected = os.path.join(outdir, "%s.%d.cpu.pb.gz" % (WORKLOAD_NAME, pid))
         if os.path.exists(expected):
             profile = expected
         else:
@@ -202,7 +109,7 @@ def run_once(cfg, workload, threads, work, agent, gperf, scratch):
     if cfg.profiler and (profile is None or not os.path.exists(profile)):
         raise RuntimeError("%s wrote no profile in %s; stderr: %s" % (cfg.name, outdir, stderr))
     return {
-        "wall": t1 - t0,
+        "wall": wall,
         "cpu": ru.ru_utime + ru.ru_stime,
         "utime": ru.ru_utime,
         "stime": ru.ru_stime,
@@ -215,41 +122,8 @@ def run_once(cfg, workload, threads, work, agent, gperf, scratch):
     }
 
 
-def machine_facts():
-    facts = {}
-    facts["nproc"] = os.cpu_count()
-    try:
-        facts["affinity"] = len(os.sched_getaffinity(0))
-    except AttributeError:
-        pass
-    u = platform.uname()
-    facts["kernel"] = "%s %s %s" % (u.system, u.release, u.machine)
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    facts["cpu"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        with open("/etc/os-release") as f:
-            for line in f:
-                if line.startswith("PRETTY_NAME="):
-                    facts["os"] = line.split("=", 1)[1].strip().strip('"')
-    except OSError:
-        pass
-    facts["loadavg"] = " ".join("%.2f" % x for x in os.getloadavg())
-    return facts
-
-
 def fmt_pct(x):
     return "%+.1f%%" % x
-
-
-def spread_pct(vals):
-    m = statistics.median(vals)
-    return 100.0 * (max(vals) - min(vals)) / m if m else 0.0
 
 
 def main():
@@ -311,12 +185,8 @@ def main():
     reader = PprofReader(args.go, scratch)
     configs = build_configs(rates, have_agent, have_gperf)
 
-    print("command: %s" % " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv))
     facts = machine_facts()
-    print("machine: nproc=%s (affinity %s), %s, %s" % (facts.get("nproc"), facts.get("affinity", "?"),
-                                                       facts.get("kernel"), facts.get("os", "?")))
-    print("cpu:     %s" % facts.get("cpu", "?"))
-    print("load average at start: %s" % facts["loadavg"])
+    print_header(facts)
     print("workload: %s {%s} %d  (%d M iterations per thread, hot loop 30 frames deep)"
           % (workload, ",".join(map(str, thread_counts)), args.work, args.work))
     print("ppagent:    %s" % (agent if have_agent else "(not used)"))
@@ -334,14 +204,12 @@ def main():
         """Runs every configuration args.rounds times, interleaved; returns {name: [run]}."""
         runs = {c.name: [] for c in configs}
         checksums = set()
-        for rnd in range(args.rounds):
-            k = rnd % len(configs)
-            order = configs[k:] + configs[:k]
+        for rnd, order in rotations(configs, args.rounds):
             for cfg in order:
                 r = run_once(cfg, workload, threads, work, agent, gperf, scratch)
                 checksums.add(r["stdout"])
                 if r["profile"]:
-                    r["samples"], r["reported_cpu"], r["period_ns"] = reader.total(r["profile"])
+                    r["samples"], r["reported_cpu"], r["period_ns"] = cpu_totals(reader, r["profile"])
                 if not args.keep:
                     shutil.rmtree(r["outdir"], ignore_errors=True)
                 del r["outdir"]
@@ -368,8 +236,7 @@ def main():
                     "registration, writing the profile dominate)" % args.fixed_work, configs, runs)
     elapsed = time.monotonic() - started
 
-    print("load average at end: %s; benchmark took %.0f s"
-          % (" ".join("%.2f" % x for x in os.getloadavg()), elapsed))
+    print("load average at end: %s; benchmark took %.0f s" % (loadavg(), elapsed))
     print("targets (issue): overhead <= %.0f%% at 100 Hz, <= %.0f%% at 1000 Hz (cpu/none, wall/none); "
           "reported CPU within +-%.0f%% of real (rep/real)"
           % (TARGETS[100], TARGETS[1000], ACCURACY_TARGET))
