@@ -162,6 +162,7 @@ class RawProfile:
         self.types = []      # sample types as "type/unit", default one without pprof's '*'
         self.totals = []     # sum of each sample type's values over all samples
         self.samples = 0     # number of sample records
+        self.records = []    # each sample record's values, in the order of types
 
     def total(self, type_unit):
         """Sum of the sample type named "type/unit" (e.g. "alloc_space/bytes"), None if absent."""
@@ -219,6 +220,7 @@ def parse_raw(text):
         if len(vals) != len(prof.types):
             continue
         prof.samples += 1
+        prof.records.append(vals)
         for i, v in enumerate(vals):
             prof.totals[i] += v
     if not header_seen:

@@ -38,6 +38,7 @@ Only the Python standard library is used.  Run with /usr/bin/python3.
 import argparse
 import glob
 import json
+import math
 import os
 import re
 import shutil
@@ -124,6 +125,24 @@ def rss_configs(have):
         if have["gperftools"]:
             cs.append(Config("gperftools-heap", "tcmalloc", "gperftools", every=True))
     return cs
+
+
+def sampled_allocations(prof):
+    """Undoes Go's unbiasing to estimate how many allocations were really sampled: a record with
+    scaled count n and bytes b (average size a = b/n) was scaled by 1/(1-exp(-a/R))."""
+    R = prof.period
+    try:
+        io = prof.types.index("alloc_objects/count")
+        ib = prof.types.index("alloc_space/bytes")
+    except ValueError:
+        return None
+    total = 0.0
+    for rec in prof.records:
+        n, b = rec[io], rec[ib]
+        if n <= 0:
+            continue
+        total += n if not R or R <= 1 else n * -math.expm1(-(b / float(n)) / R)
+    return int(round(total))
 
 
 class RunFailed(Exception):
@@ -226,6 +245,7 @@ class Bench:
                                 % (os.path.basename(heap), " ".join(prof.types)))
             return {"profile_bytes": os.path.getsize(heap) + os.path.getsize(allocs),
                     "samples": prof.samples, "period": prof.period,
+                    "sampled": sampled_allocations(prof),
                     "alloc_objects": alloc_objects, "alloc_space": alloc_space}
         pattern = {"heaptrack": "heaptrack*", "gperftools": "gperf*.heap",
                    "jemalloc": "jeprof*.heap"}[cfg.profiler]
@@ -259,8 +279,8 @@ class Bench:
                 runs[cfg.name].append(r)
                 extra = ""
                 if "samples" in r:
-                    extra = "  %d samples, alloc_space %.1f%% of real" % (
-                        r["samples"], 100.0 * r["alloc_space"] / r["bytes"])
+                    extra = "  %d records, ~%d sampled, alloc_space %.1f%% of real" % (
+                        r["samples"], r["sampled"], 100.0 * r["alloc_space"] / r["bytes"])
                 if label.startswith("rss"):
                     extra = "  rss %6.1f MiB  maxrss %6.1f MiB%s" % (
                         r["rss_full_kib"] / 1024.0, r["maxrss_kib"] / 1024.0, extra)
@@ -277,11 +297,22 @@ def med(rs, key):
     return statistics.median(r[key] for r in rs)
 
 
-def print_speed_table(title, configs, runs, failed, threads):
+def fixed_extras(configs, runs):
+    """{name: median CPU seconds over the baseline} for the profiled configurations of the
+    fixed-cost series: the profiler's per-process cost."""
+    out = {}
+    for cfg in configs:
+        base = base_of(cfg, configs)
+        if base is not cfg and runs[cfg.name] and runs[base.name]:
+            out[cfg.name] = med(runs[cfg.name], "cpu") - med(runs[base.name], "cpu")
+    return out
+
+
+def print_speed_table(title, configs, runs, failed, threads, fixed=None):
     print("%s; %d runs per configuration, medians" % (title, max(len(v) for v in runs.values())))
-    hdr = ("%-18s %-16s %9s %8s %8s %7s %9s %8s %7s %8s  %s"
+    hdr = ("%-18s %-16s %9s %8s %8s %7s %9s %8s %8s %7s %8s  %s"
            % ("configuration", "vs", "ops/thr", "wall s", "cpu s", "ns/op", "wall/base",
-              "cpu/base", "+ns/op", "cpu sprd", "profile"))
+              "cpu/base", "net/base", "+ns/op", "cpu sprd", "profile"))
     print(hdr)
     print("-" * len(hdr))
     for cfg in configs:
@@ -299,13 +330,17 @@ def print_speed_table(title, configs, runs, failed, threads):
         line = "%-18s %-16s %9d %8.3f %8.3f %7.1f" % (
             cfg.name, "-" if base is cfg else base.name, ops, wall, cpu, 1e9 * cpu / pairs)
         if base is cfg:
-            line += " %9s %8s %7s" % ("-", "-", "-")
+            line += " %9s %8s %8s %7s" % ("-", "-", "-", "-")
         else:
-            line += " %9.4f %8.4f %7.1f" % (wall / bwall, cpu / bcpu, 1e9 * (cpu - bcpu) / pairs)
+            net = "-"
+            if fixed and cfg.name in fixed:
+                net = "%8.4f" % ((cpu - fixed[cfg.name]) / bcpu)
+            line += " %9.4f %8.4f %8s %7.1f" % (wall / bwall, cpu / bcpu, net,
+                                                1e9 * (cpu - bcpu) / pairs)
         line += " %7.1f%%" % spread_pct([r["cpu"] for r in rs])
         if cfg.profiler == "ppagent":
-            line += "  %d samples, alloc_space %.1f%% of real, period %s" % (
-                med(rs, "samples"), statistics.median(100.0 * r["alloc_space"] / r["bytes"]
+            line += "  ~%d sampled, alloc_space %.1f%% of real, period %s" % (
+                med(rs, "sampled"), statistics.median(100.0 * r["alloc_space"] / r["bytes"]
                                                       for r in rs), rs[0]["period"])
         elif cfg.profiler:
             line += "  %d file(s), %.0f KiB" % (rs[0]["profile_files"],
@@ -339,9 +374,8 @@ def print_rss_table(title, configs, runs, failed, live_blocks):
                 d / 1024.0, ("%.0f" % (d * 1024.0 / live_blocks)) if cfg.every else "-",
                 maxrss / 1024.0, (maxrss - med(brs, "maxrss_kib")) / 1024.0)
         if cfg.profiler == "ppagent":
-            line += "  %d samples, alloc_objects %d%s" % (
-                med(rs, "samples"), med(rs, "alloc_objects"),
-                " (every allocation sampled)" if cfg.mem_rate == 1 else "")
+            line += "  ~%d sampled allocations%s" % (
+                med(rs, "sampled"), " (all)" if cfg.mem_rate == 1 else "")
         elif cfg.profiler:
             line += "  %d file(s), %.0f KiB" % (rs[0]["profile_files"],
                                                med(rs, "profile_bytes") / 1024.0)
@@ -371,7 +405,7 @@ def main():
     ap.add_argument("--heaptrack", default=shutil.which("heaptrack") or "/usr/bin/heaptrack",
                     help="(default: %(default)s)")
     ap.add_argument("--go", default=shutil.which("go") or "go", help="go command for `go tool pprof`")
-    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default: %(default)s)")
+    ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default: %(default)s)")
     ap.add_argument("--ops", type=millions, default=10000000,
                     help="malloc/free pairs per thread, in millions (default: 10)")
     ap.add_argument("--slow-ops", type=millions, default=1000000,
@@ -391,7 +425,7 @@ def main():
     ap.add_argument("--only", default="",
                     help="comma-separated profilers besides the baselines "
                          "(ppagent,heaptrack,gperftools,jemalloc; default: all)")
-    ap.add_argument("--timeout", type=float, default=300,
+    ap.add_argument("--timeout", type=float, default=120,
                     help="seconds before a run is killed and its configuration reported as "
                          "FAILED (default: %(default)s)")
     ap.add_argument("--json", help="also write all per-run figures to this JSON file")
@@ -466,6 +500,17 @@ def main():
 
     all_results = {}
     started = time.monotonic()
+    fixed = None
+    if args.fixed_ops > 0:
+        # First, so that the tables for the long runs can subtract the per-process cost.
+        fconfigs = fixed_configs(speed)
+        label = "fixed threads=1"
+        runs, failed = bench.series(label, fconfigs, 1, lambda c: args.fixed_ops, args.window,
+                                    args.rounds, notes)
+        all_results[label] = runs
+        print_speed_table("fixed cost: threads=1, %d pairs (a short run: start-up and writing the "
+                          "profile at exit dominate)" % args.fixed_ops, fconfigs, runs, failed, 1)
+        fixed = fixed_extras(fconfigs, runs)
     for threads in thread_counts:
         label = "threads=%d" % threads
         runs, failed = bench.series(label, speed, threads,
@@ -473,15 +518,7 @@ def main():
                                     args.window, args.rounds, notes)
         all_results[label] = runs
         print_speed_table("threads=%d, window %d live blocks/thread" % (threads, args.window),
-                          speed, runs, failed, threads)
-    if args.fixed_ops > 0:
-        fixed = fixed_configs(speed)
-        label = "fixed threads=1"
-        runs, failed = bench.series(label, fixed, 1, lambda c: args.fixed_ops, args.window,
-                                    args.rounds, notes)
-        all_results[label] = runs
-        print_speed_table("fixed cost: threads=1, %d pairs (a short run: start-up and writing the "
-                          "profile at exit dominate)" % args.fixed_ops, fixed, runs, failed, 1)
+                          speed, runs, failed, threads, fixed)
     if args.rss_window > 0:
         label = "rss window=%d" % args.rss_window
         runs, failed = bench.series(label, rss, 1, lambda c: args.rss_window, args.rss_window,
