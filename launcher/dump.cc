@@ -30,11 +30,12 @@ constexpr char kUsageLine[] = "usage: ppagent dump PID";
 constexpr char kDumpHelp[] = R"(Usage: ppagent dump PID
 
 Sends the dump signal to process PID, which runs with the ppagent agent
-(libppagent.so) loaded, so that it writes a heap profile while it runs on:
-<program>.<pid>.heap.<n>.pb.gz and <program>.<pid>.allocs.<n>.pb.gz in its
-output directory, normally within a second. The signal is the process's
-PPROF_DUMP_SIGNAL (default SIGUSR2). PID may also be that of a `ppagent run`:
-the signal then goes to the program it runs.
+(libppagent.so) loaded, so that it writes a dump while it runs on: the
+profiles that are on, among <program>.<pid>.heap.<n>.pb.gz,
+<program>.<pid>.allocs.<n>.pb.gz, <program>.<pid>.mutex.<n>.pb.gz and
+<program>.<pid>.block.<n>.pb.gz, in its output directory, normally within a
+second. The signal is the process's PPROF_DUMP_SIGNAL (default SIGUSR2). PID
+may also be that of a `ppagent run`: the signal then goes to the program it runs.
 
 Exit status:
   0    the signal was sent
@@ -284,8 +285,8 @@ int dump_command(int argc, char** argv) {
     }
     if (caught && (*caught & bit) == 0) {
       return not_sent(description + " has no handler for " + name +
-                      ": the agent's dump handler is not installed there (is heap profiling off? "
-                      "is the program still starting?), and the signal would " +
+                      ": the agent's dump handler is not installed there (are heap, mutex and block "
+                      "profiling all off? is the program still starting?), and the signal would " +
                       default_action(signal_number));
     }
   }

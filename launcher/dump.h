@@ -1,5 +1,6 @@
 // `ppagent dump PID`: asks a running process that has the agent loaded to write a
-// heap profile, by sending it its dump signal (PPROF_DUMP_SIGNAL, default SIGUSR2).
+// dump (those of its heap, allocs, mutex and block profiles that are on), by sending
+// it its dump signal (PPROF_DUMP_SIGNAL, default SIGUSR2).
 #pragma once
 
 namespace ppagent {

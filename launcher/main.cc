@@ -49,26 +49,36 @@ Options of run (before PROGRAM):
                           allocated, an integer from 0 to 1073741824 (1 samples
                           every allocation; 0 turns heap profiling off;
                           default 524288)
-  --dump-signal SIG       signal that makes the program write a heap profile while
-                          it runs: a name (USR2, SIGUSR1, RTMIN+3, ...), a number,
-                          or none (default USR2)
+  --mutex-fraction N      mutex profile: on average 1 in N contention events on a
+                          mutex or rwlock is recorded and counted N times, an
+                          integer from 0 to 1000000000 (1 records every event;
+                          default 0: mutex profiling off)
+  --block-rate NS         block profile: every wait of NS nanoseconds or more is
+                          recorded, a shorter one with probability (its length)/NS,
+                          an integer from 0 to 1000000000000 (1 records every
+                          wait; default 0: block profiling off)
+  --dump-signal SIG       signal that makes the program write a dump of its heap,
+                          mutex and block profiles while it runs: a name (USR2,
+                          SIGUSR1, RTMIN+3, ...), a number, or none (default USR2)
   --heap-dump-interval SECONDS
-                          also write a heap profile every SECONDS seconds, an
-                          integer from 0 to 31536000 (default 0: never)
-  --heap-dump-bytes N     also write a heap profile each time another N bytes have
-                          been allocated, an integer from 0 to 2^62 (default 0: never)
+                          also write a dump every SECONDS seconds, an integer
+                          from 0 to 31536000 (default 0: never)
+  --heap-dump-bytes N     also write a dump each time another N bytes have been
+                          allocated, an integer from 0 to 2^62 (default 0: never)
   -o, --output-dir DIR    existing writable directory for the profiles
                           (default: the working directory)
   -h, --help              show this help
       --version           show the version and the agent library in use
 
 ppagent dump PID sends its dump signal to the process PID, which runs with the
-agent, so that it writes a heap profile (<program>.<pid>.heap.<n>.pb.gz and
-.allocs.<n>.pb.gz) and runs on. PID may also be that of a `ppagent run`.
+agent, so that it writes a dump and runs on: the profiles that are on, as
+<program>.<pid>.heap.<n>.pb.gz, .allocs.<n>.pb.gz, .mutex.<n>.pb.gz and
+.block.<n>.pb.gz. PID may also be that of a `ppagent run`.
 
 Environment:
-  PPROF_CPU_HZ, PPROF_MEM_RATE, PPROF_DUMP_SIGNAL, PPROF_HEAP_DUMP_INTERVAL,
-  PPROF_HEAP_DUMP_BYTES, PPROF_OUTPUT_DIR
+  PPROF_CPU_HZ, PPROF_MEM_RATE, PPROF_MUTEX_FRACTION, PPROF_BLOCK_RATE,
+  PPROF_DUMP_SIGNAL, PPROF_HEAP_DUMP_INTERVAL, PPROF_HEAP_DUMP_BYTES,
+  PPROF_OUTPUT_DIR
                       read by the agent; the options above set them, and an
                       option not given leaves the environment's value
   PPROF_REPORT_FILE   set by ppagent: a temporary file (in $TMPDIR, default /tmp)
@@ -165,6 +175,8 @@ std::string find_agent_or_die() {
 struct RunOptions {
   std::optional<std::string> cpu_hz;              // normalised decimal
   std::optional<std::string> mem_rate;            // normalised decimal
+  std::optional<std::string> mutex_fraction;      // normalised decimal
+  std::optional<std::string> block_rate;          // normalised decimal
   std::optional<std::string> dump_signal;         // PPROF_DUMP_SIGNAL's normalised value
   std::optional<std::string> heap_dump_interval;  // normalised decimal
   std::optional<std::string> heap_dump_bytes;     // normalised decimal
@@ -264,6 +276,10 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
       options.cpu_hz = value;
     } else if (take_option(arg, "--mem-rate", nullptr, argc, argv, &index, &value)) {
       options.mem_rate = value;
+    } else if (take_option(arg, "--mutex-fraction", nullptr, argc, argv, &index, &value)) {
+      options.mutex_fraction = value;
+    } else if (take_option(arg, "--block-rate", nullptr, argc, argv, &index, &value)) {
+      options.block_rate = value;
     } else if (take_option(arg, "--dump-signal", nullptr, argc, argv, &index, &value)) {
       options.dump_signal = value;
     } else if (take_option(arg, "--heap-dump-interval", nullptr, argc, argv, &index, &value)) {
@@ -280,6 +296,14 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
   if (options.cpu_hz) options.cpu_hz = parse_integer_option("--cpu-hz", *options.cpu_hz, 1000, "1000");
   if (options.mem_rate) {
     options.mem_rate = parse_integer_option("--mem-rate", *options.mem_rate, 1ULL << 30, "1073741824");
+  }
+  if (options.mutex_fraction) {
+    options.mutex_fraction =
+        parse_integer_option("--mutex-fraction", *options.mutex_fraction, 1000000000, "1000000000");
+  }
+  if (options.block_rate) {
+    options.block_rate =
+        parse_integer_option("--block-rate", *options.block_rate, 1000000000000ULL, "1000000000000");
   }
   if (options.dump_signal) {
     options.dump_signal = parse_dump_signal_option(*options.dump_signal, &options.dump_signal_number);
@@ -428,6 +452,8 @@ void set_environment(const RunOptions& options, const std::string& agent,
                      const std::optional<ReportFile>& report) {
   if (options.cpu_hz) setenv("PPROF_CPU_HZ", options.cpu_hz->c_str(), 1);
   if (options.mem_rate) setenv("PPROF_MEM_RATE", options.mem_rate->c_str(), 1);
+  if (options.mutex_fraction) setenv("PPROF_MUTEX_FRACTION", options.mutex_fraction->c_str(), 1);
+  if (options.block_rate) setenv("PPROF_BLOCK_RATE", options.block_rate->c_str(), 1);
   if (options.dump_signal) setenv("PPROF_DUMP_SIGNAL", options.dump_signal->c_str(), 1);
   if (options.heap_dump_interval) {
     setenv("PPROF_HEAP_DUMP_INTERVAL", options.heap_dump_interval->c_str(), 1);
