@@ -85,6 +85,22 @@ class Run:
         return expected
 
 
+def thread_stacks(pid, timeout=60):
+    """Backtraces of every thread of a live process (gdb, if installed), to
+    show where a hung run was stuck."""
+    gdb = shutil.which("gdb")
+    if not gdb:
+        return "(gdb not installed)"
+    try:
+        r = subprocess.run([gdb, "-p", str(pid), "-batch", "-nx", "-ex", "thread apply all bt 16"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "(gdb timed out)"
+    lines = [l for l in r.stdout.splitlines() if l.startswith(("#", "Thread "))]
+    return "\n".join(lines[:200]) or r.stderr[-2000:]
+
+
 class Proc:
     """A started child; stdout and stderr go to files so nothing can block."""
 
@@ -131,6 +147,7 @@ class Proc:
             if pid == self.pid:
                 break
             if time.monotonic() > deadline:
+                stacks = thread_stacks(self.pid)
                 try:
                     os.killpg(self.pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -138,9 +155,13 @@ class Proc:
                 os.wait4(self.pid, 0)
                 self._out.close()
                 self._err.close()
+                out = self.stdout_text()
+                if len(out) > 3000:
+                    out = f"[... {len(out) - 3000} characters ...]" + out[-3000:]
                 raise AssertionError(
                     f"{self.argv} did not finish within {timeout}s (killed; hang/deadlock?)\n"
-                    f"stdout={self.stdout_text()!r}\nstderr={self.err_path.read_text(errors='replace')!r}")
+                    f"stdout={out!r}\nstderr={self.err_path.read_text(errors='replace')[-3000:]!r}"
+                    f"\nthreads before the kill:\n{stacks}")
             time.sleep(0.01)
         wall = time.monotonic() - self.t0
         self.popen.returncode = os.waitstatus_to_exitcode(status)
