@@ -13,7 +13,10 @@
 #include <unistd.h>
 
 #include "agent_scope.h"
+#include "caller_stack.h"
 #include "config.h"
+#include "contention_profile.h"
+#include "contention_profiler.h"
 #include "cpu_profile.h"
 #include "cpu_sampler.h"
 #include "heap_profile.h"
@@ -44,7 +47,7 @@ TraceStore* new_cpu_store() {
 }
 
 std::atomic<bool> g_active{false};
-bool g_cpu_on = false, g_heap_on = false;
+bool g_cpu_on = false, g_heap_on = false, g_mutex_on = false, g_block_on = false;
 int64_t g_start_unix_ns = 0, g_start_mono_ns = 0;
 TraceStore* g_cpu_store = nullptr;
 ModuleTables* g_module_tables = nullptr;
@@ -116,12 +119,29 @@ void write_heap_profiles(int sequence, Symbolizer* symbolizer) {
              build_heap_profile(buckets, rate, HeapProfileKind::kAllocs, now, symbolizer));
 }
 
-void write_heap_dump() {
+void write_contention_profiles(int sequence, Symbolizer* symbolizer) {
+  const int64_t now = now_ns(CLOCK_REALTIME);
+  std::string suffix = sequence > 0 ? "." + std::to_string(sequence) : std::string();
+  if (g_mutex_on)
+    write_file("mutex" + suffix,
+               build_contention_profile(ContentionProfiler::snapshot_mutex(), now, symbolizer));
+  if (g_block_on)
+    write_file("block" + suffix,
+               build_contention_profile(ContentionProfiler::snapshot_block(), now, symbolizer));
+}
+
+bool dumps_on() { return g_heap_on || g_mutex_on || g_block_on; }
+
+// A dump while the program runs: every profile that has a meaning mid-run
+// (heap, allocs, mutex, block), all with the same sequence number.
+void write_dump() {
   AgentScope scope;
   pthread_mutex_lock(&g_write_mutex);
-  if (!g_written && g_heap_on) {
+  if (!g_written && dumps_on()) {
     Symbolizer symbolizer;  // what is mapped now
-    write_heap_profiles(++g_dump_sequence, &symbolizer);
+    int sequence = ++g_dump_sequence;
+    if (g_heap_on) write_heap_profiles(sequence, &symbolizer);
+    write_contention_profiles(sequence, &symbolizer);
   }
   pthread_mutex_unlock(&g_write_mutex);
 }
@@ -190,13 +210,13 @@ struct PeriodicDumps {
 // pthread_create), every signal blocked, so it never runs program code.
 void* agent_thread_main(void*) {
   AgentScope scope;
-  const bool periodic = g_heap_on && (g_config->heap_dump_interval > 0 || g_config->heap_dump_bytes > 0);
+  const bool periodic = dumps_on() && (g_config->heap_dump_interval > 0 || g_config->heap_dump_bytes > 0);
   for (;;) {
     struct pollfd pfd = {g_signal_pipe[0], POLLIN, 0};
     int ready = poll(&pfd, 1, periodic ? 100 : 1000);
     if (ready < 0 && errno != EINTR) return nullptr;
     g_module_tables->refresh();
-    if (periodic && g_periodic.due()) write_heap_dump();
+    if (periodic && g_periodic.due()) write_dump();
     if (ready <= 0) continue;
 
     unsigned char signals[64];
@@ -218,7 +238,7 @@ void* agent_thread_main(void*) {
       signal(signo, SIG_DFL);
       kill(getpid(), signo);
     }
-    if (dump_requested) write_heap_dump();
+    if (dump_requested) write_dump();
   }
 }
 
@@ -241,19 +261,23 @@ bool start_agent_thread() {
 void install_signal_handlers() {
   for (int signo : kTerminationSignals) install_agent_handler(signo);
   int dump = g_config->dump_signal;
-  if (g_heap_on && dump != 0 && !is_termination_signal(dump) && !install_agent_handler(dump))
-    log_line("the dump signal %d (%s) already has a handler or is ignored; heap dumps by signal "
+  if (dumps_on() && dump != 0 && !is_termination_signal(dump) && !install_agent_handler(dump))
+    log_line("the dump signal %d (%s) already has a handler or is ignored; dumps by signal "
              "are off", dump, strsignal(dump));
 }
 
 void at_exit() { write_profiles_at_end(); }
 
 void prepare_fork() {
+  AgentScope scope;
   CpuSampler::prepare_fork();
   HeapProfiler::prepare_fork();
+  ContentionProfiler::prepare_fork();
 }
 
 void parent_after_fork() {
+  AgentScope scope;
+  ContentionProfiler::parent_after_fork();
   HeapProfiler::parent_after_fork();
   CpuSampler::parent_after_fork();
 }
@@ -262,6 +286,8 @@ void parent_after_fork() {
 // from now on, its own files (its pid in the names), its own agent thread.
 // Its heap is a copy of the parent's, so the live heap samples stay valid.
 void child_after_fork() {
+  AgentScope scope;
+  ContentionProfiler::child_after_fork();
   HeapProfiler::child_after_fork();
   g_write_mutex = PTHREAD_MUTEX_INITIALIZER;
   g_written = false;
@@ -289,7 +315,9 @@ __attribute__((constructor)) void agent_start() {
   const bool can_write = !g_config->output_dir.empty();
   const bool want_cpu = can_write && g_config->cpu_hz > 0;
   const bool want_heap = can_write && g_config->mem_rate > 0;
-  if (!want_cpu && !want_heap) {
+  const bool want_mutex = can_write && g_config->mutex_fraction > 0;
+  const bool want_block = can_write && g_config->block_rate > 0;
+  if (!want_cpu && !want_heap && !want_mutex && !want_block) {
     HeapProfiler::start(0, nullptr);  // the allocation hooks just forward from now on
     return;
   }
@@ -299,9 +327,16 @@ __attribute__((constructor)) void agent_start() {
   note_current_thread_stack();  // the agent starts on the main thread
   g_module_tables = new ModuleTables();
   g_module_tables->refresh(true);
+  init_caller_stack();
 
   HeapProfiler::start(want_heap ? g_config->mem_rate : 0, g_module_tables);
   g_heap_on = want_heap;
+  if (want_mutex || want_block) {
+    ContentionProfiler::start(want_mutex ? g_config->mutex_fraction : 0,
+                              want_block ? g_config->block_rate : 0, g_module_tables);
+    g_mutex_on = want_mutex;
+    g_block_on = want_block;
+  }
 
   if (want_cpu) {
     g_cpu_store = new_cpu_store();
@@ -310,7 +345,7 @@ __attribute__((constructor)) void agent_start() {
     else
       g_cpu_on = CpuSampler::start(g_config->cpu_hz, g_cpu_store, g_module_tables);
   }
-  if (!g_cpu_on && !g_heap_on) return;
+  if (!g_cpu_on && !dumps_on()) return;
   g_active.store(true);
 
   if (start_agent_thread()) install_signal_handlers();
@@ -332,6 +367,7 @@ void write_profiles_at_end() {
     Symbolizer symbolizer;  // one for all profiles: loading debug info is the costly part
     if (g_cpu_on) write_cpu_profile(&symbolizer);
     if (g_heap_on) write_heap_profiles(0, &symbolizer);
+    write_contention_profiles(0, &symbolizer);
   }
   pthread_mutex_unlock(&g_write_mutex);
 }

@@ -202,6 +202,24 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
                         "0 = off); no heap dumps by bytes allocated");
   }
 
+  const char* fraction = env("PPROF_MUTEX_FRACTION");
+  if (fraction != nullptr && *fraction != '\0' &&
+      !parse_int_in_range(fraction, 0, 1000000000, &config.mutex_fraction)) {
+    config.mutex_fraction = 0;
+    problems->push_back(std::string("PPROF_MUTEX_FRACTION=\"") + fraction +
+                        "\" is not valid (expected an integer from 0 to 1000000000: 1 in n "
+                        "contention events is recorded, 0 = off); mutex profiling is off");
+  }
+
+  const char* block = env("PPROF_BLOCK_RATE");
+  if (block != nullptr && *block != '\0' &&
+      !parse_int_in_range(block, 0LL, 1000000000000LL, &config.block_rate)) {
+    config.block_rate = 0;
+    problems->push_back(std::string("PPROF_BLOCK_RATE=\"") + block +
+                        "\" is not valid (expected nanoseconds, an integer from 0 to "
+                        "1000000000000; 0 = off); block profiling is off");
+  }
+
   if (const char* report = env("PPROF_REPORT_FILE"))
     if (*report != '\0') config.report_file = absolute_path(report, cwd);
 

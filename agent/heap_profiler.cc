@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "agent_scope.h"
+#include "caller_stack.h"
 #include "cpu_sampler.h"  // kMaxStackDepth
 
 namespace ppagent {
@@ -30,7 +31,6 @@ __thread uint64_t t_random_state __attribute__((tls_model("initial-exec")));
 std::atomic<int64_t> g_rate{-1};  // -1: not started yet
 ModuleTables* g_tables = nullptr;
 std::atomic<uint64_t> g_samples{0};
-uintptr_t g_self_start = 0, g_self_end = 0;  // the agent's code: frames to skip
 
 struct Bucket {
   std::vector<uintptr_t> stack;
@@ -112,25 +112,6 @@ int64_t draw_interval(int64_t rate) {
   return bytes >= 9e18 ? INT64_MAX : static_cast<int64_t>(bytes);
 }
 
-__attribute__((noinline)) int capture_stack(uintptr_t* pcs, int max_depth) {
-  // A context for the unwinder from this very point: the CFI row of the
-  // instruction after the lea describes the registers the asm reads.
-  ucontext_t context;
-  uintptr_t rip, rsp, rbp;
-  asm volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
-               : "=r"(rip), "=r"(rsp), "=r"(rbp));
-  context.uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(rip);
-  context.uc_mcontext.gregs[REG_RSP] = static_cast<greg_t>(rsp);
-  context.uc_mcontext.gregs[REG_RBP] = static_cast<greg_t>(rbp);
-  uintptr_t all[kMaxStackDepth + 8];
-  int depth = g_tables->walk(&context, current_thread_stack(), all, kMaxStackDepth + 8);
-  int first = 0;
-  while (first < depth && all[first] >= g_self_start && all[first] < g_self_end) first++;
-  int kept = 0;
-  for (int i = first; i < depth && kept < max_depth; i++) pcs[kept++] = all[i];
-  return kept;
-}
-
 uint32_t bucket_for(const std::vector<uintptr_t>& stack, uint64_t size) {
   pthread_mutex_lock(&g_bucket_mutex);
   BucketKey probe{&stack, size};
@@ -162,7 +143,7 @@ void record_sample(void* p, size_t size) {
   AgentScope scope;
   if (current_thread_stack().high == 0) note_current_thread_stack();
   uintptr_t pcs[kMaxStackDepth];
-  int depth = capture_stack(pcs, kMaxStackDepth);
+  int depth = capture_caller_stack(g_tables, pcs, kMaxStackDepth);
   std::vector<uintptr_t> stack(pcs, pcs + depth);
   uint32_t index = bucket_for(stack, size);
   Bucket& bucket = bucket_at(index);
@@ -188,30 +169,6 @@ void record_sample(void* p, size_t size) {
   g_samples.fetch_add(1, std::memory_order_relaxed);
 }
 
-// The executable segment holding the agent's own code.
-void find_own_code(uintptr_t* start, uintptr_t* end) {
-  struct Search {
-    uintptr_t probe, start = 0, end = 0;
-  } search{reinterpret_cast<uintptr_t>(&find_own_code)};
-  dl_iterate_phdr(
-      [](struct dl_phdr_info* info, size_t, void* data) {
-        auto* s = static_cast<Search*>(data);
-        for (int i = 0; i < info->dlpi_phnum; i++) {
-          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
-          uintptr_t lo = info->dlpi_addr + ph.p_vaddr, hi = lo + ph.p_memsz;
-          if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) && s->probe >= lo && s->probe < hi) {
-            s->start = lo;
-            s->end = hi;
-            return 1;
-          }
-        }
-        return 0;
-      },
-      &search);
-  *start = search.start;
-  *end = search.end;
-}
-
 }  // namespace
 
 void HeapProfiler::start(int64_t rate, ModuleTables* tables) {
@@ -220,7 +177,6 @@ void HeapProfiler::start(int64_t rate, ModuleTables* tables) {
   g_buckets = new std::deque<Bucket>();
   g_bucket_index = new std::unordered_map<BucketKey, uint32_t, BucketKeyHash>();
   g_shards = new Shard[kShards];
-  find_own_code(&g_self_start, &g_self_end);
   g_rate.store(rate, std::memory_order_release);
 }
 

@@ -46,9 +46,10 @@ void* start_registered_thread(void* raw) {
 }  // namespace
 }  // namespace ppagent
 
-extern "C" __attribute__((visibility("default"))) int pthread_create(
-    pthread_t* thread, const pthread_attr_t* attr, void* (*function)(void*), void* argument) {
-  using namespace ppagent;
+namespace ppagent {
+namespace {
+int create_registered_thread(pthread_t* thread, const pthread_attr_t* attr,
+                             void* (*function)(void*), void* argument) {
   PthreadCreateFn real = real_pthread_create();
   if (!agent_active()) return real(thread, attr, function, argument);
   auto* routine = new (std::nothrow) StartRoutine{function, argument};
@@ -56,4 +57,17 @@ extern "C" __attribute__((visibility("default"))) int pthread_create(
   int rc = real(thread, attr, start_registered_thread, routine);
   if (rc != 0) delete routine;
   return rc;
+}
+}  // namespace
+}  // namespace ppagent
+
+// pthread_create@GLIBC_2.2.5 is an alias of the current implementation.
+extern "C" __attribute__((visibility("default"), symver("pthread_create@@GLIBC_2.34"))) int
+ppagent_pthread_create(pthread_t* t, const pthread_attr_t* a, void* (*f)(void*), void* arg) {
+  return ppagent::create_registered_thread(t, a, f, arg);
+}
+
+extern "C" __attribute__((visibility("default"), symver("pthread_create@GLIBC_2.2.5"))) int
+ppagent_pthread_create_2_2_5(pthread_t* t, const pthread_attr_t* a, void* (*f)(void*), void* arg) {
+  return ppagent::create_registered_thread(t, a, f, arg);
 }

@@ -1,0 +1,63 @@
+#include "caller_stack.h"
+
+#include <link.h>
+#include <ucontext.h>
+
+namespace ppagent {
+
+namespace {
+
+uintptr_t g_own_start = 0, g_own_end = 0;
+
+// The executable segment holding the agent's own code.
+void find_own_code(uintptr_t* start, uintptr_t* end) {
+  struct Search {
+    uintptr_t probe, start = 0, end = 0;
+  } search{reinterpret_cast<uintptr_t>(&find_own_code)};
+  dl_iterate_phdr(
+      [](struct dl_phdr_info* info, size_t, void* data) {
+        auto* s = static_cast<Search*>(data);
+        for (int i = 0; i < info->dlpi_phnum; i++) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          uintptr_t lo = info->dlpi_addr + ph.p_vaddr, hi = lo + ph.p_memsz;
+          if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) && s->probe >= lo && s->probe < hi) {
+            s->start = lo;
+            s->end = hi;
+            return 1;
+          }
+        }
+        return 0;
+      },
+      &search);
+  *start = search.start;
+  *end = search.end;
+}
+
+}  // namespace
+
+void init_caller_stack() { find_own_code(&g_own_start, &g_own_end); }
+
+__attribute__((noinline)) int capture_caller_stack(ModuleTables* tables, uintptr_t* pcs,
+                                                   int max_depth) {
+  // A context for the unwinder from this very point: the CFI row of the
+  // instruction after the lea describes the registers the asm reads.
+  ucontext_t context;
+  uintptr_t rip, rsp, rbp;
+  asm volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
+               : "=r"(rip), "=r"(rsp), "=r"(rbp));
+  context.uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(rip);
+  context.uc_mcontext.gregs[REG_RSP] = static_cast<greg_t>(rsp);
+  context.uc_mcontext.gregs[REG_RBP] = static_cast<greg_t>(rbp);
+  constexpr int kOwnFramesMax = 16;
+  uintptr_t all[256 + kOwnFramesMax];
+  int want = max_depth + kOwnFramesMax < 256 + kOwnFramesMax ? max_depth + kOwnFramesMax
+                                                             : 256 + kOwnFramesMax;
+  int depth = tables->walk(&context, current_thread_stack(), all, want);
+  int first = 0;
+  while (first < depth && all[first] >= g_own_start && all[first] < g_own_end) first++;
+  int kept = 0;
+  for (int i = first; i < depth && kept < max_depth; i++) pcs[kept++] = all[i];
+  return kept;
+}
+
+}  // namespace ppagent

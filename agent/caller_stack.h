@@ -1,0 +1,18 @@
+// The stack of whoever called into the agent (malloc, a lock, a wait): the
+// walk starts here and drops the agent's own frames. Normal context only.
+#pragma once
+
+#include <cstdint>
+
+#include "stack_walker.h"
+
+namespace ppagent {
+
+// Notes where the agent's own code is; call once at start.
+void init_caller_stack();
+
+// Return addresses, innermost first, beginning with the caller of the
+// interposed function. Returns the number of frames.
+int capture_caller_stack(ModuleTables* tables, uintptr_t* pcs, int max_depth);
+
+}  // namespace ppagent
