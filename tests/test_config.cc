@@ -115,6 +115,28 @@ TEST(Config, HeapSettings) {
   EXPECT_EQ(parse({{"PPROF_DUMP_SIGNAL", "RTMIN+2"}}, &problems).dump_signal, SIGRTMIN + 2);
 }
 
+TEST(Config, ContentionSettings) {
+  std::vector<std::string> problems;
+  Config d = parse({}, &problems);
+  EXPECT_EQ(d.mutex_fraction, 0);
+  EXPECT_EQ(d.block_rate, 0);
+  Config c = parse({{"PPROF_MUTEX_FRACTION", "5"}, {"PPROF_BLOCK_RATE", "1000000000000"}}, &problems);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(c.mutex_fraction, 5);
+  EXPECT_EQ(c.block_rate, 1000000000000LL);
+  for (auto [var, bad] : std::vector<std::pair<std::string, std::string>>{
+           {"PPROF_MUTEX_FRACTION", "-1"}, {"PPROF_MUTEX_FRACTION", "1000000001"},
+           {"PPROF_MUTEX_FRACTION", "x"}, {"PPROF_BLOCK_RATE", "1000000000001"},
+           {"PPROF_BLOCK_RATE", "1ms"}}) {
+    problems.clear();
+    Config bad_config = parse({{var, bad}}, &problems);
+    EXPECT_EQ(bad_config.mutex_fraction, 0);
+    EXPECT_EQ(bad_config.block_rate, 0);
+    ASSERT_EQ(problems.size(), 1u) << var << "=" << bad;
+    EXPECT_NE(problems[0].find(var + "=\"" + bad + "\""), std::string::npos) << problems[0];
+  }
+}
+
 TEST(ParseSignal, NamesNumbersAndNone) {
   int s = -1;
   EXPECT_TRUE(parse_signal("USR2", &s));
