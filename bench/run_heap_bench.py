@@ -275,6 +275,7 @@ class Bench:
                           file=sys.stderr, flush=True)
                     continue
                 r["ops"] = ops
+                r["round"] = rnd
                 results.setdefault(ops, set()).add(r["result"])
                 runs[cfg.name].append(r)
                 extra = ""
@@ -310,9 +311,9 @@ def fixed_extras(configs, runs):
 
 def print_speed_table(title, configs, runs, failed, threads, fixed=None):
     print("%s; %d runs per configuration, medians" % (title, max(len(v) for v in runs.values())))
-    hdr = ("%-18s %-16s %9s %8s %8s %7s %9s %8s %8s %7s %8s  %s"
+    hdr = ("%-18s %-16s %9s %8s %8s %7s %9s %8s %8s %8s %7s %8s  %s"
            % ("configuration", "vs", "ops/thr", "wall s", "cpu s", "ns/op", "wall/base",
-              "cpu/base", "net/base", "+ns/op", "cpu sprd", "profile"))
+              "cpu/base", "rnd/base", "net/base", "+ns/op", "cpu sprd", "profile"))
     print(hdr)
     print("-" * len(hdr))
     for cfg in configs:
@@ -330,13 +331,14 @@ def print_speed_table(title, configs, runs, failed, threads, fixed=None):
         line = "%-18s %-16s %9d %8.3f %8.3f %7.1f" % (
             cfg.name, "-" if base is cfg else base.name, ops, wall, cpu, 1e9 * cpu / pairs)
         if base is cfg:
-            line += " %9s %8s %8s %7s" % ("-", "-", "-", "-")
+            line += " %9s %8s %8s %8s %7s" % ("-", "-", "-", "-", "-")
         else:
             net = "-"
             if fixed and cfg.name in fixed:
                 net = "%8.4f" % ((cpu - fixed[cfg.name]) / bcpu)
-            line += " %9.4f %8.4f %8s %7.1f" % (wall / bwall, cpu / bcpu, net,
-                                                1e9 * (cpu - bcpu) / pairs)
+            line += " %9.4f %8.4f %8s %8s %7.1f" % (wall / bwall, cpu / bcpu,
+                                                    round_ratio(rs, brs), net,
+                                                    1e9 * (cpu - bcpu) / pairs)
         line += " %7.1f%%" % spread_pct([r["cpu"] for r in rs])
         if cfg.profiler == "ppagent":
             line += "  ~%d sampled, alloc_space %.1f%% of real, period %s" % (
@@ -345,8 +347,19 @@ def print_speed_table(title, configs, runs, failed, threads, fixed=None):
         elif cfg.profiler:
             line += "  %d file(s), %.0f KiB" % (rs[0]["profile_files"],
                                                med(rs, "profile_bytes") / 1024.0)
+        if cfg.name in failed:
+            line += "  (only %d runs: FAILED later, see NOTE)" % len(rs)
         print(line)
     print(flush=True)
+
+
+def round_ratio(rs, brs):
+    """Median over rounds of this round's CPU over the baseline's CPU in the same round (the two
+    ran close together in time, so slow drifts in machine load cancel)."""
+    by_round = {r["round"]: r["cpu"] for r in brs}
+    ratios = [r["cpu"] / by_round[r["round"]] for r in rs
+              if r["round"] in by_round and by_round[r["round"]] > 0]
+    return ("%8.4f" % statistics.median(ratios)) if ratios else "-"
 
 
 def print_rss_table(title, configs, runs, failed, live_blocks):
@@ -379,6 +392,8 @@ def print_rss_table(title, configs, runs, failed, live_blocks):
         elif cfg.profiler:
             line += "  %d file(s), %.0f KiB" % (rs[0]["profile_files"],
                                                med(rs, "profile_bytes") / 1024.0)
+        if cfg.name in failed:
+            line += "  (only %d runs: FAILED later, see NOTE)" % len(rs)
         print(line)
     print(flush=True)
 
