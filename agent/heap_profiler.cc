@@ -140,8 +140,10 @@ Bucket& bucket_at(uint32_t index) {
 }
 
 void record_sample(void* p, size_t size) {
+  // No noting of stack bounds here: malloc may be called with glibc's
+  // internal locks held, which pthread_getattr_np could need. A thread of
+  // unknown bounds is walked with fault-safe reads instead.
   AgentScope scope;
-  if (current_thread_stack().high == 0) note_current_thread_stack();
   uintptr_t pcs[kMaxStackDepth];
   int depth = capture_caller_stack(g_tables, pcs, kMaxStackDepth);
   std::vector<uintptr_t> stack(pcs, pcs + depth);

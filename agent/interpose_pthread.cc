@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "agent.h"
+#include "agent_scope.h"
 #include "cpu_sampler.h"
 #include "real_functions.h"
 #include "stack_walker.h"
@@ -29,17 +30,24 @@ pthread_key_t g_exit_key;
 pthread_once_t g_exit_key_once = PTHREAD_ONCE_INIT;
 
 // Runs at thread exit however the thread ends (return, pthread_exit, cancel).
-void on_thread_exit(void*) { CpuSampler::thread_exiting(); }
+void on_thread_exit(void*) {
+  AgentScope scope;
+  CpuSampler::thread_exiting();
+}
 
 void make_exit_key() { pthread_key_create(&g_exit_key, on_thread_exit); }
 
 void* start_registered_thread(void* raw) {
   StartRoutine routine = *static_cast<StartRoutine*>(raw);
-  delete static_cast<StartRoutine*>(raw);
-  pthread_once(&g_exit_key_once, make_exit_key);
-  pthread_setspecific(g_exit_key, reinterpret_cast<void*>(1));
-  note_current_thread_stack();
-  CpuSampler::thread_started();
+  {
+    // The agent's work on the new thread: not profiled, not re-entering.
+    AgentScope scope;
+    delete static_cast<StartRoutine*>(raw);
+    pthread_once(&g_exit_key_once, make_exit_key);
+    pthread_setspecific(g_exit_key, reinterpret_cast<void*>(1));
+    note_current_thread_stack();
+    CpuSampler::thread_started();
+  }
   return routine.function(routine.argument);
 }
 
@@ -52,10 +60,17 @@ int create_registered_thread(pthread_t* thread, const pthread_attr_t* attr,
                              void* (*function)(void*), void* argument) {
   PthreadCreateFn real = real_pthread_create();
   if (!agent_active()) return real(thread, attr, function, argument);
-  auto* routine = new (std::nothrow) StartRoutine{function, argument};
+  StartRoutine* routine;
+  {
+    AgentScope scope;  // freed inside a scope too: never a sampled block
+    routine = new (std::nothrow) StartRoutine{function, argument};
+  }
   if (routine == nullptr) return real(thread, attr, function, argument);
   int rc = real(thread, attr, start_registered_thread, routine);
-  if (rc != 0) delete routine;
+  if (rc != 0) {
+    AgentScope scope;
+    delete routine;
+  }
   return rc;
 }
 }  // namespace

@@ -1,5 +1,7 @@
 #include "stack_walker.h"
 
+#include "agent_scope.h"
+
 #include <algorithm>
 #include <cstring>
 #include <elf.h>
@@ -18,6 +20,9 @@ __thread StackBounds t_stack_bounds __attribute__((tls_model("initial-exec")));
 StackBounds current_thread_stack() { return t_stack_bounds; }
 
 void note_current_thread_stack() {
+  // pthread_getattr_np allocates while holding the thread's own lock: its
+  // allocations must not be sampled (sampling would come back here).
+  AgentScope scope;
   pthread_attr_t attr;
   if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
   void* low = nullptr;
