@@ -114,9 +114,30 @@ def loadavg():
     return " ".join("%.2f" % x for x in os.getloadavg())
 
 
+def repo_state():
+    """The repository's HEAD commit and the top-level directories with uncommitted changes
+    (what was built may differ from HEAD there), or None when git cannot tell."""
+    try:
+        head = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              universal_newlines=True, timeout=30).stdout.strip()
+        status = subprocess.run(["git", "-C", REPO, "status", "--porcelain"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                universal_newlines=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if not head:
+        return None
+    dirs = sorted(set(line[3:].split("/", 1)[0] for line in status.splitlines() if len(line) > 3))
+    return head + ((", uncommitted changes in: " + " ".join(dirs)) if dirs else ", clean")
+
+
 def print_header(facts):
     """Prints the command line and the machine facts (first lines of every benchmark)."""
     print("command: %s" % " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv))
+    state = repo_state()
+    if state:
+        print("repository: %s" % state)
     print("machine: nproc=%s (affinity %s), %s, %s%s" % (
         facts.get("nproc"), facts.get("affinity", "?"), facts.get("kernel"), facts.get("os", "?"),
         (", %.1f GiB RAM" % facts["mem_gib"]) if "mem_gib" in facts else ""))

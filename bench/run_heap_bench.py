@@ -544,6 +544,13 @@ def main():
                         "with the window full, maxrss = peak incl. exit" % (args.rss_window,
                                                                             args.rss_window),
                         rss, runs, failed, args.rss_window)
+        for every, default in (("ppagent@1", "ppagent"),):
+            if runs.get(every) and runs.get(default):
+                d = med(runs[every], "rss_full_kib") - med(runs[default], "rss_full_kib")
+                print("%s over %s (default rate): %+.1f MiB, %.0f B per "
+                      "live sample beyond the agent's fixed memory" % (
+                          every, default, d / 1024.0, d * 1024.0 / args.rss_window))
+        print()
     elapsed = time.monotonic() - started
 
     print("load average at end: %s; benchmark took %.0f s" % (loadavg(), elapsed))
