@@ -10,13 +10,14 @@
 #include <stdlib.h>
 #include <time.h>
 
-static void *g_keep[1024];
+static void *volatile g_keep[1024]; /* volatile: never read; the stores must stay */
 static volatile unsigned char g_sink;
 
 __attribute__((noinline, noclone)) void paced_keep(void) {
   for (int i = 0; i < 1024; i++) {
-    g_keep[i] = malloc(4096);
-    if (!g_keep[i]) abort();
+    void *p = malloc(4096);
+    if (!p) abort();
+    g_keep[i] = p;
   }
 }
 

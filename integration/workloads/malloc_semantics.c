@@ -56,6 +56,10 @@ static inline size_t opaque(size_t v) {
   return v;
 }
 
+/* Makes the optimizer assume the memory at p is read (so a malloc, memset,
+ * free sequence is really executed). */
+static inline void escape(void *p) { __asm__ volatile("" : : "r"(p) : "memory"); }
+
 /* A failing realloc leaves the block alive; GCC 12 cannot know that. */
 #pragma GCC diagnostic ignored "-Wuse-after-free"
 #pragma GCC diagnostic ignored "-Walloc-size-larger-than="
@@ -127,6 +131,7 @@ static void t_calloc(void) {
     /* Dirty a block of the same size first, so a recycled chunk is likely. */
     void *d = malloc(tot ? tot : 1);
     if (d) memset(d, 0xa5, tot ? tot : 1);
+    escape(d);
     free(d);
     void *p = calloc(n, s);
     int zero = p ? all_zero(p, tot) : -1;
@@ -575,10 +580,13 @@ enum {
   KEEP_ALIGN_N = 8, KEEP_ALIGN_SZ = 1000, KEEP_ALIGN = 256,
   KEEP_REALLOC_SZ = 40008,
 };
-static void *g_keep_malloc[KEEP_MALLOC_N];
-static void *g_keep_calloc[KEEP_CALLOC_N];
-static void *g_keep_align[KEEP_ALIGN_N];
-static void *g_keep_realloc;
+/* volatile: the blocks are never read again, and GCC would otherwise drop
+ * the stores and then the allocations themselves (or turn the last realloc
+ * into a tail call that leaves keep_realloc off the stack). */
+static void *volatile g_keep_malloc[KEEP_MALLOC_N];
+static void *volatile g_keep_calloc[KEEP_CALLOC_N];
+static void *volatile g_keep_align[KEEP_ALIGN_N];
+static void *volatile g_keep_realloc;
 
 __attribute__((noinline, noclone)) void keep_malloc(void) {
   for (int i = 0; i < KEEP_MALLOC_N; i++) g_keep_malloc[i] = malloc(KEEP_MALLOC_SZ);
@@ -589,8 +597,11 @@ __attribute__((noinline, noclone)) void keep_calloc(void) {
 }
 
 __attribute__((noinline, noclone)) void keep_posix_memalign(void) {
-  for (int i = 0; i < KEEP_ALIGN_N; i++)
-    if (posix_memalign(&g_keep_align[i], KEEP_ALIGN, KEEP_ALIGN_SZ)) abort();
+  for (int i = 0; i < KEEP_ALIGN_N; i++) {
+    void *p;
+    if (posix_memalign(&p, KEEP_ALIGN, KEEP_ALIGN_SZ)) abort();
+    g_keep_align[i] = p;
+  }
 }
 
 /* 24 -> 40 -> 1000 -> 40008: three reallocs; only the last block stays. */
