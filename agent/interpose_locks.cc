@@ -129,8 +129,22 @@ using namespace ppagent;
 
 // ---- mutexes --------------------------------------------------------------
 
+// Robust, priority-inheritance and priority-protect mutexes: trylock has
+// side effects there (on an unrecoverable robust mutex glibc's trylock
+// returns ENOTRECOVERABLE but leaves the lock word taken), so they are only
+// looked at, never tried. Reads glibc's mutex layout.
+static bool has_special_protocol(const pthread_mutex_t* m) {
+  constexpr int kRobust = 16, kPrioInherit = 32, kPrioProtect = 64;
+  return (m->__data.__kind & (kRobust | kPrioInherit | kPrioProtect)) != 0;
+}
+
 EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
   if (!profiling()) return g_mutex_lock.get()(m);
+  if (__builtin_expect(has_special_protocol(m), 0)) {
+    // Free now: lock as usual (a race may miss one contention event).
+    if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0) return g_mutex_lock.get()(m);
+    return contended_lock(g_mutex_lock.get(), m);
+  }
   int rc = g_mutex_trylock.get()(m);
   if (__builtin_expect(rc != EBUSY, 1)) return rc;
   return contended_lock(g_mutex_lock.get(), m);

@@ -103,6 +103,9 @@ size_t bootstrap_size(const void* p) {
 // The hot path: charge `size` bytes to this thread's countdown; only when it
 // runs out does the profiler look at the allocation.
 inline void* account(void* p, size_t size) {
+  // A failed allocation allocated nothing (and an impossible size must not
+  // wrap the countdown around).
+  if (__builtin_expect(p == nullptr, 0)) return p;
   int64_t left = static_cast<int64_t>(static_cast<uint64_t>(t_bytes_until_sample) - size);
   t_bytes_until_sample = left;
   if (__builtin_expect(left < 0, 0)) HeapProfiler::on_countdown_expired(p, size);
