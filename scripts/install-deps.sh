@@ -12,6 +12,7 @@ packages=(
   libgtest-dev python3-pytest python3-pytest-timeout python3-protobuf
   golang-go scdoc google-perftools libgoogle-perftools-dev
   redis-server redis-tools
+  libjemalloc2 libjemalloc-dev heaptrack
 )
 
 missing=()
