@@ -4,24 +4,8 @@
 # print its top functions with `go tool pprof`.
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$repo"
-build="$repo/build"
-
-step() { printf '\n==> %s\n' "$*"; }
-
-step "Installing dependencies (Debian packages)"
-scripts/install-deps.sh
-
-step "Configuring ($build)"
-if [ -f "$build/meson-private/coredata.dat" ]; then
-  meson setup --reconfigure "$build"
-else
-  meson setup "$build"
-fi
-
-step "Building"
-ninja -C "$build"
+# shellcheck source=scripts/build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/build.sh"
 
 # The example (integration/workloads/cpu_split.c): THREADS threads each burn
 # SECONDS of CPU time, 70% of it in burn_seventy() and 30% in burn_thirty().
@@ -44,13 +28,6 @@ if [ ! -f "${profiles[0]}" ]; then
   echo "setup: no profile was written to $out" >&2
   exit 1
 fi
-
-# go tool pprof needs a home for its caches and temporary files; provide them
-# under build/ so it also works without HOME (CI, containers).
-export HOME="${HOME:-$build/home}"
-export GOCACHE="${GOCACHE:-$build/go-cache}"
-export PPROF_TMPDIR="${PPROF_TMPDIR:-$build/pprof-tmp}"
-mkdir -p "$HOME" "$GOCACHE" "$PPROF_TMPDIR"
 
 step "Top functions: go tool pprof -top -nodecount=10 ${profiles[0]#"$repo"/}"
 go tool pprof -top -nodecount=10 "${profiles[0]}" </dev/null
