@@ -4,8 +4,8 @@
 Runs bench/cpu_stack_burn (fixed CPU work per thread, hot loop 30 frames deep) under:
 
   none            no profiler
-  ppagent@100     LD_PRELOAD=libppagent.so, PPROF_CPU_HZ=100
-  ppagent@1000    LD_PRELOAD=libppagent.so, PPROF_CPU_HZ=1000
+  ppagent@100     LD_PRELOAD=libppagent.so, PPROF_CPU_HZ=100 (PPROF_MEM_RATE=0)
+  ppagent@1000    LD_PRELOAD=libppagent.so, PPROF_CPU_HZ=1000 (PPROF_MEM_RATE=0)
   gperftools@100  LD_PRELOAD=libprofiler.so.0, CPUPROFILE=<file>, CPUPROFILE_FREQUENCY=100
   gperftools@1000 LD_PRELOAD=libprofiler.so.0, CPUPROFILE=<file>, CPUPROFILE_FREQUENCY=1000
 
@@ -84,6 +84,7 @@ def run_once(cfg, workload, threads, work, agent, gperf, scratch):
     if cfg.profiler == "ppagent":
         env["LD_PRELOAD"] = agent
         env["PPROF_CPU_HZ"] = str(cfg.hz)
+        env["PPROF_MEM_RATE"] = "0"  # CPU profiling alone; bench-heap measures the heap profiler
         env["PPROF_OUTPUT_DIR"] = outdir
     elif cfg.profiler == "gperftools":
         profile = os.path.join(outdir, "gperftools.prof")
