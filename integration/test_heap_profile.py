@@ -199,7 +199,10 @@ def test_periodic_dumps_by_interval(h):
     assert {"heap", "allocs", "cpu"} <= set(files), r.describe()
     n = numbered_dumps(files)
     assert len(n) >= 2, f"{len(n)} periodic dumps in 3.5 s at 1 s intervals\n" + r.describe()
-    assert len(n) <= 5, f"{len(n)} periodic dumps in 3.5 s at 1 s intervals\n" + r.describe()
+    # At most one dump per elapsed second (the bound follows the measured run
+    # time, so a slow machine cannot make it fail).
+    assert len(n) <= int(r.wall) + 1, (
+        f"{len(n)} periodic dumps in a {r.wall:.1f} s run at 1 s intervals\n" + r.describe())
     check_dumps(h, r, files, rate)
 
 
