@@ -2,7 +2,7 @@
 
 #include <ctime>
 #include <map>
-#include <mutex>
+#include <cstring>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -10,6 +10,7 @@
 #include "agent_scope.h"
 #include "caller_stack.h"
 #include "cpu_sampler.h"  // kMaxStackDepth
+#include "trace_store.h"
 
 namespace ppagent {
 
@@ -69,13 +70,11 @@ class StripeGuard {
   Stripe& stripe_;
 };
 
-// ---- recorded events, by stack -------------------------------------------
-struct Totals {
-  int64_t count = 0, delay_ns = 0;
-};
-std::mutex g_events_mutex;  // taken inside AgentScope: the hooks forward
-std::map<std::vector<uintptr_t>, Totals>* g_mutex_events = nullptr;
-std::map<std::vector<uintptr_t>, Totals>* g_block_events = nullptr;
+// ---- recorded events, by stack: lock-free stores, so that threads
+// recording contention do not contend on the recording.
+constexpr size_t kMaxStacks = 16384, kFramesPerStack = 64;
+TraceStore* g_mutex_events = nullptr;
+TraceStore* g_block_events = nullptr;
 
 __thread uint64_t t_random_state __attribute__((tls_model("initial-exec")));
 
@@ -89,14 +88,15 @@ double random_unit() {
   return static_cast<double>(x >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
 }
 
-void record(std::map<std::vector<uintptr_t>, Totals>* events, int64_t count, int64_t delay_ns) {
+void record(TraceStore* events, int64_t count, int64_t delay_ns) {
   AgentScope scope;
   uintptr_t pcs[kMaxStackDepth];
-  int depth = capture_caller_stack(g_tables, pcs, kMaxStackDepth);
-  std::lock_guard<std::mutex> lock(g_events_mutex);
-  Totals& t = (*events)[std::vector<uintptr_t>(pcs, pcs + depth)];
-  t.count += count;
-  t.delay_ns += delay_ns;
+  TraceKey key;
+  key.tid = 0;
+  memset(key.thread_name, 0, sizeof key.thread_name);
+  key.pcs = pcs;
+  key.depth = capture_caller_stack(g_tables, pcs, kMaxStackDepth);
+  events->add(key, static_cast<uint64_t>(delay_ns), static_cast<uint64_t>(count));
 }
 
 // Go's block-profile sampling: keep every wait of at least `rate`, a shorter
@@ -116,12 +116,18 @@ void record_mutex(int64_t delay_ns) {
   record(g_mutex_events, g_mutex_fraction, delay_ns * g_mutex_fraction);
 }
 
-std::vector<ContentionSnapshot> snapshot_of(std::map<std::vector<uintptr_t>, Totals>* events) {
+std::vector<ContentionSnapshot> snapshot_of(const TraceStore* events) {
   std::vector<ContentionSnapshot> out;
   if (events == nullptr) return out;
   AgentScope scope;
-  std::lock_guard<std::mutex> lock(g_events_mutex);
-  for (const auto& [stack, t] : *events) out.push_back({stack, t.count, t.delay_ns});
+  // A stack may sit in two slots (see TraceStore::add): merge.
+  std::map<std::vector<uintptr_t>, std::pair<int64_t, int64_t>> merged;
+  events->for_each([&](const TraceKey& key, uint64_t delay, uint64_t count) {
+    auto& m = merged[std::vector<uintptr_t>(key.pcs, key.pcs + key.depth)];
+    m.first += static_cast<int64_t>(count);
+    m.second += static_cast<int64_t>(delay);
+  });
+  for (auto& [stack, totals] : merged) out.push_back({stack, totals.first, totals.second});
   return out;
 }
 
@@ -132,8 +138,8 @@ void ContentionProfiler::start(long mutex_fraction, long long block_rate_ns, Mod
   g_tables = tables;
   g_mutex_fraction = mutex_fraction;
   g_block_rate = block_rate_ns;
-  g_mutex_events = new std::map<std::vector<uintptr_t>, Totals>();
-  g_block_events = new std::map<std::vector<uintptr_t>, Totals>();
+  if (mutex_fraction > 0) g_mutex_events = new TraceStore(kMaxStacks, kMaxStacks * kFramesPerStack);
+  if (block_rate_ns > 0) g_block_events = new TraceStore(kMaxStacks, kMaxStacks * kFramesPerStack);
   g_lock_profiling.store(mutex_fraction > 0 || block_rate_ns > 0, std::memory_order_release);
 }
 
@@ -168,35 +174,32 @@ void ContentionProfiler::end_wait(const void* lock, const Wait& wait, bool count
   if (counts && g_block_rate > 0) record_block(end - wait.start_ns);
 }
 
-void ContentionProfiler::on_release(const void* lock) {
-  if (g_mutex_fraction <= 0) return;
-  int64_t delay = 0;
-  {
-    StripeGuard guard(lock);
-    WaitEntry* e = guard.find(lock, false);
-    if (e == nullptr || e->waiters == 0) return;
-    int64_t now = now_ns();
-    delay = e->waiters * now - e->start_sum;
-    e->start_sum = e->waiters * now;
-    e->last_reset = now;
-  }
-  if (delay > 0) record_mutex(delay);
+int64_t ContentionProfiler::charge_release(const void* lock) {
+  if (g_mutex_fraction <= 0) return 0;
+  StripeGuard guard(lock);
+  WaitEntry* e = guard.find(lock, false);
+  if (e == nullptr || e->waiters == 0) return 0;
+  int64_t now = now_ns();
+  int64_t delay = e->waiters * now - e->start_sum;
+  e->start_sum = e->waiters * now;
+  e->last_reset = now;
+  return delay;
+}
+
+void ContentionProfiler::record_release(int64_t delay_ns) {
+  if (delay_ns > 0) record_mutex(delay_ns);
 }
 
 std::vector<ContentionSnapshot> ContentionProfiler::snapshot_mutex() { return snapshot_of(g_mutex_events); }
 std::vector<ContentionSnapshot> ContentionProfiler::snapshot_block() { return snapshot_of(g_block_events); }
 
-void ContentionProfiler::prepare_fork() {
-  if (g_mutex_events) g_events_mutex.lock();
-}
+// The event stores are lock-free; only the spin locks of the side table
+// need care across fork, and a child starts with no waiters anyway.
+void ContentionProfiler::prepare_fork() {}
 
-void ContentionProfiler::parent_after_fork() {
-  if (g_mutex_events) g_events_mutex.unlock();
-}
+void ContentionProfiler::parent_after_fork() {}
 
 void ContentionProfiler::child_after_fork() {
-  if (!g_mutex_events) return;
-  g_events_mutex.unlock();
   // The parent's waiters do not exist here.
   for (Stripe& s : g_stripes) {
     s.busy.clear();

@@ -46,8 +46,12 @@ class ContentionProfiler {
   // The wait is over; `counts` says whether it was a real wait to record in
   // the block profile (a wait that failed at once, e.g. EINVAL, is not).
   static void end_wait(const void* lock, const Wait& wait, bool counts);
-  // The calling thread releases `lock` while g_lock_waiters > 0.
-  static void on_release(const void* lock);
+  // The calling thread is about to release `lock` while g_lock_waiters > 0:
+  // returns the waiting this release ends (and starts the waiters afresh).
+  // Record it with record_release once the lock is released, so that the
+  // recording does not lengthen the critical section.
+  static int64_t charge_release(const void* lock);
+  static void record_release(int64_t delay_ns);
 
   static std::vector<ContentionSnapshot> snapshot_mutex();
   static std::vector<ContentionSnapshot> snapshot_block();

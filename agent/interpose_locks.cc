@@ -95,10 +95,19 @@ __attribute__((noinline)) int timed_wait(const void* lock, Call call) {
   return rc;
 }
 
-__attribute__((noinline)) void charge_release(const void* lock) {
-  int saved_errno = errno;
-  ContentionProfiler::on_release(lock);
-  errno = saved_errno;
+// A release while some thread waits: the waiting it ends is charged before
+// the lock is released (so no waiter can leave in between) and recorded
+// after (so the recording does not lengthen the critical section).
+template <typename Unlock>
+__attribute__((noinline)) int charged_release(const void* lock, Unlock unlock) {
+  int64_t delay = ContentionProfiler::charge_release(lock);
+  int rc = unlock();
+  if (delay > 0) {
+    int errno_after_unlock = errno;
+    ContentionProfiler::record_release(delay);
+    errno = errno_after_unlock;
+  }
+  return rc;
 }
 
 // The contended path of a plain lock: the trylock failed with EBUSY.
@@ -153,7 +162,7 @@ EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
 EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
   if (__builtin_expect(g_lock_waiters.load(std::memory_order_relaxed) != 0, 0) && !t_in_agent &&
       releases(m))
-    charge_release(m);
+    return charged_release(m, [m] { return g_mutex_unlock.get()(m); });
   return g_mutex_unlock.get()(m);
 }
 
@@ -198,7 +207,7 @@ int rw_unlock(pthread_rwlock_t* rw) {
   // A reader's unlock ends a writer's wait only when it is the last reader;
   // charging every reader's unlock is simpler and counts nothing twice.
   if (__builtin_expect(g_lock_waiters.load(std::memory_order_relaxed) != 0, 0) && !t_in_agent)
-    charge_release(rw);
+    return charged_release(rw, [rw] { return g_rw_unlock.get()(rw); });
   return g_rw_unlock.get()(rw);
 }
 }  // namespace

@@ -54,7 +54,7 @@ void TraceStore::count_dropped(uint64_t weight) {
   dropped_weight_.fetch_add(weight, std::memory_order_relaxed);
 }
 
-bool TraceStore::add(const TraceKey& key, uint64_t weight) {
+bool TraceStore::add(const TraceKey& key, uint64_t weight, uint64_t samples) {
   if (!slots_) {
     count_dropped(weight);
     return false;
@@ -80,7 +80,7 @@ bool TraceStore::add(const TraceKey& key, uint64_t weight) {
         slot.depth = key.depth;
         memcpy(slot.thread_name, key.thread_name, 16);
         slot.weight.fetch_add(weight, std::memory_order_relaxed);
-        slot.samples.fetch_add(1, std::memory_order_relaxed);
+        slot.samples.fetch_add(samples, std::memory_order_relaxed);
         slot.ready.store(1, std::memory_order_release);
         return true;
       }
@@ -91,7 +91,7 @@ bool TraceStore::add(const TraceKey& key, uint64_t weight) {
     // which readers merge.
     if (slot.ready.load(std::memory_order_acquire) && matches(slot, key)) {
       slot.weight.fetch_add(weight, std::memory_order_relaxed);
-      slot.samples.fetch_add(1, std::memory_order_relaxed);
+      slot.samples.fetch_add(samples, std::memory_order_relaxed);
       return true;
     }
   }

@@ -27,8 +27,9 @@ class TraceStore {
 
   bool ok() const { return slots_ != nullptr; }
 
-  // Async-signal-safe. Adds `weight` to the trace; returns false if dropped.
-  bool add(const TraceKey& key, uint64_t weight);
+  // Async-signal-safe. Adds `weight` and `samples` to the trace; returns
+  // false if dropped.
+  bool add(const TraceKey& key, uint64_t weight, uint64_t samples = 1);
   // Counts a sample that could not even be taken to add().
   void count_dropped(uint64_t weight);
 

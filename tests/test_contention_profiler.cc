@@ -43,13 +43,13 @@ TEST(ContentionProfiler, ReleasesChargeEachMomentOfWaitingOnce) {
   EXPECT_TRUE(a.tracked && b.tracked);
   EXPECT_EQ(g_lock_waiters.load(), 2);
   sleep_ms(20);
-  ContentionProfiler::on_release(lock);  // charges ~2 x 20 ms
+  ContentionProfiler::record_release(ContentionProfiler::charge_release(lock));  // ~2 x 20 ms
   sleep_ms(20);
-  ContentionProfiler::on_release(lock);  // charges ~2 x 20 ms more, not 2 x 40
+  ContentionProfiler::record_release(ContentionProfiler::charge_release(lock));  // ~2 x 20 ms more
   ContentionProfiler::end_wait(lock, a, true);
   ContentionProfiler::end_wait(lock, b, true);
   EXPECT_EQ(g_lock_waiters.load(), 0);
-  ContentionProfiler::on_release(lock);  // no waiters: nothing
+  EXPECT_EQ(ContentionProfiler::charge_release(lock), 0);  // no waiters: nothing
 
   auto mutex = ContentionProfiler::snapshot_mutex();
   EXPECT_EQ(total_count(mutex), 2);
