@@ -336,6 +336,7 @@ __attribute__((constructor)) void agent_start() {
                               want_block ? g_config->block_rate : 0, g_module_tables);
     g_mutex_on = want_mutex;
     g_block_on = want_block;
+    route_mutex_hooks(/*lock_profiled=*/true, /*unlock_profiled=*/want_mutex);
   }
 
   if (want_cpu) {

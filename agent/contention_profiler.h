@@ -24,6 +24,10 @@ extern std::atomic<bool> g_lock_profiling;
 // is zero, releases need not look at the side table.
 extern std::atomic<int> g_lock_waiters;
 
+// Points the interposed pthread_mutex_lock/_unlock at glibc's functions or
+// at the profiling wrappers (interpose_locks.cc).
+void route_mutex_hooks(bool lock_profiled, bool unlock_profiled);
+
 struct ContentionSnapshot {
   std::vector<uintptr_t> stack;
   int64_t count;

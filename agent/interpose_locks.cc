@@ -147,8 +147,31 @@ static bool has_special_protocol(const pthread_mutex_t* m) {
   return (m->__data.__kind & (kRobust | kPrioInherit | kPrioProtect)) != 0;
 }
 
-EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
-  if (!profiling()) return g_mutex_lock.get()(m);
+namespace {
+
+// pthread_mutex_lock and _unlock are the hottest calls a program makes: each
+// jumps through one pointer, to glibc's function while profiling is off and
+// to the profiling wrapper while it is on. Before the first call the
+// pointer leads to a stub that looks glibc's function up.
+int resolve_then_lock(pthread_mutex_t* m);
+int resolve_then_unlock(pthread_mutex_t* m);
+std::atomic<MutexFn> g_lock_target{resolve_then_lock};
+std::atomic<MutexFn> g_unlock_target{resolve_then_unlock};
+
+int resolve_then_lock(pthread_mutex_t* m) {
+  MutexFn stub = resolve_then_lock;
+  g_lock_target.compare_exchange_strong(stub, g_mutex_lock.get());
+  return g_lock_target.load(std::memory_order_relaxed)(m);
+}
+
+int resolve_then_unlock(pthread_mutex_t* m) {
+  MutexFn stub = resolve_then_unlock;
+  g_unlock_target.compare_exchange_strong(stub, g_mutex_unlock.get());
+  return g_unlock_target.load(std::memory_order_relaxed)(m);
+}
+
+int profiled_lock(pthread_mutex_t* m) {
+  if (t_in_agent) return g_mutex_lock.get()(m);
   if (__builtin_expect(has_special_protocol(m), 0)) {
     // Free now: lock as usual (a race may miss one contention event).
     if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0) return g_mutex_lock.get()(m);
@@ -159,11 +182,28 @@ EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
   return contended_lock(g_mutex_lock.get(), m);
 }
 
-EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
+int profiled_unlock(pthread_mutex_t* m) {
   if (__builtin_expect(g_lock_waiters.load(std::memory_order_relaxed) != 0, 0) && !t_in_agent &&
       releases(m))
     return charged_release(m, [m] { return g_mutex_unlock.get()(m); });
   return g_mutex_unlock.get()(m);
+}
+
+}  // namespace
+
+namespace ppagent {
+void route_mutex_hooks(bool lock_profiled, bool unlock_profiled) {
+  g_lock_target.store(lock_profiled ? profiled_lock : g_mutex_lock.get());
+  g_unlock_target.store(unlock_profiled ? profiled_unlock : g_mutex_unlock.get());
+}
+}  // namespace ppagent
+
+EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
+  return g_lock_target.load(std::memory_order_relaxed)(m);
+}
+
+EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
+  return g_unlock_target.load(std::memory_order_relaxed)(m);
 }
 
 namespace {
