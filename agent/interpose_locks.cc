@@ -170,31 +170,44 @@ int resolve_then_unlock(pthread_mutex_t* m) {
   return g_unlock_target.load(std::memory_order_relaxed)(m);
 }
 
+// glibc's functions, looked up by route_mutex_hooks before it routes any
+// call to the wrappers below (so the wrappers need no lookup check).
+MutexFn g_real_lock, g_real_trylock, g_real_unlock;
+
+// The contended path of pthread_mutex_lock. The agent's own locks (it uses a
+// few) are not profiled: when one is contended, it is just waited for.
+__attribute__((noinline)) int contended_mutex_lock(pthread_mutex_t* m) {
+  if (t_in_agent) return g_real_lock(m);
+  return contended_lock(g_real_lock, m);
+}
+
 int profiled_lock(pthread_mutex_t* m) {
-  if (t_in_agent) return g_mutex_lock.get()(m);
   if (__builtin_expect(has_special_protocol(m), 0)) {
     // Free now: lock as usual (a race may miss one contention event).
-    if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0) return g_mutex_lock.get()(m);
-    return contended_lock(g_mutex_lock.get(), m);
+    if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0) return g_real_lock(m);
+    return contended_mutex_lock(m);
   }
-  int rc = g_mutex_trylock.get()(m);
+  int rc = g_real_trylock(m);
   if (__builtin_expect(rc != EBUSY, 1)) return rc;
-  return contended_lock(g_mutex_lock.get(), m);
+  return contended_mutex_lock(m);
 }
 
 int profiled_unlock(pthread_mutex_t* m) {
   if (__builtin_expect(g_lock_waiters.load(std::memory_order_relaxed) != 0, 0) && !t_in_agent &&
       releases(m))
-    return charged_release(m, [m] { return g_mutex_unlock.get()(m); });
-  return g_mutex_unlock.get()(m);
+    return charged_release(m, [m] { return g_real_unlock(m); });
+  return g_real_unlock(m);
 }
 
 }  // namespace
 
 namespace ppagent {
 void route_mutex_hooks(bool lock_profiled, bool unlock_profiled) {
-  g_lock_target.store(lock_profiled ? profiled_lock : g_mutex_lock.get());
-  g_unlock_target.store(unlock_profiled ? profiled_unlock : g_mutex_unlock.get());
+  g_real_lock = g_mutex_lock.get();
+  g_real_trylock = g_mutex_trylock.get();
+  g_real_unlock = g_mutex_unlock.get();
+  g_lock_target.store(lock_profiled ? profiled_lock : g_real_lock);
+  g_unlock_target.store(unlock_profiled ? profiled_unlock : g_real_unlock);
 }
 }  // namespace ppagent
 
