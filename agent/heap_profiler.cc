@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
-#include <link.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
