@@ -31,30 +31,41 @@ std::atomic<int64_t> g_rate{-1};  // -1: not started yet
 ModuleTables* g_tables = nullptr;
 std::atomic<uint64_t> g_samples{0};
 
-struct Bucket {
+}  // namespace
+
+struct HeapBucket {
   std::vector<uintptr_t> stack;
   uint64_t size;
   std::atomic<uint64_t> alloc_count{0}, alloc_bytes{0}, free_count{0}, free_bytes{0};
 };
 
+namespace {
+
+using Bucket = HeapBucket;
+
+// Looked up by the frames on the sampling thread's own stack, so that a hit
+// allocates nothing.
 struct BucketKey {
-  const std::vector<uintptr_t>* stack;
+  const uintptr_t* pcs;
+  size_t depth;
   uint64_t size;
-  bool operator==(const BucketKey& o) const { return size == o.size && *stack == *o.stack; }
+  bool operator==(const BucketKey& o) const {
+    return size == o.size && depth == o.depth && memcmp(pcs, o.pcs, depth * sizeof *pcs) == 0;
+  }
 };
 struct BucketKeyHash {
   size_t operator()(const BucketKey& k) const {
     uint64_t h = k.size * 0x9e3779b97f4a7c15ull;
-    for (uintptr_t pc : *k.stack) h = (h ^ pc) * 0x100000001b3ull;
+    for (size_t i = 0; i < k.depth; i++) h = (h ^ k.pcs[i]) * 0x100000001b3ull;
     return static_cast<size_t>(h ^ (h >> 32));
   }
 };
 
 // Buckets only grow (like Go's): a deque keeps their addresses stable, so
-// frees update counters without the lock.
+// live blocks point at theirs and frees update its counters without a lock.
 pthread_mutex_t g_bucket_mutex = PTHREAD_MUTEX_INITIALIZER;
 std::deque<Bucket>* g_buckets = nullptr;
-std::unordered_map<BucketKey, uint32_t, BucketKeyHash>* g_bucket_index = nullptr;
+std::unordered_map<BucketKey, Bucket*, BucketKeyHash>* g_bucket_index = nullptr;
 
 // Live sampled blocks, sharded by page so that frees of unsampled blocks that
 // share a page with a sampled one rarely contend.
@@ -111,31 +122,20 @@ int64_t draw_interval(int64_t rate) {
   return bytes >= 9e18 ? INT64_MAX : static_cast<int64_t>(bytes);
 }
 
-uint32_t bucket_for(const std::vector<uintptr_t>& stack, uint64_t size) {
+Bucket* bucket_for(const uintptr_t* pcs, size_t depth, uint64_t size) {
   pthread_mutex_lock(&g_bucket_mutex);
-  BucketKey probe{&stack, size};
-  auto it = g_bucket_index->find(probe);
-  uint32_t index;
+  auto it = g_bucket_index->find(BucketKey{pcs, depth, size});
+  Bucket* bucket;
   if (it != g_bucket_index->end()) {
-    index = it->second;
+    bucket = it->second;
   } else {
-    index = static_cast<uint32_t>(g_buckets->size());
-    Bucket& b = g_buckets->emplace_back();
-    b.stack = stack;
-    b.size = size;
-    g_bucket_index->emplace(BucketKey{&b.stack, size}, index);
+    bucket = &g_buckets->emplace_back();
+    bucket->stack.assign(pcs, pcs + depth);
+    bucket->size = size;
+    g_bucket_index->emplace(BucketKey{bucket->stack.data(), depth, size}, bucket);
   }
   pthread_mutex_unlock(&g_bucket_mutex);
-  return index;
-}
-
-Bucket& bucket_at(uint32_t index) {
-  // Deque elements never move; reading the deque's index structure while
-  // another thread appends is not safe, hence the lock.
-  pthread_mutex_lock(&g_bucket_mutex);
-  Bucket& b = (*g_buckets)[index];
-  pthread_mutex_unlock(&g_bucket_mutex);
-  return b;
+  return bucket;
 }
 
 void record_sample(void* p, size_t size) {
@@ -145,28 +145,26 @@ void record_sample(void* p, size_t size) {
   AgentScope scope;
   uintptr_t pcs[kMaxStackDepth];
   int depth = capture_caller_stack(g_tables, pcs, kMaxStackDepth);
-  std::vector<uintptr_t> stack(pcs, pcs + depth);
-  uint32_t index = bucket_for(stack, size);
-  Bucket& bucket = bucket_at(index);
+  Bucket* bucket = bucket_for(pcs, static_cast<size_t>(depth), size);
 
   std::atomic<uint16_t>* counter = page_counter(p, true);
   if (counter == nullptr) return;  // cannot be tracked: leave it out entirely
   Shard& shard = shard_of(p);
   SampledBlock replaced;
   pthread_mutex_lock(&shard.mutex);
-  auto [it, inserted] = shard.live.try_emplace(reinterpret_cast<uintptr_t>(p), SampledBlock{size, index});
+  auto [it, inserted] = shard.live.try_emplace(reinterpret_cast<uintptr_t>(p), SampledBlock{size, bucket});
   if (inserted) {
     counter->fetch_add(1, std::memory_order_relaxed);
   } else {
     // The old block at this address was released behind our back (not
     // through an interposed call): it is not live any more.
     replaced = it->second;
-    it->second = SampledBlock{size, index};
+    it->second = SampledBlock{size, bucket};
   }
   pthread_mutex_unlock(&shard.mutex);
   if (!inserted) HeapProfiler::count_free(replaced);
-  bucket.alloc_count.fetch_add(1, std::memory_order_relaxed);
-  bucket.alloc_bytes.fetch_add(size, std::memory_order_relaxed);
+  bucket->alloc_count.fetch_add(1, std::memory_order_relaxed);
+  bucket->alloc_bytes.fetch_add(size, std::memory_order_relaxed);
   g_samples.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -176,7 +174,7 @@ void HeapProfiler::start(int64_t rate, ModuleTables* tables) {
   AgentScope scope;
   g_tables = tables;
   g_buckets = new std::deque<Bucket>();
-  g_bucket_index = new std::unordered_map<BucketKey, uint32_t, BucketKeyHash>();
+  g_bucket_index = new std::unordered_map<BucketKey, Bucket*, BucketKeyHash>();
   g_shards = new Shard[kShards];
   g_rate.store(rate, std::memory_order_release);
 }
@@ -227,9 +225,8 @@ bool HeapProfiler::take(const void* p, SampledBlock* block) {
 }
 
 void HeapProfiler::count_free(const SampledBlock& block) {
-  Bucket& bucket = bucket_at(block.bucket);
-  bucket.free_count.fetch_add(1, std::memory_order_relaxed);
-  bucket.free_bytes.fetch_add(block.size, std::memory_order_relaxed);
+  block.bucket->free_count.fetch_add(1, std::memory_order_relaxed);
+  block.bucket->free_bytes.fetch_add(block.size, std::memory_order_relaxed);
 }
 
 void HeapProfiler::put_back(const void* p, const SampledBlock& block) {

@@ -41,10 +41,12 @@ struct HeapBucketSnapshot {
   uint64_t alloc_count, alloc_bytes, free_count, free_bytes;
 };
 
+struct HeapBucket;
+
 // A sampled block taken out of the live table (by free or realloc).
 struct SampledBlock {
   uint64_t size = 0;
-  uint32_t bucket = 0;
+  HeapBucket* bucket = nullptr;  // buckets live as long as the process
 };
 
 class HeapProfiler {
