@@ -25,6 +25,7 @@
 #include "profile_file.h"
 #include "real_functions.h"
 #include "stack_walker.h"
+#include "thread_random.h"
 #include "trace_store.h"
 
 namespace ppagent {
@@ -63,12 +64,6 @@ int g_dump_sequence = 0;
 int g_signal_pipe[2] = {-1, -1};
 constexpr int kTerminationSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
-int64_t now_ns(clockid_t clock) {
-  struct timespec ts;
-  clock_gettime(clock, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
-
 std::string current_directory() {
   char buf[PATH_MAX];
   return getcwd(buf, sizeof buf) ? std::string(buf) : std::string();
@@ -98,7 +93,7 @@ void write_cpu_profile(Symbolizer* symbolizer) {
   CpuProfileParams params;
   params.hz = g_config->cpu_hz;
   params.start_unix_ns = g_start_unix_ns;
-  params.duration_ns = now_ns(CLOCK_MONOTONIC) - g_start_mono_ns;
+  params.duration_ns = clock_ns(CLOCK_MONOTONIC) - g_start_mono_ns;
   write_file("cpu", build_cpu_profile(*g_cpu_store, params, symbolizer));
   if (uint64_t dropped = g_cpu_store->dropped_samples()) {
     log_line("%llu CPU samples (%.3f s of CPU time) were dropped: the sample store was full",
@@ -111,7 +106,7 @@ void write_cpu_profile(Symbolizer* symbolizer) {
 void write_heap_profiles(int sequence, Symbolizer* symbolizer) {
   std::vector<HeapBucketSnapshot> buckets = HeapProfiler::snapshot();
   const int64_t rate = HeapProfiler::rate();
-  const int64_t now = now_ns(CLOCK_REALTIME);
+  const int64_t now = clock_ns(CLOCK_REALTIME);
   std::string suffix = sequence > 0 ? "." + std::to_string(sequence) : std::string();
   write_file("heap" + suffix,
              build_heap_profile(buckets, rate, HeapProfileKind::kHeap, now, symbolizer));
@@ -120,7 +115,7 @@ void write_heap_profiles(int sequence, Symbolizer* symbolizer) {
 }
 
 void write_contention_profiles(int sequence, Symbolizer* symbolizer) {
-  const int64_t now = now_ns(CLOCK_REALTIME);
+  const int64_t now = clock_ns(CLOCK_REALTIME);
   std::string suffix = sequence > 0 ? "." + std::to_string(sequence) : std::string();
   if (g_mutex_on)
     write_file("mutex" + suffix,
@@ -183,14 +178,14 @@ struct PeriodicDumps {
 
   void reset() {
     next_time_ns = g_config->heap_dump_interval > 0
-                       ? now_ns(CLOCK_MONOTONIC) + g_config->heap_dump_interval * 1000000000LL
+                       ? clock_ns(CLOCK_MONOTONIC) + g_config->heap_dump_interval * 1000000000LL
                        : 0;
     next_bytes = static_cast<uint64_t>(g_config->heap_dump_bytes);
   }
 
   bool due() {
     bool dump = false;
-    if (next_time_ns != 0 && now_ns(CLOCK_MONOTONIC) >= next_time_ns) {
+    if (next_time_ns != 0 && clock_ns(CLOCK_MONOTONIC) >= next_time_ns) {
       next_time_ns += g_config->heap_dump_interval * 1000000000LL;
       dump = true;
     }
@@ -292,8 +287,8 @@ void child_after_fork() {
   g_write_mutex = PTHREAD_MUTEX_INITIALIZER;
   g_written = false;
   g_dump_sequence = 0;
-  g_start_unix_ns = now_ns(CLOCK_REALTIME);
-  g_start_mono_ns = now_ns(CLOCK_MONOTONIC);
+  g_start_unix_ns = clock_ns(CLOCK_REALTIME);
+  g_start_mono_ns = clock_ns(CLOCK_MONOTONIC);
   if (g_cpu_on) {
     TraceStore* inherited = g_cpu_store;
     g_cpu_store = new_cpu_store();
@@ -322,8 +317,8 @@ __attribute__((constructor)) void agent_start() {
     return;
   }
 
-  g_start_unix_ns = now_ns(CLOCK_REALTIME);
-  g_start_mono_ns = now_ns(CLOCK_MONOTONIC);
+  g_start_unix_ns = clock_ns(CLOCK_REALTIME);
+  g_start_mono_ns = clock_ns(CLOCK_MONOTONIC);
   note_current_thread_stack();  // the agent starts on the main thread
   g_module_tables = new ModuleTables();
   g_module_tables->refresh(true);

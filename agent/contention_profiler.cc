@@ -10,6 +10,7 @@
 #include "agent_scope.h"
 #include "caller_stack.h"
 #include "cpu_sampler.h"  // kMaxStackDepth
+#include "thread_random.h"
 #include "trace_store.h"
 
 namespace ppagent {
@@ -23,11 +24,7 @@ long g_mutex_fraction = 0;
 long long g_block_rate = 0;
 ModuleTables* g_tables = nullptr;
 
-int64_t now_ns() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
+int64_t now_ns() { return clock_ns(CLOCK_MONOTONIC); }
 
 // ---- the side table of waiters, per lock --------------------------------
 struct WaitEntry {
@@ -76,18 +73,6 @@ constexpr size_t kMaxStacks = 16384, kFramesPerStack = 64;
 TraceStore* g_mutex_events = nullptr;
 TraceStore* g_block_events = nullptr;
 
-__thread uint64_t t_random_state __attribute__((tls_model("initial-exec")));
-
-double random_unit() {
-  uint64_t x = t_random_state;
-  if (x == 0) x = (static_cast<uint64_t>(syscall(SYS_gettid)) << 32) ^ static_cast<uint64_t>(now_ns()) ^ 1;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  t_random_state = x;
-  return static_cast<double>(x >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
-}
-
 void record(TraceStore* events, int64_t count, int64_t delay_ns) {
   AgentScope scope;
   uintptr_t pcs[kMaxStackDepth];
@@ -105,14 +90,14 @@ void record_block(int64_t delay_ns) {
   if (delay_ns <= 0) delay_ns = 1;
   if (delay_ns >= g_block_rate) {
     record(g_block_events, 1, delay_ns);
-  } else if (random_unit() * static_cast<double>(g_block_rate) < static_cast<double>(delay_ns)) {
+  } else if (thread_random_unit() * static_cast<double>(g_block_rate) < static_cast<double>(delay_ns)) {
     record(g_block_events, g_block_rate / delay_ns, g_block_rate);
   }
 }
 
 // Go's mutex-profile sampling: 1 in `fraction` events, counted `fraction` times.
 void record_mutex(int64_t delay_ns) {
-  if (g_mutex_fraction > 1 && random_unit() * static_cast<double>(g_mutex_fraction) >= 1.0) return;
+  if (g_mutex_fraction > 1 && thread_random_unit() * static_cast<double>(g_mutex_fraction) >= 1.0) return;
   record(g_mutex_events, g_mutex_fraction, delay_ns * g_mutex_fraction);
 }
 

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "log.h"
+#include "thread_random.h"
 
 namespace ppagent {
 
@@ -54,23 +55,6 @@ void on_sigprof(int, siginfo_t* info, void* context) {
 }
 // ---------------------------------------------------------------------------
 
-uint64_t random_u64() {
-  static std::atomic<uint64_t> state{0};
-  uint64_t s = state.load(std::memory_order_relaxed);
-  if (s == 0) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    s = (static_cast<uint64_t>(ts.tv_nsec) << 20) ^ static_cast<uint64_t>(getpid()) ^ 0x9e3779b97f4a7c15ull;
-  }
-  // splitmix64 step; races only make it more random.
-  s += 0x9e3779b97f4a7c15ull;
-  state.store(s, std::memory_order_relaxed);
-  uint64_t z = s;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 // The CPU-time clock of any thread of this process (the kernel's encoding,
 // which pthread_getcpuclockid uses too but only for pthread_t handles).
 clockid_t thread_cpu_clock(pid_t tid) {
@@ -91,7 +75,7 @@ int arm_timer(pid_t tid) {
 
   // The first expiry is uniform in (0, period] so that threads living less
   // than a period are sampled in proportion to their CPU time.
-  int64_t first = 1 + static_cast<int64_t>(random_u64() % static_cast<uint64_t>(g_period_ns));
+  int64_t first = 1 + static_cast<int64_t>(thread_random() % static_cast<uint64_t>(g_period_ns));
   struct itimerspec spec;
   spec.it_interval.tv_sec = g_period_ns / 1000000000;
   spec.it_interval.tv_nsec = g_period_ns % 1000000000;

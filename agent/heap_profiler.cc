@@ -12,6 +12,7 @@
 
 #include "agent_scope.h"
 #include "caller_stack.h"
+#include "thread_random.h"
 #include "cpu_sampler.h"  // kMaxStackDepth
 
 namespace ppagent {
@@ -25,7 +26,6 @@ std::atomic<std::atomic<uint16_t>*> leaves[1 << kTopBits];
 namespace {
 
 __thread bool t_countdown_started __attribute__((tls_model("initial-exec")));
-__thread uint64_t t_random_state __attribute__((tls_model("initial-exec")));
 
 std::atomic<int64_t> g_rate{-1};  // -1: not started yet
 ModuleTables* g_tables = nullptr;
@@ -98,27 +98,11 @@ std::atomic<uint16_t>* page_counter(const void* p, bool create) {
   return leaf ? &leaf[page & ((1u << kLeafBits) - 1)] : nullptr;
 }
 
-uint64_t next_random() {
-  uint64_t x = t_random_state;
-  if (x == 0) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    x = (static_cast<uint64_t>(syscall(SYS_gettid)) << 32) ^ static_cast<uint64_t>(ts.tv_nsec) ^
-        0x9e3779b97f4a7c15ull;
-  }
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  t_random_state = x;
-  return x;
-}
-
 // Bytes to the next sample point: exponential with mean `rate`, so that each
 // byte is equally likely to be sampled (a fixed stride would alias with loops).
 int64_t draw_interval(int64_t rate) {
   if (rate <= 1) return 0;
-  double u = static_cast<double>((next_random() >> 11) + 1) * (1.0 / 9007199254740992.0);  // (0, 1]
-  double bytes = -std::log(u) * static_cast<double>(rate);
+  double bytes = -std::log(thread_random_unit()) * static_cast<double>(rate);
   return bytes >= 9e18 ? INT64_MAX : static_cast<int64_t>(bytes);
 }
 
