@@ -3,7 +3,9 @@
 Only the Python standard library is used.  Run the benchmarks with /usr/bin/python3.
 """
 
+import json
 import os
+import shutil
 import platform
 import shlex
 import signal
@@ -255,3 +257,24 @@ def rotations(items, rounds):
     for rnd in range(rounds):
         k = rnd % len(items)
         yield rnd, items[k:] + items[:k]
+
+
+def finish(args, notes, scratch, facts, results):
+    """The common end of a benchmark: notes, the scratch directory kept or
+    removed (--keep), and the per-run figures written as JSON (--json)."""
+    for n in notes:
+        print("NOTE: " + n)
+    if args.keep:
+        print("profiles kept in %s" % scratch)
+    else:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if args.json:
+        out = {
+            "command": [sys.executable] + sys.argv,
+            "machine": facts,
+            "rounds": args.rounds,
+            "results": results,
+        }
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+        print("per-run figures written to %s" % args.json)

@@ -29,7 +29,6 @@ Only the Python standard library is used.  Run with /usr/bin/python3.
 """
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -38,7 +37,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (REPO, PprofReader, clean_env, loadavg, machine_facts,  # noqa: E402
+from benchlib import (REPO, finish, PprofReader, clean_env, loadavg, machine_facts,  # noqa: E402
                       print_header, read_text, rotations, run_child, spread_pct)
 
 DEFAULT_GPERF = "/usr/lib/x86_64-linux-gnu/libprofiler.so.0"
@@ -241,25 +240,10 @@ def main():
     print("targets (issue): overhead <= %.0f%% at 100 Hz, <= %.0f%% at 1000 Hz (cpu/none, wall/none); "
           "reported CPU within +-%.0f%% of real (rep/real)"
           % (TARGETS[100], TARGETS[1000], ACCURACY_TARGET))
-    for n in notes:
-        print("NOTE: " + n)
-    if args.keep:
-        print("profiles kept in %s" % scratch)
-    else:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-    if args.json:
-        out = {
-            "command": [sys.executable] + sys.argv,
-            "machine": facts,
-            "rounds": args.rounds,
-            "results": {key: {name: [{k: v for k, v in r.items() if k != "profile"} for r in rs]
-                              for name, rs in runs.items()}
-                        for key, runs in all_results.items()},
-        }
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
-        print("per-run figures written to %s" % args.json)
+    finish(args, notes, scratch, facts,
+           {key: {name: [{k: v for k, v in r.items() if k != "profile"} for r in rs]
+                             for name, rs in runs.items()}
+                       for key, runs in all_results.items()})
 
 
 def print_table(title, configs, runs):

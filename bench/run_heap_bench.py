@@ -37,7 +37,6 @@ Only the Python standard library is used.  Run with /usr/bin/python3.
 
 import argparse
 import glob
-import json
 import math
 import os
 import re
@@ -48,7 +47,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (LIBDIR, REPO, PprofReader, clean_env, loadavg, machine_facts,  # noqa: E402
+from benchlib import (LIBDIR, REPO, finish, PprofReader, clean_env, loadavg, machine_facts,  # noqa: E402
                       print_header, read_text, rotations, run_child, spread_pct)
 
 WORKLOAD_NAME = "malloc_churn"
@@ -557,23 +556,8 @@ def main():
     print("target (issue): ppagent at the default rate <= %.0f%% over the host's allocator "
           "(cpu/base and wall/base <= %.2f), one thread and two" % (TARGET_PCT,
                                                                      1 + TARGET_PCT / 100))
-    for n in notes:
-        print("NOTE: " + n)
-    if args.keep:
-        print("profiles kept in %s" % scratch)
-    else:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-    if args.json:
-        out = {
-            "command": [sys.executable] + sys.argv,
-            "machine": facts,
-            "rounds": args.rounds,
-            "results": all_results,
-        }
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
-        print("per-run figures written to %s" % args.json)
+    finish(args, notes, scratch, facts,
+           all_results)
 
 
 if __name__ == "__main__":
