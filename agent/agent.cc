@@ -267,12 +267,10 @@ void prepare_fork() {
   AgentScope scope;
   CpuSampler::prepare_fork();
   HeapProfiler::prepare_fork();
-  ContentionProfiler::prepare_fork();
 }
 
 void parent_after_fork() {
   AgentScope scope;
-  ContentionProfiler::parent_after_fork();
   HeapProfiler::parent_after_fork();
   CpuSampler::parent_after_fork();
 }

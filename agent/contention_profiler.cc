@@ -178,14 +178,9 @@ void ContentionProfiler::record_release(int64_t delay_ns) {
 std::vector<ContentionSnapshot> ContentionProfiler::snapshot_mutex() { return snapshot_of(g_mutex_events); }
 std::vector<ContentionSnapshot> ContentionProfiler::snapshot_block() { return snapshot_of(g_block_events); }
 
-// The event stores are lock-free; only the spin locks of the side table
-// need care across fork, and a child starts with no waiters anyway.
-void ContentionProfiler::prepare_fork() {}
-
-void ContentionProfiler::parent_after_fork() {}
-
+// The event stores are lock-free; a child only has to forget the parent's
+// waiters (and any spin lock a parent thread held at the fork).
 void ContentionProfiler::child_after_fork() {
-  // The parent's waiters do not exist here.
   for (Stripe& s : g_stripes) {
     s.busy.clear();
     for (WaitEntry& e : s.entries) e = WaitEntry{};

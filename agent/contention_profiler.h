@@ -60,8 +60,6 @@ class ContentionProfiler {
   static std::vector<ContentionSnapshot> snapshot_mutex();
   static std::vector<ContentionSnapshot> snapshot_block();
 
-  static void prepare_fork();
-  static void parent_after_fork();
   static void child_after_fork();
 };
 
