@@ -281,6 +281,7 @@ void parent_after_fork() {
 void child_after_fork() {
   AgentScope scope;
   ContentionProfiler::child_after_fork();
+  forget_lock_thread_id();
   HeapProfiler::child_after_fork();
   g_write_mutex = PTHREAD_MUTEX_INITIALIZER;
   g_written = false;

@@ -27,6 +27,8 @@ extern std::atomic<int> g_lock_waiters;
 // Points the interposed pthread_mutex_lock/_unlock at glibc's functions or
 // at the profiling wrappers (interpose_locks.cc).
 void route_mutex_hooks(bool lock_profiled, bool unlock_profiled);
+// A forked child's thread has a new id: call in the child after fork.
+void forget_lock_thread_id();
 
 struct ContentionSnapshot {
   std::vector<uintptr_t> stack;

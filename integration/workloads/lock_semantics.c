@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -257,11 +258,52 @@ static int init_kind(pthread_mutex_t *m, int k) {
   return rc;
 }
 
+/* What a lock leaves in glibc's mutex (the agent locks some types itself):
+ * the owner field names the calling thread, the user count, the lock word. */
+static void report_state(const char *name, const pthread_mutex_t *m) {
+  int tid = (int)syscall(SYS_gettid);
+  char word[16]; /* a robust mutex's lock word holds the owner's thread id */
+  if (m->__data.__lock == tid) snprintf(word, sizeof word, "self");
+  else snprintf(word, sizeof word, "%d", m->__data.__lock);
+  printf("%-44s owner_is_self=%d owner_zero=%d nusers=%u lock_word=%s\n", name,
+         m->__data.__owner == tid, m->__data.__owner == 0, m->__data.__nusers, word);
+}
+
+static void *lock_report_unlock(void *p) {
+  pthread_mutex_t *m = p;
+  pthread_mutex_lock(m);
+  report_state("mutex.default.thread.locked.state", m);
+  pthread_mutex_unlock(m);
+  return NULL;
+}
+
+/* The owner field after a lock in another thread and in a forked child (whose
+ * thread has a new id). */
+static void mutex_owner_checks(void) {
+  static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+  pthread_t t;
+  pthread_create(&t, NULL, lock_report_unlock, &m);
+  pthread_join(t, NULL);
+  pid_t child = fork();
+  if (child == 0) {
+    pthread_mutex_lock(&m);
+    report_state("mutex.default.forked_child.locked.state", &m);
+    pthread_mutex_unlock(&m);
+    report_state("mutex.default.forked_child.unlocked.state", &m);
+    fflush(stdout);
+    _exit(0);
+  }
+  int status;
+  waitpid(child, &status, 0);
+  printf("%-44s status=%d\n", "mutex.default.forked_child.exit", status);
+}
+
 static void mutex_checks(int k, pthread_mutex_t *m) {
   char n[96];
 #define N(suffix) (snprintf(n, sizeof n, "mutex.%s.%s", kind_name[k], suffix), n)
   CHECK(N("init"), init_kind(m, k));
   CHECK(N("lock"), pthread_mutex_lock(m));
+  report_state(N("locked.state"), m);
   other(N("other.trylock"), op_trylock_unlock, m);
   other(N("other.old_trylock@2.2.5"), op_old_trylock, m);
   other(N("other.timedlock.timeout"), op_timedlock_short, m);
@@ -290,6 +332,7 @@ static void mutex_checks(int k, pthread_mutex_t *m) {
   }
   if (!is_robust(k)) CHECK(N("destroy.while_locked"), pthread_mutex_destroy(m));
   CHECK(N("unlock"), pthread_mutex_unlock(m));
+  report_state(N("unlocked.state"), m);
   if (owner_checked(k)) CHECK(N("unlock.not_locked"), pthread_mutex_unlock(m));
 
   /* Free mutex: which calls validate their arguments before acquiring. */
@@ -952,6 +995,7 @@ int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   static pthread_mutex_t m;
   for (int k = 0; k < NKINDS; k++) mutex_checks(k, &m);
+  mutex_owner_checks();
   robust_checks(&m);
   pshared_process_checks();
   rwlock_checks();
