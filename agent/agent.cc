@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent_scope.h"
+#include "agent_threads.h"
 #include "caller_stack.h"
 #include "config.h"
 #include "contention_profile.h"
@@ -237,16 +238,11 @@ void* agent_thread_main(void*) {
   }
 }
 
-bool start_agent_thread() {
+bool start_dump_thread() {
   if (pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return false;
   // The read end blocks in poll() only; writes must never block a handler.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
   pthread_t thread;
-  int rc = real_pthread_create()(&thread, nullptr, agent_thread_main, nullptr);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (rc != 0) return false;
+  if (start_agent_thread(&thread, nullptr, agent_thread_main, nullptr) != 0) return false;
   pthread_setname_np(thread, "ppagent");
   pthread_detach(thread);
   g_periodic.reset();
@@ -296,9 +292,10 @@ void child_after_fork() {
   } else {
     CpuSampler::child_after_fork(nullptr);
   }
+  forget_all_agent_threads();
   close(g_signal_pipe[0]);
   close(g_signal_pipe[1]);
-  if (!start_agent_thread()) log_line("cannot start the agent's thread in a forked child");
+  if (!start_dump_thread()) log_line("cannot start the agent's thread in a forked child");
 }
 
 __attribute__((constructor)) void agent_start() {
@@ -343,7 +340,7 @@ __attribute__((constructor)) void agent_start() {
   if (!g_cpu_on && !dumps_on()) return;
   g_active.store(true);
 
-  if (start_agent_thread()) install_signal_handlers();
+  if (start_dump_thread()) install_signal_handlers();
   else log_line("cannot start the agent's thread; profiles are written only at exit");
   pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
   atexit(at_exit);
@@ -352,6 +349,20 @@ __attribute__((constructor)) void agent_start() {
 }  // namespace
 
 bool agent_active() { return g_active.load(std::memory_order_relaxed); }
+
+AgentState agent_state() {
+  AgentState state;
+  state.config = g_config;
+  state.cpu_on = g_cpu_on;
+  state.heap_on = g_heap_on;
+  state.mutex_on = g_mutex_on;
+  state.block_on = g_block_on;
+  state.cpu_store = g_cpu_store;
+  state.module_tables = g_module_tables;
+  state.start_unix_ns = g_start_unix_ns;
+  state.start_mono_ns = g_start_mono_ns;
+  return state;
+}
 
 void write_profiles_at_end() {
   if (!g_active.load()) return;

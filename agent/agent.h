@@ -2,7 +2,25 @@
 // on the way out. Interposed symbols live in interpose_*.cc.
 #pragma once
 
+#include <cstdint>
+
 namespace ppagent {
+
+struct Config;
+class TraceStore;
+class ModuleTables;
+
+// What the agent is recording, for code that produces profiles on demand
+// (live_profiles.cc). Fixed once the constructor has run (a forked child
+// gets a fresh cpu_store).
+struct AgentState {
+  const Config* config = nullptr;
+  bool cpu_on = false, heap_on = false, mutex_on = false, block_on = false;
+  TraceStore* cpu_store = nullptr;        // the whole-run CPU samples, when cpu_on
+  ModuleTables* module_tables = nullptr;  // for unwinding in signal handlers
+  int64_t start_unix_ns = 0, start_mono_ns = 0;
+};
+AgentState agent_state();
 
 // True once the constructor has run and some profiling is on.
 bool agent_active();

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <unordered_map>
 
+#include "agent_threads.h"
 #include "log.h"
 #include "thread_random.h"
 
@@ -90,7 +91,7 @@ int arm_timer(pid_t tid) {
 
 void register_thread(pid_t tid) {
   std::lock_guard<std::mutex> lock(g_timers_mutex);
-  if (!g_running.load() || g_timers->count(tid)) return;
+  if (!g_running.load() || g_timers->count(tid) || is_agent_thread(tid)) return;
   int timer_id = arm_timer(tid);
   if (timer_id >= 0) (*g_timers)[tid] = timer_id;
 }

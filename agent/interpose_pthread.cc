@@ -1,12 +1,15 @@
 // Interposed pthread symbols (exported through exports.map). Threads the
 // program creates are registered for CPU sampling as they start, and
 // unregistered as they end, without the program's help.
+#include <cerrno>
+#include <csignal>
 #include <dlfcn.h>
 #include <new>
 #include <pthread.h>
 
 #include "agent.h"
 #include "agent_scope.h"
+#include "agent_threads.h"
 #include "cpu_sampler.h"
 #include "real_functions.h"
 #include "stack_walker.h"
@@ -51,7 +54,38 @@ void* start_registered_thread(void* raw) {
   return routine.function(routine.argument);
 }
 
+struct AgentRoutine {
+  void* (*function)(void*);
+  void* argument;
+};
+
+void* run_agent_routine(void* raw) {
+  AgentScope scope;
+  AgentRoutine routine = *static_cast<AgentRoutine*>(raw);
+  delete static_cast<AgentRoutine*>(raw);
+  note_agent_thread();
+  void* result = routine.function(routine.argument);
+  forget_agent_thread();
+  return result;
+}
+
 }  // namespace
+
+int start_agent_thread(pthread_t* thread, const pthread_attr_t* attr, void* (*routine)(void*),
+                       void* argument) {
+  AgentScope scope;
+  AgentRoutine* wrapped = new (std::nothrow) AgentRoutine{routine, argument};
+  if (wrapped == nullptr) return EAGAIN;
+  // The new thread inherits this mask: no program signal is ever handled on it.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int rc = real_pthread_create()(thread, attr, run_agent_routine, wrapped);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (rc != 0) delete wrapped;
+  return rc;
+}
+
 }  // namespace ppagent
 
 namespace ppagent {
@@ -60,6 +94,8 @@ int create_registered_thread(pthread_t* thread, const pthread_attr_t* attr,
                              void* (*function)(void*), void* argument) {
   PthreadCreateFn real = real_pthread_create();
   if (!agent_active()) return real(thread, attr, function, argument);
+  // Created by the agent's own code (a library it uses starting workers).
+  if (t_in_agent) return start_agent_thread(thread, attr, function, argument);
   StartRoutine* routine;
   {
     AgentScope scope;  // freed inside a scope too: never a sampled block
