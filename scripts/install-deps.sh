@@ -13,6 +13,7 @@ packages=(
   golang-go scdoc google-perftools libgoogle-perftools-dev
   redis-server redis-tools
   libjemalloc2 libjemalloc-dev heaptrack
+  libmicrohttpd-dev clang libclang-rt-14-dev curl
 )
 
 missing=()
