@@ -7,12 +7,13 @@
 namespace ppagent {
 
 std::string build_contention_profile(const std::vector<ContentionSnapshot>& events,
-                                     int64_t time_unix_ns, Symbolizer* symbolizer) {
+                                     int64_t time_unix_ns, Symbolizer* symbolizer,
+                                     int64_t duration_ns) {
   ProfileBuilder builder;
   builder.add_sample_type("contentions", "count");
   builder.add_sample_type("delay", "nanoseconds");
   builder.set_period("contentions", "count", 1);
-  builder.set_time(time_unix_ns, 0);
+  builder.set_time(time_unix_ns, duration_ns);
   LocationResolver locations(&builder, symbolizer, read_executable_mappings());
   for (const ContentionSnapshot& e : events) {
     std::vector<uint64_t> ids;

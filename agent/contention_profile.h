@@ -11,7 +11,9 @@
 namespace ppagent {
 
 // Serialized (uncompressed) Profile, symbolized in this process.
+// `duration_ns`: the window of a delta (profile_delta.h), else 0.
 std::string build_contention_profile(const std::vector<ContentionSnapshot>& events,
-                                     int64_t time_unix_ns, Symbolizer* symbolizer);
+                                     int64_t time_unix_ns, Symbolizer* symbolizer,
+                                     int64_t duration_ns = 0);
 
 }  // namespace ppagent

@@ -29,28 +29,37 @@ void scale_heap_sample(uint64_t count, uint64_t bytes, int64_t rate, int64_t* sc
 
 std::string build_heap_profile(const std::vector<HeapBucketSnapshot>& buckets, int64_t rate,
                                HeapProfileKind kind, int64_t time_unix_ns,
-                               Symbolizer* symbolizer) {
+                               Symbolizer* symbolizer, int64_t duration_ns) {
   ProfileBuilder builder;
   builder.add_sample_type("alloc_objects", "count");
   builder.add_sample_type("alloc_space", "bytes");
   builder.add_sample_type("inuse_objects", "count");
   builder.add_sample_type("inuse_space", "bytes");
   builder.set_period("space", "bytes", rate);
-  builder.set_time(time_unix_ns, 0);
+  builder.set_time(time_unix_ns, duration_ns);
   if (kind == HeapProfileKind::kAllocs) builder.set_default_sample_type("alloc_space");
 
   LocationResolver locations(&builder, symbolizer, read_executable_mappings());
   for (const HeapBucketSnapshot& b : buckets) {
-    if (b.alloc_count == 0) continue;
+    if (b.alloc_count == 0 && b.free_count == 0) continue;
     int64_t values[4];
     scale_heap_sample(b.alloc_count, b.alloc_bytes, rate, &values[0], &values[1]);
-    scale_heap_sample(b.alloc_count - b.free_count, b.alloc_bytes - b.free_bytes, rate, &values[2],
-                      &values[3]);
+    // A delta bucket may have freed more than it allocated: scale the
+    // magnitude (the scale depends only on the bucket's size) and negate.
+    if (b.free_count > b.alloc_count) {
+      scale_heap_sample(b.free_count - b.alloc_count, b.free_bytes - b.alloc_bytes, rate,
+                        &values[2], &values[3]);
+      values[2] = -values[2];
+      values[3] = -values[3];
+    } else {
+      scale_heap_sample(b.alloc_count - b.free_count, b.alloc_bytes - b.free_bytes, rate,
+                        &values[2], &values[3]);
+    }
     std::vector<uint64_t> ids;
     ids.reserve(b.stack.size());
     // Every frame is a return address: the stack starts at malloc's caller.
     for (uintptr_t pc : b.stack) ids.push_back(locations.location_id(pc, true));
-    LabelInfo bytes_label{"bytes", "", static_cast<int64_t>(b.alloc_bytes / b.alloc_count), "", true};
+    LabelInfo bytes_label{"bytes", "", static_cast<int64_t>(b.size), "", true};
     builder.add_sample(ids, {values, values + 4}, {bytes_label});
   }
   locations.finish();
