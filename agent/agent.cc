@@ -26,6 +26,7 @@
 #include "profile_file.h"
 #include "real_functions.h"
 #include "stack_walker.h"
+#include "thread_profile.h"
 #include "thread_random.h"
 #include "trace_store.h"
 
@@ -126,16 +127,36 @@ void write_contention_profiles(int sequence, Symbolizer* symbolizer) {
                build_contention_profile(ContentionProfiler::snapshot_block(), now, symbolizer));
 }
 
+void write_thread_profiles(int sequence, const std::vector<ThreadSample>& threads,
+                           const std::vector<ThreadSample>& created, Symbolizer* symbolizer) {
+  const int64_t now = clock_ns(CLOCK_REALTIME);
+  std::string suffix = "." + std::to_string(sequence);
+  write_file("threads" + suffix, build_thread_profile(group_threads(threads),
+                                                      ThreadProfileKind::kThreads, now, symbolizer));
+  write_file("threadcreate" + suffix,
+             build_thread_profile(group_threads(created), ThreadProfileKind::kThreadCreate, now,
+                                  symbolizer));
+}
+
 bool dumps_on() { return g_heap_on || g_mutex_on || g_block_on; }
 
 // A dump while the program runs: every profile that has a meaning mid-run
-// (heap, allocs, mutex, block), all with the same sequence number.
-void write_dump() {
+// (heap, allocs, mutex, block), all with the same sequence number. A dump
+// asked for by the signal also has the threads and threadcreate profiles;
+// periodic ones do not, since taking the threads profile interrupts every
+// thread.
+void write_dump(bool by_signal) {
   AgentScope scope;
   pthread_mutex_lock(&g_write_mutex);
   if (!g_written && dumps_on()) {
+    std::vector<ThreadSample> threads, created;
+    if (by_signal) {  // first: the threads as they were when asked
+      threads = capture_thread_stacks(kThreadStacksDeadlineMs);
+      created = live_thread_creation_stacks();
+    }
     Symbolizer symbolizer;  // what is mapped now
     int sequence = ++g_dump_sequence;
+    if (by_signal) write_thread_profiles(sequence, threads, created, &symbolizer);
     if (g_heap_on) write_heap_profiles(sequence, &symbolizer);
     write_contention_profiles(sequence, &symbolizer);
   }
@@ -212,7 +233,7 @@ void* agent_thread_main(void*) {
     int ready = poll(&pfd, 1, periodic ? 100 : 1000);
     if (ready < 0 && errno != EINTR) return nullptr;
     g_module_tables->refresh();
-    if (periodic && g_periodic.due()) write_dump();
+    if (periodic && g_periodic.due()) write_dump(/*by_signal=*/false);
     if (ready <= 0) continue;
 
     unsigned char signals[64];
@@ -234,7 +255,7 @@ void* agent_thread_main(void*) {
       signal(signo, SIG_DFL);
       kill(getpid(), signo);
     }
-    if (dump_requested) write_dump();
+    if (dump_requested) write_dump(/*by_signal=*/true);
   }
 }
 
@@ -279,6 +300,8 @@ void child_after_fork() {
   ContentionProfiler::child_after_fork();
   forget_lock_thread_id();
   HeapProfiler::child_after_fork();
+  thread_stacks_child_after_fork();
+  thread_creation_child_after_fork();
   g_write_mutex = PTHREAD_MUTEX_INITIALIZER;
   g_written = false;
   g_dump_sequence = 0;
@@ -319,6 +342,7 @@ __attribute__((constructor)) void agent_start() {
   g_module_tables = new ModuleTables();
   g_module_tables->refresh(true);
   init_caller_stack();
+  init_thread_stacks(g_module_tables);
 
   HeapProfiler::start(want_heap ? g_config->mem_rate : 0, g_module_tables);
   g_heap_on = want_heap;

@@ -15,6 +15,7 @@
 
 #include "agent_threads.h"
 #include "log.h"
+#include "thread_profile.h"
 #include "thread_random.h"
 
 namespace ppagent {
@@ -38,7 +39,14 @@ pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 // Async-signal-safe: bounded stack walk over prepared tables, a lock-free
 // store, and two plain system calls (gettid, prctl). No allocation, no locks.
 void on_sigprof(int, siginfo_t* info, void* context) {
-  if (info->si_code != SI_TIMER || info->si_value.sival_int != kTimerCookie) return;
+  if (info->si_code != SI_TIMER) {
+    // Not a timer: perhaps a threads capture asking this thread for its stack.
+    const int saved_errno = errno;
+    answer_thread_stack_request(info, context, g_tables);
+    errno = saved_errno;
+    return;
+  }
+  if (info->si_value.sival_int != kTimerCookie) return;
   if (!g_running.load(std::memory_order_relaxed)) return;
   const int saved_errno = errno;
   const uint64_t weight = 1 + static_cast<uint64_t>(info->si_overrun > 0 ? info->si_overrun : 0);
@@ -100,6 +108,27 @@ void register_thread(pid_t tid) {
 
 bool CpuSampler::running() { return g_running.load(); }
 
+namespace {
+bool set_sigprof_handler() {
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_sigaction = on_sigprof;
+  action.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  return sigaction(SIGPROF, &action, nullptr) == 0;
+}
+}  // namespace
+
+bool CpuSampler::install_handler(ModuleTables* tables) {
+  struct sigaction current;
+  if (sigaction(SIGPROF, nullptr, &current) != 0) return false;
+  if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_sigprof) return true;
+  // The program's own handler, or SIGPROF ignored: left as it is.
+  if ((current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL) return false;
+  if (g_tables == nullptr) g_tables = tables;  // before the handler can run
+  return set_sigprof_handler();
+}
+
 bool CpuSampler::start(int hz, TraceStore* store, ModuleTables* tables) {
   if (hz <= 0) return false;
   g_store = store;
@@ -107,12 +136,7 @@ bool CpuSampler::start(int hz, TraceStore* store, ModuleTables* tables) {
   g_period_ns = 1000000000LL / hz;
   if (g_timers == nullptr) g_timers = new std::unordered_map<pid_t, int>();
 
-  struct sigaction action;
-  memset(&action, 0, sizeof action);
-  action.sa_sigaction = on_sigprof;
-  action.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigemptyset(&action.sa_mask);
-  if (sigaction(SIGPROF, &action, nullptr) != 0) {
+  if (!set_sigprof_handler()) {
     log_line("cannot install the SIGPROF handler (%s); CPU profiling is off", strerror(errno));
     return false;
   }

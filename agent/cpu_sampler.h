@@ -21,6 +21,10 @@ class CpuSampler {
   // Disarms and deletes every timer; samples already taken stay in the store.
   static void stop();
   static bool running();
+  // Installs the SIGPROF handler without any timer (for threads captures,
+  // whose requests it answers), unless SIGPROF already has a handler or
+  // disposition other than the default. True if the agent's handler is in place.
+  static bool install_handler(ModuleTables* tables);
 
   // Called on a thread the program created, as it starts and as it ends.
   static void thread_started();

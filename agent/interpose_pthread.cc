@@ -6,13 +6,16 @@
 #include <dlfcn.h>
 #include <new>
 #include <pthread.h>
+#include <vector>
 
 #include "agent.h"
 #include "agent_scope.h"
 #include "agent_threads.h"
+#include "caller_stack.h"
 #include "cpu_sampler.h"
 #include "real_functions.h"
 #include "stack_walker.h"
+#include "thread_profile.h"
 
 namespace ppagent {
 
@@ -27,6 +30,7 @@ namespace {
 struct StartRoutine {
   void* (*function)(void*);
   void* argument;
+  std::vector<uintptr_t> creation_stack;  // pthread_create's caller first
 };
 
 pthread_key_t g_exit_key;
@@ -36,22 +40,28 @@ pthread_once_t g_exit_key_once = PTHREAD_ONCE_INIT;
 void on_thread_exit(void*) {
   AgentScope scope;
   CpuSampler::thread_exiting();
+  note_thread_ended();
 }
 
 void make_exit_key() { pthread_key_create(&g_exit_key, on_thread_exit); }
 
 void* start_registered_thread(void* raw) {
-  StartRoutine routine = *static_cast<StartRoutine*>(raw);
+  void* (*function)(void*);
+  void* argument;
   {
     // The agent's work on the new thread: not profiled, not re-entering.
     AgentScope scope;
-    delete static_cast<StartRoutine*>(raw);
+    auto* routine = static_cast<StartRoutine*>(raw);
+    function = routine->function;
+    argument = routine->argument;
+    note_thread_created(std::move(routine->creation_stack));
+    delete routine;
     pthread_once(&g_exit_key_once, make_exit_key);
     pthread_setspecific(g_exit_key, reinterpret_cast<void*>(1));
     note_current_thread_stack();
     CpuSampler::thread_started();
   }
-  return routine.function(routine.argument);
+  return function(argument);
 }
 
 struct AgentRoutine {
@@ -99,7 +109,13 @@ int create_registered_thread(pthread_t* thread, const pthread_attr_t* attr,
   StartRoutine* routine;
   {
     AgentScope scope;  // freed inside a scope too: never a sampled block
-    routine = new (std::nothrow) StartRoutine{function, argument};
+    routine = new (std::nothrow) StartRoutine{function, argument, {}};
+    if (routine != nullptr) {
+      // For the threadcreate profile: who created the thread.
+      uintptr_t pcs[kMaxStackDepth];
+      int depth = capture_caller_stack(agent_state().module_tables, pcs, kMaxStackDepth);
+      routine->creation_stack.assign(pcs, pcs + depth);
+    }
   }
   if (routine == nullptr) return real(thread, attr, function, argument);
   int rc = real(thread, attr, start_registered_thread, routine);

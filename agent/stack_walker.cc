@@ -161,10 +161,13 @@ const FrameRule* ModuleTables::find(const Snapshot* s, uintptr_t pc) const {
 
 int ModuleTables::walk(const ucontext_t* context, StackBounds bounds, uintptr_t* pcs,
                        int max_depth) {
-  if (max_depth <= 0) return 0;
   const greg_t* regs = context->uc_mcontext.gregs;
-  uintptr_t pc = regs[REG_RIP], sp = regs[REG_RSP], fp = regs[REG_RBP];
-  bool fp_known = true;
+  return walk_registers(regs[REG_RIP], regs[REG_RSP], regs[REG_RBP], true, bounds, pcs, max_depth);
+}
+
+int ModuleTables::walk_registers(uintptr_t pc, uintptr_t sp, uintptr_t fp, bool fp_known,
+                                 StackBounds bounds, uintptr_t* pcs, int max_depth) {
+  if (max_depth <= 0) return 0;
   int depth = 0;
   pcs[depth++] = pc;
 
@@ -205,8 +208,10 @@ int ModuleTables::walk(const ucontext_t* context, StackBounds bounds, uintptr_t*
       fp_known = false;
     } else if (rule->fp_offset != FrameRule::kFpUnchanged) {
       uintptr_t saved_fp;
-      if (read(cfa + rule->fp_offset, &saved_fp)) fp = saved_fp;
-      else fp_known = false;
+      // A frame that saved the caller's rbp gives it back even when it was
+      // unknown before (a walk that starts without it, or after a frame lost it).
+      fp_known = read(cfa + rule->fp_offset, &saved_fp);
+      if (fp_known) fp = saved_fp;
     }
     sp = cfa;
     pc = ra;

@@ -33,6 +33,11 @@ class ModuleTables {
   // Async-signal-safe. Walks from the interrupted context into `pcs` (leaf
   // first; callers are return addresses). Returns the number of frames.
   int walk(const ucontext_t* context, StackBounds bounds, uintptr_t* pcs, int max_depth);
+  // The same from bare registers. `fp_known` false: rbp is not known (a
+  // thread seen from outside, where only its pc and sp are), so the walk
+  // stops at a frame that needs it unless an inner frame restored it.
+  int walk_registers(uintptr_t pc, uintptr_t sp, uintptr_t fp, bool fp_known, StackBounds bounds,
+                     uintptr_t* pcs, int max_depth);
 
   size_t rule_count() const;  // for tests and diagnostics
 
