@@ -22,6 +22,7 @@
 #include "cpu_sampler.h"
 #include "heap_profile.h"
 #include "heap_profiler.h"
+#include "http_server.h"
 #include "log.h"
 #include "profile_file.h"
 #include "real_functions.h"
@@ -82,6 +83,8 @@ void append_report(const std::string& path) {
 }
 
 void write_file(const std::string& kind, const std::string& profile) {
+  // No usable output directory (reported at start): the profiles are only served live.
+  if (g_config->output_dir.empty()) return;
   std::string name = profile_file_name(program_invocation_short_name, getpid(), kind);
   std::string error;
   if (write_profile_file(g_config->output_dir, name, profile, &error))
@@ -326,12 +329,14 @@ __attribute__((constructor)) void agent_start() {
   std::vector<std::string> problems;
   g_config = new Config(parse_config(getenv, current_directory(), &problems));
   for (const std::string& p : problems) log_line("%s", p.c_str());
-  const bool can_write = !g_config->output_dir.empty();
-  const bool want_cpu = can_write && g_config->cpu_hz > 0;
-  const bool want_heap = can_write && g_config->mem_rate > 0;
-  const bool want_mutex = can_write && g_config->mutex_fraction > 0;
-  const bool want_block = can_write && g_config->block_rate > 0;
-  if (!want_cpu && !want_heap && !want_mutex && !want_block) {
+  // Recording is useful when its profiles can be written or served live.
+  const bool want_http = !g_config->http_host.empty();
+  const bool worth_recording = !g_config->output_dir.empty() || want_http;
+  const bool want_cpu = worth_recording && g_config->cpu_hz > 0;
+  const bool want_heap = worth_recording && g_config->mem_rate > 0;
+  const bool want_mutex = worth_recording && g_config->mutex_fraction > 0;
+  const bool want_block = worth_recording && g_config->block_rate > 0;
+  if (!want_cpu && !want_heap && !want_mutex && !want_block && !want_http) {
     HeapProfiler::start(0, nullptr);  // the allocation hooks just forward from now on
     return;
   }
@@ -361,11 +366,12 @@ __attribute__((constructor)) void agent_start() {
     else
       g_cpu_on = CpuSampler::start(g_config->cpu_hz, g_cpu_store, g_module_tables);
   }
-  if (!g_cpu_on && !dumps_on()) return;
+  if (!g_cpu_on && !dumps_on() && !want_http) return;
   g_active.store(true);
 
   if (start_dump_thread()) install_signal_handlers();
   else log_line("cannot start the agent's thread; profiles are written only at exit");
+  if (want_http) start_http_server(*g_config);  // after g_active: its threads are the agent's
   pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
   atexit(at_exit);
 }

@@ -6,6 +6,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,6 +94,47 @@ bool usable_as_dump_signal(int signo) {
     default:
       return signo == 0 || signo < 32 || signo >= SIGRTMIN;  // 32, 33: glibc's own
   }
+}
+
+bool parse_http_address(const char* text, std::string* host, int* port) {
+  if (text == nullptr) return false;
+  std::string value(text);
+  std::string address, port_text;
+  if (!value.empty() && value[0] == '[') {
+    size_t close = value.find(']');
+    if (close == std::string::npos || close + 1 >= value.size() || value[close + 1] != ':')
+      return false;
+    address = value.substr(1, close - 1);
+    port_text = value.substr(close + 2);
+    struct in6_addr v6;
+    if (inet_pton(AF_INET6, address.c_str(), &v6) != 1) return false;
+  } else {
+    size_t colon = value.rfind(':');
+    if (colon == std::string::npos) return false;
+    address = value.substr(0, colon);
+    port_text = value.substr(colon + 1);
+    std::string lower;
+    for (char c : address) lower.push_back(static_cast<char>(tolower(static_cast<unsigned char>(c))));
+    struct in_addr v4;
+    if (lower == "localhost") address = "127.0.0.1";
+    else if (inet_pton(AF_INET, address.c_str(), &v4) != 1) return false;
+  }
+  long number = 0;
+  if (port_text.empty() || port_text[0] == '-' ||
+      !parse_int_in_range(port_text.c_str(), 1, 65535, &number))
+    return false;
+  *host = address;
+  *port = static_cast<int>(number);
+  return true;
+}
+
+bool is_loopback_address(const std::string& host) {
+  struct in_addr v4;
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  struct in6_addr v6;
+  if (inet_pton(AF_INET6, host.c_str(), &v6) != 1) return false;
+  if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
 }
 
 Config::Config() : dump_signal(SIGUSR2) {}
@@ -218,6 +261,38 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
     problems->push_back(std::string("PPROF_BLOCK_RATE=\"") + block +
                         "\" is not valid (expected nanoseconds, an integer from 0 to "
                         "1000000000000; 0 = off); block profiling is off");
+  }
+
+  const char* allow_remote = env("PPROF_HTTP_ALLOW_REMOTE");
+  if (allow_remote != nullptr && *allow_remote != '\0') {
+    if (strcmp(allow_remote, "1") == 0) {
+      config.http_allow_remote = true;
+    } else if (strcmp(allow_remote, "0") != 0) {
+      problems->push_back(std::string("PPROF_HTTP_ALLOW_REMOTE=\"") + allow_remote +
+                          "\" is not valid (expected 1 to let PPROF_HTTP bind a non-loopback "
+                          "address, or 0); only loopback addresses are allowed");
+    }
+  }
+
+  const char* http = env("PPROF_HTTP");
+  if (http != nullptr && *http != '\0') {
+    std::string host;
+    int port = 0;
+    if (!parse_http_address(http, &host, &port)) {
+      problems->push_back(std::string("PPROF_HTTP=\"") + http +
+                          "\" is not valid (expected HOST:PORT with an IPv4 address, [IPv6 "
+                          "address] or localhost and a port from 1 to 65535, e.g. "
+                          "127.0.0.1:6060); the live endpoint is off");
+    } else if (!config.http_allow_remote && !is_loopback_address(host)) {
+      problems->push_back(std::string("PPROF_HTTP=\"") + http +
+                          "\" is not a loopback address; anyone who can reach it could read "
+                          "the program's arguments and stacks. Use 127.0.0.1 and SSH forwarding, "
+                          "or set PPROF_HTTP_ALLOW_REMOTE=1 to accept the risk; the live "
+                          "endpoint is off");
+    } else {
+      config.http_host = host;
+      config.http_port = port;
+    }
   }
 
   if (const char* report = env("PPROF_REPORT_FILE"))

@@ -18,6 +18,11 @@ struct Config {
   long long heap_dump_bytes = 0;  // PPROF_HEAP_DUMP_BYTES: allocated bytes; 0 = off
   long mutex_fraction = 0;     // PPROF_MUTEX_FRACTION: 1 in n contention events; 0 = off
   long long block_rate = 0;    // PPROF_BLOCK_RATE: nanoseconds; 0 = off
+  // PPROF_HTTP: the live /debug/pprof endpoint. http_host is the IPv4 or IPv6
+  // literal to bind ("localhost" becomes 127.0.0.1); empty = off.
+  std::string http_host;
+  int http_port = 0;
+  bool http_allow_remote = false;  // PPROF_HTTP_ALLOW_REMOTE=1: any address, not only loopback
 
   Config();
 };
@@ -41,5 +46,11 @@ bool usable_as_dump_signal(int signo);
 // spaces, no trailing characters. Returns false if malformed or out of range.
 bool parse_int_in_range(const char* text, long min, long max, long* out);
 bool parse_int_in_range(const char* text, long long min, long long max, long long* out);
+
+// "HOST:PORT" for PPROF_HTTP: an IPv4 literal, "[IPv6]" or "localhost", and a
+// port 1..65535. *host gets the address literal to bind. False if malformed.
+bool parse_http_address(const char* text, std::string* host, int* port);
+// 127.0.0.0/8 or ::1 (also ::ffff:127.x.y.z).
+bool is_loopback_address(const std::string& host);
 
 }  // namespace ppagent
