@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "config.h"  // agent/: parse_http_address, is_loopback_address
 #include "dump.h"
 #include "elf_check.h"
 #include "launcher_config.h"  // PPAGENT_VERSION, PPAGENT_AGENT_FROM_BINDIR
@@ -65,6 +66,13 @@ Options of run (before PROGRAM):
                           from 0 to 31536000 (default 0: never)
   --heap-dump-bytes N     also write a dump each time another N bytes have been
                           allocated, an integer from 0 to 2^62 (default 0: never)
+  --http HOST:PORT        serve the live /debug/pprof endpoint on HOST:PORT (an
+                          IPv4 address, [IPv6 address] or localhost; loopback
+                          only unless --http-allow-remote), for go tool pprof
+                          http://HOST:PORT/debug/pprof/heap and the like
+  --http-allow-remote     let --http bind a non-loopback address: anyone who can
+                          reach it can read the program's arguments and stacks
+                          (prefer 127.0.0.1 and ssh -L 6060:127.0.0.1:6060 HOST)
   -o, --output-dir DIR    existing writable directory for the profiles
                           (default: the working directory)
   -h, --help              show this help
@@ -78,7 +86,7 @@ agent, so that it writes a dump and runs on: the profiles that are on, as
 Environment:
   PPROF_CPU_HZ, PPROF_MEM_RATE, PPROF_MUTEX_FRACTION, PPROF_BLOCK_RATE,
   PPROF_DUMP_SIGNAL, PPROF_HEAP_DUMP_INTERVAL, PPROF_HEAP_DUMP_BYTES,
-  PPROF_OUTPUT_DIR
+  PPROF_OUTPUT_DIR, PPROF_HTTP, PPROF_HTTP_ALLOW_REMOTE
                       read by the agent; the options above set them, and an
                       option not given leaves the environment's value
   PPROF_REPORT_FILE   set by ppagent: a temporary file (in $TMPDIR, default /tmp)
@@ -181,6 +189,8 @@ struct RunOptions {
   std::optional<std::string> heap_dump_interval;  // normalised decimal
   std::optional<std::string> heap_dump_bytes;     // normalised decimal
   std::optional<std::string> output_dir;          // absolute
+  std::optional<std::string> http;                // HOST:PORT as given
+  bool http_allow_remote = false;
   int dump_signal_number = -1;                    // from dump_signal; -1 when not given
   char** program_argv = nullptr;          // PROGRAM ARGS..., null-terminated
 };
@@ -239,6 +249,23 @@ std::string parse_dump_signal_option(const std::string& value, int* number) {
 
 // The agent resolves a relative PPROF_OUTPUT_DIR itself, but checking here turns a
 // typo into an error before the program runs instead of a lost profile after it.
+// The agent checks PPROF_HTTP with the same functions (agent/config.cc); here a
+// mistake is a usage error before PROGRAM starts.
+void check_http_option(const std::string& value, bool allow_remote) {
+  std::string host;
+  int port = 0;
+  if (!ppagent::parse_http_address(value.c_str(), &host, &port))
+    usage_error("--http " + quoted(value) + " is not valid (expected HOST:PORT with an IPv4 "
+                "address, [IPv6 address] or localhost and a port from 1 to 65535, e.g. "
+                "127.0.0.1:6060)");
+  const char* env_allow = getenv("PPROF_HTTP_ALLOW_REMOTE");
+  if (!allow_remote && !(env_allow != nullptr && strcmp(env_allow, "1") == 0) &&
+      !ppagent::is_loopback_address(host))
+    usage_error("--http " + quoted(value) + " is not a loopback address; anyone who can reach "
+                "it could read the program's arguments and stacks: use 127.0.0.1 and SSH "
+                "forwarding, or add --http-allow-remote to accept the risk");
+}
+
 std::string parse_output_dir(const std::string& value) {
   char* resolved = realpath(value.c_str(), nullptr);
   if (resolved == nullptr) {
@@ -286,6 +313,10 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
       options.heap_dump_interval = value;
     } else if (take_option(arg, "--heap-dump-bytes", nullptr, argc, argv, &index, &value)) {
       options.heap_dump_bytes = value;
+    } else if (take_option(arg, "--http", nullptr, argc, argv, &index, &value)) {
+      options.http = value;
+    } else if (arg == "--http-allow-remote") {
+      options.http_allow_remote = true;
     } else if (take_option(arg, "--output-dir", "-o", argc, argv, &index, &value)) {
       options.output_dir = value;
     } else {
@@ -317,6 +348,7 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
         parse_integer_option("--heap-dump-bytes", *options.heap_dump_bytes, 1ULL << 62, "2^62");
   }
   if (options.output_dir) options.output_dir = parse_output_dir(*options.output_dir);
+  if (options.http) check_http_option(*options.http, options.http_allow_remote);
   options.program_argv = argv + index;
   return options;
 }
@@ -460,6 +492,8 @@ void set_environment(const RunOptions& options, const std::string& agent,
   }
   if (options.heap_dump_bytes) setenv("PPROF_HEAP_DUMP_BYTES", options.heap_dump_bytes->c_str(), 1);
   if (options.output_dir) setenv("PPROF_OUTPUT_DIR", options.output_dir->c_str(), 1);
+  if (options.http) setenv("PPROF_HTTP", options.http->c_str(), 1);
+  if (options.http_allow_remote) setenv("PPROF_HTTP_ALLOW_REMOTE", "1", 1);
   if (report) setenv("PPROF_REPORT_FILE", report->path.c_str(), 1);
   std::string preload = agent;
   const char* existing = getenv("LD_PRELOAD");

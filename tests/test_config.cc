@@ -159,6 +159,92 @@ TEST(ParseSignal, NamesNumbersAndNone) {
     EXPECT_FALSE(parse_signal(bad, &s)) << bad;
 }
 
+TEST(HttpAddress, ParsesHostAndPort) {
+  std::string host;
+  int port = 0;
+  EXPECT_TRUE(parse_http_address("127.0.0.1:6060", &host, &port));
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 6060);
+  EXPECT_TRUE(parse_http_address("localhost:1", &host, &port));
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 1);
+  EXPECT_TRUE(parse_http_address("LocalHost:65535", &host, &port));
+  EXPECT_EQ(port, 65535);
+  EXPECT_TRUE(parse_http_address("[::1]:6060", &host, &port));
+  EXPECT_EQ(host, "::1");
+  EXPECT_TRUE(parse_http_address("[fe80::1:2]:80", &host, &port));
+  EXPECT_EQ(host, "fe80::1:2");
+  EXPECT_EQ(port, 80);
+  for (const char* bad : {"", "6060", ":6060", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0",
+                          "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:+80", "127.0.0.1:60 ",
+                          "127.1:80", "256.0.0.1:80", "example.com:80", "::1:6060", "[::1]",
+                          "[::1]6060", "[::1]:", "[not:an:address]:80", "[127.0.0.1]:80",
+                          "127.0.0.1:0x50"})
+    EXPECT_FALSE(parse_http_address(bad, &host, &port)) << bad;
+}
+
+TEST(HttpAddress, Loopback) {
+  for (const char* yes : {"127.0.0.1", "127.1.2.3", "127.255.255.255", "::1", "::ffff:127.0.0.1"})
+    EXPECT_TRUE(is_loopback_address(yes)) << yes;
+  for (const char* no : {"0.0.0.0", "10.0.0.1", "128.0.0.1", "::", "fe80::1", "::ffff:10.0.0.1",
+                         "localhost", ""})
+    EXPECT_FALSE(is_loopback_address(no)) << no;
+}
+
+TEST(Config, Http) {
+  std::vector<std::string> problems;
+  Config c = parse({}, &problems);
+  EXPECT_TRUE(c.http_host.empty());
+  EXPECT_FALSE(c.http_allow_remote);
+
+  c = parse({{"PPROF_HTTP", "127.0.0.1:6060"}}, &problems);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(c.http_host, "127.0.0.1");
+  EXPECT_EQ(c.http_port, 6060);
+
+  c = parse({{"PPROF_HTTP", ""}}, &problems);  // empty = unset
+  EXPECT_TRUE(problems.empty());
+  EXPECT_TRUE(c.http_host.empty());
+
+  c = parse({{"PPROF_HTTP", "[::1]:7070"}}, &problems);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(c.http_host, "::1");
+  EXPECT_EQ(c.http_port, 7070);
+
+  // Everything else keeps working when the value is bad: one problem, HTTP off.
+  c = parse({{"PPROF_HTTP", "127.0.0.1:0"}, {"PPROF_CPU_HZ", "50"}}, &problems);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("PPROF_HTTP=\"127.0.0.1:0\" is not valid"), std::string::npos)
+      << problems[0];
+  EXPECT_NE(problems[0].find("127.0.0.1:6060"), std::string::npos) << problems[0];
+  EXPECT_TRUE(c.http_host.empty());
+  EXPECT_EQ(c.cpu_hz, 50);
+
+  problems.clear();
+  c = parse({{"PPROF_HTTP", "0.0.0.0:6060"}}, &problems);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("not a loopback address"), std::string::npos) << problems[0];
+  EXPECT_NE(problems[0].find("PPROF_HTTP_ALLOW_REMOTE=1"), std::string::npos) << problems[0];
+  EXPECT_TRUE(c.http_host.empty());
+
+  problems.clear();
+  c = parse({{"PPROF_HTTP", "0.0.0.0:6060"}, {"PPROF_HTTP_ALLOW_REMOTE", "1"}}, &problems);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(c.http_host, "0.0.0.0");
+  EXPECT_TRUE(c.http_allow_remote);
+
+  c = parse({{"PPROF_HTTP", "[::]:6060"}, {"PPROF_HTTP_ALLOW_REMOTE", "0"}}, &problems);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_TRUE(c.http_host.empty());
+
+  problems.clear();
+  c = parse({{"PPROF_HTTP", "127.0.0.1:6060"}, {"PPROF_HTTP_ALLOW_REMOTE", "yes"}}, &problems);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("PPROF_HTTP_ALLOW_REMOTE=\"yes\""), std::string::npos);
+  EXPECT_FALSE(c.http_allow_remote);
+  EXPECT_EQ(c.http_host, "127.0.0.1");  // a loopback address needs no permission
+}
+
 TEST(Config, ReportFile) {
   std::vector<std::string> problems;
   EXPECT_EQ(parse({{"PPROF_REPORT_FILE", "r.txt"}}, &problems, "/var").report_file, "/var/r.txt");
