@@ -115,7 +115,12 @@ bool set_sigprof_handler() {
   action.sa_sigaction = on_sigprof;
   action.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&action.sa_mask);
-  return sigaction(SIGPROF, &action, nullptr) == 0;
+  if (sigaction(SIGPROF, &action, nullptr) != 0) return false;
+  // glibc fills in its own sigreturn trampoline: the walker needs to know it.
+  struct sigaction installed;
+  if (g_tables != nullptr && sigaction(SIGPROF, nullptr, &installed) == 0)
+    g_tables->note_signal_return(reinterpret_cast<uintptr_t>(installed.sa_restorer));
+  return true;
 }
 }  // namespace
 

@@ -3,6 +3,7 @@
 #include "agent_scope.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <elf.h>
 #include <link.h>
@@ -187,6 +188,7 @@ int ModuleTables::walk_registers(uintptr_t pc, uintptr_t sp, uintptr_t fp, bool 
 
   walks_in_flight_.fetch_add(1);
   const Snapshot* snapshot = current_.load();
+  const uintptr_t signal_return = signal_return_.load(std::memory_order_relaxed);
   uintptr_t lookup = pc;
   while (snapshot && depth < max_depth) {
     const FrameRule* rule = find(snapshot, lookup);
@@ -216,6 +218,23 @@ int ModuleTables::walk_registers(uintptr_t pc, uintptr_t sp, uintptr_t fp, bool 
     sp = cfa;
     pc = ra;
     if (pc < 4096) break;  // the outermost frame (_start, clone) has a zero return address
+    if (pc == signal_return && signal_return != 0) {
+      // A signal handler's frame returns into the sigreturn trampoline; the
+      // kernel's ucontext lies right there, with the interrupted registers.
+      auto saved = [&](int reg, uintptr_t* out) {
+        return read(sp + offsetof(ucontext_t, uc_mcontext.gregs) + reg * sizeof(greg_t), out);
+      };
+      uintptr_t rip, rsp, rbp;
+      if (!saved(REG_RIP, &rip) || !saved(REG_RSP, &rsp) || !saved(REG_RBP, &rbp)) break;
+      if (rip < 4096 || rsp <= sp) break;
+      pc = rip;
+      sp = rsp;
+      fp = rbp;
+      fp_known = true;
+      pcs[depth++] = pc;
+      lookup = pc;  // an interrupted instruction, not a return address
+      continue;
+    }
     pcs[depth++] = pc;
     lookup = pc - 1;  // the call instruction, which may be the last of its function
   }

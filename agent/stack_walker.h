@@ -41,6 +41,12 @@ class ModuleTables {
 
   size_t rule_count() const;  // for tests and diagnostics
 
+  // Where signal handlers return to (glibc's __restore_rt, the sa_restorer
+  // of its sigaction): a walk that reaches it goes on from the registers the
+  // kernel saved for the interrupted code, so that a thread caught inside a
+  // signal handler shows what it was doing before.
+  void note_signal_return(uintptr_t address) { signal_return_.store(address); }
+
  private:
   struct Range {
     uintptr_t start, end, bias;
@@ -64,6 +70,7 @@ class ModuleTables {
   std::atomic<Snapshot*> current_{nullptr};
   std::vector<Snapshot*> retired_;
   std::atomic<int> walks_in_flight_{0};
+  std::atomic<uintptr_t> signal_return_{0};
 };
 
 // The calling thread's stack bounds, as last noted on this thread.

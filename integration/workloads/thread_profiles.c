@@ -53,8 +53,10 @@ static void arrive_and_wait(void) {
   pthread_mutex_unlock(&g_mutex);
 }
 
-NOINLINE static void wait_here_a(void) { arrive_and_wait(); NO_TAIL_CALL(); }
-NOINLINE static void wait_here_b(void) { arrive_and_wait(); NO_TAIL_CALL(); }
+// Distinct bodies, so that the compiler cannot fold them into one function.
+static volatile int g_woken_a, g_woken_b;
+NOINLINE static void wait_here_a(void) { arrive_and_wait(); g_woken_a = 1; }
+NOINLINE static void wait_here_b(void) { arrive_and_wait(); g_woken_b = 2; }
 
 static void* waiter_a(void* arg) {
   (void)arg;
