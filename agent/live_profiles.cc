@@ -103,11 +103,11 @@ std::string contention_profile(const LiveRequest& request, bool* ok) {
 }
 
 std::vector<ThreadGroup> thread_groups(LiveKind kind) {
-  (void)kind;
-  return {};
+  return group_threads(kind == LiveKind::kThreads ? capture_thread_stacks(kThreadDeadlineMs)
+                                                  : live_thread_creation_stacks());
 }
 
-[[maybe_unused]] std::string thread_profile(const LiveRequest& request, bool* ok) {
+std::string thread_profile(const LiveRequest& request, bool* ok) {
   Window window = Window::begin();
   std::vector<ThreadGroup> groups = thread_groups(request.kind);
   if (request.seconds > 0) {
@@ -117,8 +117,10 @@ std::vector<ThreadGroup> thread_groups(LiveKind kind) {
   // build_thread_profile has no duration: a thread profile is a moment, and
   // its delta is told by the time and the counts.
   Symbolizer symbolizer;
-  (void)symbolizer;
-  return {};
+  return build_thread_profile(groups,
+                              request.kind == LiveKind::kThreads ? ThreadProfileKind::kThreads
+                                                                 : ThreadProfileKind::kThreadCreate,
+                              window.start_unix_ns, &symbolizer);
 }
 
 // ---- CPU windows ----------------------------------------------------------
@@ -264,9 +266,8 @@ LiveResult produce_live_profile(const LiveRequest& request) {
       break;
     case LiveKind::kThreads:
     case LiveKind::kThreadCreate:
-      // TEMPORARY until thread_stacks.cc / thread_creation.cc land (helper Y2).
-      (void)thread_profile;
-      return error_result(501, "threads profiles are not built yet");
+      profile = thread_profile(request, &completed);
+      break;
   }
   if (!completed) return error_result(kClientGone, "client went away");
 
