@@ -7,9 +7,12 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "agent_scope.h"
+#include "agent_threads.h"
 #include "config.h"
 #include "http_request.h"
 #include "live_profiles.h"
@@ -187,10 +191,13 @@ struct IndexEntry {
   const char* name;
   LiveKind kind;
   const char* description;
+  bool always_on = false;  // not a profile (cmdline)
 };
 
 constexpr IndexEntry kIndexEntries[] = {
     {"allocs", LiveKind::kAllocs, "A sampling of all past memory allocations"},
+    {"cmdline", LiveKind::kCpu,
+     "The command line invocation of the current program", true},
     {"block", LiveKind::kBlock,
      "Stack traces that led to blocking on synchronization primitives (condition variables, "
      "joins)"},
@@ -228,7 +235,7 @@ MHD_Result serve_index(MHD_Connection* connection) {
       "Types of profiles available:\n<table>\n<thead><td>State</td><td>Profile</td></thead>\n";
   for (const IndexEntry& entry : kIndexEntries) {
     std::string how_to_enable;
-    bool enabled = live_kind_enabled(entry.kind, &how_to_enable);
+    bool enabled = entry.always_on || live_kind_enabled(entry.kind, &how_to_enable);
     page += "\t<tr>\n\t<td>";
     page += enabled ? "on" : "off";
     page += "</td><td><a href='/debug/pprof/";
@@ -239,7 +246,8 @@ MHD_Result serve_index(MHD_Connection* connection) {
     if (!enabled) page += " (" + html_escape(how_to_enable) + ")";
     page += "</td>\n\t</tr>\n";
   }
-  page += "</table>\n<p>\nProfile Descriptions:\n<ul>\n";
+  page += "</table>\n<a href=\"/debug/pprof/goroutine?debug=2\">full thread stack dump</a>\n"
+          "<br>\n<p>\nProfile Descriptions:\n<ul>\n";
   for (const IndexEntry& entry : kIndexEntries) {
     page += "<li><div class=profile-name>";
     page += entry.name;
@@ -310,6 +318,22 @@ MHD_Result handle_request(void*, MHD_Connection* connection, const char* url,
                     route.allow.empty() ? nullptr : route.allow.c_str());
 }
 
+// libmicrohttpd calls this on an internal inconsistency instead of its
+// default (a message on the program's stderr and abort()). On one of the
+// server's threads only that thread ends, and the endpoint with it; the
+// program runs on.
+void on_mhd_panic(void*, const char* file, unsigned int line, const char* reason) {
+  static std::atomic<bool> reported{false};
+  if (!reported.exchange(true))
+    log_line("libmicrohttpd failed (%s:%u: %s); the live endpoint stops answering",
+             file ? file : "?", line, reason ? reason : "?");
+  if (is_agent_thread(static_cast<pid_t>(syscall(SYS_gettid)))) {
+    forget_agent_thread();
+    pthread_exit(nullptr);
+  }
+  abort();  // on a program thread MHD cannot go on; this is its own default
+}
+
 // A forked child has none of the server's threads; it only lets go of the
 // port, so that the port is free once the parent is gone.
 void child_after_fork() {
@@ -344,6 +368,7 @@ bool start_http_server(const Config& config) {
   }
 
   g_build_turns = new BuildTurns;
+  MHD_set_panic_func(on_mhd_panic, nullptr);
   g_daemon = MHD_start_daemon(
       flags, 0, nullptr, nullptr, handle_request, nullptr,
       MHD_OPTION_SOCK_ADDR, reinterpret_cast<struct sockaddr*>(&address),
