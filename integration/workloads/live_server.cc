@@ -40,6 +40,9 @@
 #include <vector>
 
 #define NOINLINE __attribute__((noinline, noclone))
+// After a call: keeps the caller's frame on the stack (no jump instead of the
+// call), so the function shows up in the stacks the agent records.
+#define NO_TAIL_CALL() __asm__ volatile("" ::: "memory")
 
 namespace {
 
@@ -74,8 +77,16 @@ NOINLINE double spin_for(int ms, double x) {
 
 extern "C" {
 
-NOINLINE double burn_alpha(double x) { return spin_for(3, x + 1.0); }
-NOINLINE double burn_beta(double x) { return spin_for(3, x + 2.0); }
+NOINLINE double burn_alpha(double x) {
+  x = spin_for(3, x + 1.0);
+  NO_TAIL_CALL();
+  return x;
+}
+NOINLINE double burn_beta(double x) {
+  x = spin_for(3, x + 2.0);
+  NO_TAIL_CALL();
+  return x;
+}
 
 // One round: a new 64 KiB block replaces the oldest of the 256 kept.
 NOINLINE void keep_blocks(std::vector<char*>* kept, size_t* next) {
@@ -96,12 +107,14 @@ NOINLINE void keep_blocks(std::vector<char*>* kept, size_t* next) {
 NOINLINE void mutex_holder() {
   sleep_ms(1);
   g_contended.unlock();
+  NO_TAIL_CALL();
 }
 
 // Waits for the contended mutex here, so the block profile shows this function.
 NOINLINE void mutex_waiter() {
   g_contended.lock();
   mutex_holder();
+  NO_TAIL_CALL();
 }
 
 NOINLINE void wait_on_condition() {
