@@ -13,8 +13,6 @@ namespace {
 constexpr int kMaxAgentThreads = 256;
 std::atomic<pid_t> g_agent_tids[kMaxAgentThreads];
 
-pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
-
 }  // namespace
 
 void note_agent_thread() {

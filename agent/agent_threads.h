@@ -4,9 +4,14 @@
 #pragma once
 
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 namespace ppagent {
+
+// The calling thread's kernel id (a system call: async-signal-safe).
+inline pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
 // Marks the calling thread as the agent's until forget_agent_thread().
 void note_agent_thread();

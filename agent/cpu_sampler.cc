@@ -5,7 +5,7 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
-#include <dirent.h>
+#include <vector>
 #include <mutex>
 #include <pthread.h>
 #include <sys/prctl.h>
@@ -15,6 +15,7 @@
 
 #include "agent_threads.h"
 #include "log.h"
+#include "thread_proc.h"
 #include "thread_profile.h"
 #include "thread_random.h"
 
@@ -32,8 +33,6 @@ int64_t g_period_ns = 0;
 
 std::mutex g_timers_mutex;
 std::unordered_map<pid_t, int>* g_timers = nullptr;  // tid -> kernel timer id
-
-pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
 // ---- the signal handler --------------------------------------------------
 // Async-signal-safe: bounded stack walk over prepared tables, a lock-free
@@ -149,15 +148,9 @@ bool CpuSampler::start(int hz, TraceStore* store, ModuleTables* tables) {
 
   // Threads that already exist (normally just the main thread, since the
   // agent starts before main).
-  if (DIR* dir = opendir("/proc/self/task")) {
-    while (struct dirent* entry = readdir(dir)) {
-      if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-      register_thread(static_cast<pid_t>(atoi(entry->d_name)));
-    }
-    closedir(dir);
-  } else {
-    register_thread(current_tid());
-  }
+  std::vector<pid_t> threads = list_threads();
+  if (threads.empty()) threads.push_back(current_tid());
+  for (pid_t tid : threads) register_thread(tid);
   std::lock_guard<std::mutex> lock(g_timers_mutex);
   if (g_timers->empty()) {
     g_running.store(false);

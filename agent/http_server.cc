@@ -327,7 +327,7 @@ void on_mhd_panic(void*, const char* file, unsigned int line, const char* reason
   if (!reported.exchange(true))
     log_line("libmicrohttpd failed (%s:%u: %s); the live endpoint stops answering",
              file ? file : "?", line, reason ? reason : "?");
-  if (is_agent_thread(static_cast<pid_t>(syscall(SYS_gettid)))) {
+  if (is_agent_thread(current_tid())) {
     forget_agent_thread();
     pthread_exit(nullptr);
   }

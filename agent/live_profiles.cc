@@ -184,23 +184,6 @@ LiveResult cpu_profile(const LiveRequest& request, std::string* profile) {
 
 }  // namespace
 
-bool live_kind_from_name(std::string_view name, LiveKind* kind) {
-  static const struct {
-    const char* name;
-    LiveKind kind;
-  } kNames[] = {{"profile", LiveKind::kCpu},     {"heap", LiveKind::kHeap},
-                {"allocs", LiveKind::kAllocs},   {"mutex", LiveKind::kMutex},
-                {"block", LiveKind::kBlock},     {"goroutine", LiveKind::kThreads},
-                {"threads", LiveKind::kThreads}, {"threadcreate", LiveKind::kThreadCreate}};
-  for (const auto& entry : kNames) {
-    if (name == entry.name) {
-      *kind = entry.kind;
-      return true;
-    }
-  }
-  return false;
-}
-
 const char* live_kind_name(LiveKind kind) {
   switch (kind) {
     case LiveKind::kCpu: return "profile";

@@ -6,15 +6,11 @@
 
 #include <functional>
 #include <string>
-#include <string_view>
 
 namespace ppagent {
 
 enum class LiveKind { kCpu, kHeap, kAllocs, kMutex, kBlock, kThreads, kThreadCreate };
 
-// URL names: "profile", "heap", "allocs", "mutex", "block", "goroutine" (also
-// "threads"), "threadcreate". False for anything else.
-bool live_kind_from_name(std::string_view name, LiveKind* kind);
 // The canonical URL name ("profile" for kCpu, "goroutine" for kThreads).
 const char* live_kind_name(LiveKind kind);
 

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "agent_scope.h"
+#include "agent_threads.h"
 #include "thread_proc.h"
 
 namespace ppagent {
@@ -21,7 +22,6 @@ pthread_mutex_t g_registry_mutex = PTHREAD_MUTEX_INITIALIZER;
 // Allocated on first use (inside AgentScope), never freed.
 std::unordered_map<pid_t, std::vector<uintptr_t>>* g_creation_stacks = nullptr;
 
-pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
 }  // namespace
 
