@@ -14,6 +14,7 @@ packages=(
   redis-server redis-tools
   libjemalloc2 libjemalloc-dev heaptrack
   libmicrohttpd-dev clang libclang-rt-14-dev curl
+  nginx-light sqlite3 perl
 )
 
 missing=()
