@@ -338,6 +338,7 @@ __attribute__((constructor)) void agent_start() {
   const bool want_block = worth_recording && g_config->block_rate > 0;
   if (!want_cpu && !want_heap && !want_mutex && !want_block && !want_http) {
     HeapProfiler::start(0, nullptr);  // the allocation hooks just forward from now on
+    route_mutex_hooks(/*lock_profiled=*/false, /*unlock_profiled=*/false);
     return;
   }
 
@@ -357,6 +358,8 @@ __attribute__((constructor)) void agent_start() {
     g_mutex_on = want_mutex;
     g_block_on = want_block;
     route_mutex_hooks(/*lock_profiled=*/true, /*unlock_profiled=*/want_mutex);
+  } else {
+    route_mutex_hooks(/*lock_profiled=*/false, /*unlock_profiled=*/false);
   }
 
   if (want_cpu) {

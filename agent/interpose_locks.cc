@@ -17,6 +17,7 @@
 
 #include "agent_scope.h"
 #include "contention_profiler.h"
+#include "plt_rebinding.h"
 
 namespace ppagent {
 namespace {
@@ -237,6 +238,10 @@ int profiled_unlock(pthread_mutex_t* m) {
 
 }  // namespace
 
+// Defined below, as aliases of the exported entry points.
+extern "C" int agent_mutex_lock(pthread_mutex_t*);
+extern "C" int agent_mutex_unlock(pthread_mutex_t*);
+
 namespace ppagent {
 void forget_lock_thread_id() { t_thread_id = 0; }
 
@@ -246,6 +251,15 @@ void route_mutex_hooks(bool lock_profiled, bool unlock_profiled) {
   g_real_unlock = g_mutex_unlock.get();
   g_lock_target.store(lock_profiled ? profiled_lock : g_real_lock);
   g_unlock_target.store(unlock_profiled ? profiled_unlock : g_real_unlock);
+  // Even one indirect jump is measurable on these calls: the program's calls
+  // of a function with nothing to record go to glibc's directly (objects
+  // loaded later still come through the pointer above).
+  if (!lock_profiled)
+    rebind_plt_calls("pthread_mutex_lock", reinterpret_cast<void*>(agent_mutex_lock),
+                     reinterpret_cast<void*>(g_real_lock));
+  if (!unlock_profiled)
+    rebind_plt_calls("pthread_mutex_unlock", reinterpret_cast<void*>(agent_mutex_unlock),
+                     reinterpret_cast<void*>(g_real_unlock));
 }
 }  // namespace ppagent
 
@@ -256,6 +270,11 @@ EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
 EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
   return g_unlock_target.load(std::memory_order_relaxed)(m);
 }
+
+// This library's own definitions, even where another preloaded library's
+// come first in the process.
+extern "C" int agent_mutex_lock(pthread_mutex_t*) __attribute__((alias("pthread_mutex_lock")));
+extern "C" int agent_mutex_unlock(pthread_mutex_t*) __attribute__((alias("pthread_mutex_unlock")));
 
 namespace {
 int mutex_timedlock(pthread_mutex_t* m, const struct timespec* abstime) {
