@@ -27,8 +27,9 @@
  *   paired          In ONE process that never created a thread, glibc's own
  *                   pthread_mutex_lock/unlock (looked up with dlvsym in
  *                   libc.so.6) against the functions the program's calls
- *                   reach (the agent's wrappers when it is preloaded), both
- *                   called through pointers from the same loop. PAIRS pairs each, in blocks of BLOCK_PAIRS (third
+ *                   reach (read from its PLT slots: the agent's wrappers
+ *                   while it records, glibc's own where it rebound the
+ *                   slots), both called through pointers from the same loop. PAIRS pairs each, in blocks of BLOCK_PAIRS (third
  *                   argument, default 1000): every block runs once through each
  *                   function, adjacent in time, which one goes first alternating
  *                   from block to block. Prints instead of the line above:
@@ -56,6 +57,8 @@
  * start-up or exit. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -107,9 +110,42 @@ static void *nothing(void *a) { return a; }
 
 typedef int (*mutex_fn)(pthread_mutex_t *);
 static mutex_fn g_direct_lock, g_direct_unlock; /* glibc's own functions */
-/* What the program's own calls reach: the address its symbol resolution
- * gives pthread_mutex_lock/unlock (the agent's wrappers when preloaded). */
+/* What the program's own calls reach: where its PLT slots for
+ * pthread_mutex_lock/unlock lead (the agent's wrappers while it records mutex
+ * or block events, glibc's functions while it has rebound the slots). */
 static mutex_fn g_interposed_lock, g_interposed_unlock;
+
+/* The content of this program's PLT slot for `name` (the first object
+ * dl_iterate_phdr reports is the program itself). */
+struct slot_query { const char *name; void *target; };
+static int read_plt_slot(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  struct slot_query *q = data;
+  const ElfW(Dyn) *dyn = NULL;
+  for (int i = 0; i < info->dlpi_phnum; i++)
+    if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+      dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+  const ElfW(Sym) *syms = NULL;
+  const char *strs = NULL;
+  const ElfW(Rela) *rel = NULL;
+  size_t relsz = 0;
+  for (; dyn && dyn->d_tag != DT_NULL; dyn++) {
+    if (dyn->d_tag == DT_SYMTAB) syms = (const ElfW(Sym) *)dyn->d_un.d_ptr;
+    if (dyn->d_tag == DT_STRTAB) strs = (const char *)dyn->d_un.d_ptr;
+    if (dyn->d_tag == DT_JMPREL) rel = (const ElfW(Rela) *)dyn->d_un.d_ptr;
+    if (dyn->d_tag == DT_PLTRELSZ) relsz = dyn->d_un.d_val;
+  }
+  for (size_t i = 0; rel && syms && strs && i < relsz / sizeof *rel; i++)
+    if (strcmp(strs + syms[ELF64_R_SYM(rel[i].r_info)].st_name, q->name) == 0)
+      q->target = *(void **)(info->dlpi_addr + rel[i].r_offset);
+  return 1; /* the program only */
+}
+
+static mutex_fn plt_target(const char *name) {
+  struct slot_query q = {name, NULL};
+  dl_iterate_phdr(read_plt_slot, &q);
+  return (mutex_fn)q.target;
+}
 
 /* glibc's pthread_mutex_lock/unlock themselves, whatever is preloaded:
  * RTLD_NOLOAD takes the libc already mapped, dlvsym the version the program
@@ -120,11 +156,13 @@ static int find_glibc_mutex_functions(void) {
   if (!libc) return -1;
   g_direct_lock = (mutex_fn)dlvsym(libc, "pthread_mutex_lock", "GLIBC_2.2.5");
   g_direct_unlock = (mutex_fn)dlvsym(libc, "pthread_mutex_unlock", "GLIBC_2.2.5");
-  /* Through volatile, so the compiler cannot turn the calls back into direct ones. */
-  mutex_fn volatile lock = pthread_mutex_lock, unlock = pthread_mutex_unlock;
-  g_interposed_lock = lock;
-  g_interposed_unlock = unlock;
-  return g_direct_lock && g_direct_unlock ? 0 : -1;
+  /* Not &pthread_mutex_lock: the agent leaves function addresses as they
+   * are and rebinds only calls. One call binds a lazily bound slot. */
+  pthread_mutex_lock(&g_m);
+  pthread_mutex_unlock(&g_m);
+  g_interposed_lock = plt_target("pthread_mutex_lock");
+  g_interposed_unlock = plt_target("pthread_mutex_unlock");
+  return g_direct_lock && g_direct_unlock && g_interposed_lock && g_interposed_unlock ? 0 : -1;
 }
 
 /* One loop for both sides, called through pointers, so the two differ only

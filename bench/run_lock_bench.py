@@ -44,8 +44,9 @@ machine's noise (25-45 % spread between runs on a shared VM) is far larger than 
 "in-process: interposed minus glibc's own function" (the paired workloads) measures the
 wrapper's cost precisely: inside ONE process, lock_bench times blocks of BLOCK_PAIRS pairs
 (default 1000, about 10 us) through glibc's pthread_mutex_lock/unlock (found with dlvsym in
-libc.so.6) and through the functions the program's own calls reach (the agent's wrappers when
-preloaded), adjacent in time, alternating which goes first, both through the same loop code;
+libc.so.6) and through the functions the program's own calls reach (read from its PLT slots: the
+agent's wrappers while it records mutex or block events, glibc's own functions where the agent,
+having nothing to record, pointed the slots at them), adjacent in time, alternating which goes first, both through the same loop code;
 it reports the median over blocks of the per-block difference (interposed - direct) in ns per
 pair, with its 25th and 75th percentiles, and the median of each side.  Load changes slower
 than a block hit both sides alike and cancel.  Both sides run in the same process state (the
