@@ -1,5 +1,6 @@
 #include "agent.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <climits>
@@ -8,22 +9,24 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <unistd.h>
 
 #include "agent_scope.h"
 #include "agent_threads.h"
+#include "agent_wakeup.h"
 #include "caller_stack.h"
 #include "config.h"
 #include "contention_profile.h"
 #include "contention_profiler.h"
 #include "cpu_profile.h"
 #include "cpu_sampler.h"
+#include "fatal_signals.h"
 #include "heap_profile.h"
 #include "heap_profiler.h"
 #include "http_server.h"
 #include "log.h"
+#include "owned_profile_file.h"
 #include "profile_file.h"
 #include "real_functions.h"
 #include "stack_walker.h"
@@ -62,10 +65,26 @@ pthread_mutex_t g_write_mutex = PTHREAD_MUTEX_INITIALIZER;
 bool g_written = false;  // the final profiles; no dumps after them
 int g_dump_sequence = 0;
 
-// Signals the agent handles are turned into a byte on this pipe, read by the
-// agent's thread, which does the work in normal context.
-int g_signal_pipe[2] = {-1, -1};
+// Signals the agent handles are posted to the agent's thread (agent_wakeup.h),
+// which does the work in normal context.
 constexpr int kTerminationSignals[] = {SIGINT, SIGTERM, SIGHUP};
+
+// The profiles written under their final names, which the periodic flush
+// rewrites and the exit writes last: this process's files, which it alone may
+// replace (owned_profile_file.h). Guarded by g_write_mutex.
+struct FinalFile {
+  const char* kind;
+  OwnedFile file;
+  bool flush_failure_logged;  // one line per kind, not one per interval
+};
+FinalFile g_final_files[] = {{"cpu", {}, false},   {"heap", {}, false}, {"allocs", {}, false},
+                             {"mutex", {}, false}, {"block", {}, false}};
+
+FinalFile* final_file(const std::string& kind) {
+  for (FinalFile& f : g_final_files)
+    if (kind == f.kind) return &f;
+  return nullptr;
+}
 
 std::string current_directory() {
   char buf[PATH_MAX];
@@ -82,24 +101,38 @@ void append_report(const std::string& path) {
   close(fd);
 }
 
-void write_file(const std::string& kind, const std::string& profile) {
+// `flushing`: a periodic flush, whose failures are reported once per kind.
+void write_file(const std::string& kind, const std::string& profile, bool flushing = false) {
   // No usable output directory (reported at start): the profiles are only served live.
   if (g_config->output_dir.empty()) return;
   std::string name = profile_file_name(program_invocation_short_name, getpid(), kind);
   std::string error;
+  if (FinalFile* final = final_file(kind)) {
+    OwnedWrite result =
+        write_owned_profile_file(g_config->output_dir, name, profile, &final->file, &error);
+    if (result == OwnedWrite::kCreated) {
+      append_report(g_config->output_dir + "/" + name);  // listed once, however often rewritten
+    } else if (result == OwnedWrite::kFailed && !(flushing && final->flush_failure_logged)) {
+      log_line("%s", error.c_str());
+      if (flushing) final->flush_failure_logged = true;
+    }
+    return;
+  }
   if (write_profile_file(g_config->output_dir, name, profile, &error))
     append_report(g_config->output_dir + "/" + name);
   else
     log_line("%s", error.c_str());
 }
 
-void write_cpu_profile(Symbolizer* symbolizer) {
-  CpuSampler::stop();
+// `flushing`: the sampler runs on (the store is read while it is written to).
+void write_cpu_profile(Symbolizer* symbolizer, bool flushing = false) {
+  if (!flushing) CpuSampler::stop();
   CpuProfileParams params;
   params.hz = g_config->cpu_hz;
   params.start_unix_ns = g_start_unix_ns;
   params.duration_ns = clock_ns(CLOCK_MONOTONIC) - g_start_mono_ns;
-  write_file("cpu", build_cpu_profile(*g_cpu_store, params, symbolizer));
+  write_file("cpu", build_cpu_profile(*g_cpu_store, params, symbolizer), flushing);
+  if (flushing) return;
   if (uint64_t dropped = g_cpu_store->dropped_samples()) {
     log_line("%llu CPU samples (%.3f s of CPU time) were dropped: the sample store was full",
              static_cast<unsigned long long>(dropped),
@@ -108,26 +141,28 @@ void write_cpu_profile(Symbolizer* symbolizer) {
 }
 
 // `sequence` 0: the final profiles ("heap", "allocs"); n > 0: the n-th dump.
-void write_heap_profiles(int sequence, Symbolizer* symbolizer) {
+void write_heap_profiles(int sequence, Symbolizer* symbolizer, bool flushing = false) {
   std::vector<HeapBucketSnapshot> buckets = HeapProfiler::snapshot();
   const int64_t rate = HeapProfiler::rate();
   const int64_t now = clock_ns(CLOCK_REALTIME);
   std::string suffix = sequence > 0 ? "." + std::to_string(sequence) : std::string();
   write_file("heap" + suffix,
-             build_heap_profile(buckets, rate, HeapProfileKind::kHeap, now, symbolizer));
+             build_heap_profile(buckets, rate, HeapProfileKind::kHeap, now, symbolizer), flushing);
   write_file("allocs" + suffix,
-             build_heap_profile(buckets, rate, HeapProfileKind::kAllocs, now, symbolizer));
+             build_heap_profile(buckets, rate, HeapProfileKind::kAllocs, now, symbolizer), flushing);
 }
 
-void write_contention_profiles(int sequence, Symbolizer* symbolizer) {
+void write_contention_profiles(int sequence, Symbolizer* symbolizer, bool flushing = false) {
   const int64_t now = clock_ns(CLOCK_REALTIME);
   std::string suffix = sequence > 0 ? "." + std::to_string(sequence) : std::string();
   if (g_mutex_on)
     write_file("mutex" + suffix,
-               build_contention_profile(ContentionProfiler::snapshot_mutex(), now, symbolizer));
+               build_contention_profile(ContentionProfiler::snapshot_mutex(), now, symbolizer),
+               flushing);
   if (g_block_on)
     write_file("block" + suffix,
-               build_contention_profile(ContentionProfiler::snapshot_block(), now, symbolizer));
+               build_contention_profile(ContentionProfiler::snapshot_block(), now, symbolizer),
+               flushing);
 }
 
 void write_thread_profiles(int sequence, const std::vector<ThreadSample>& threads,
@@ -166,13 +201,22 @@ void write_dump(bool by_signal) {
   pthread_mutex_unlock(&g_write_mutex);
 }
 
-void on_agent_signal(int signo) {
-  int saved_errno = errno;
-  unsigned char byte = static_cast<unsigned char>(signo);
-  ssize_t ignored = write(g_signal_pipe[1], &byte, 1);
-  (void)ignored;
-  errno = saved_errno;
+// The periodic flush (PPROF_FLUSH_INTERVAL): the profiles the exit writes, as
+// they stand now, under their final names, so that a kill or a crash loses at
+// most one interval. The exit's write replaces the last flush.
+void flush_profiles() {
+  AgentScope scope;
+  pthread_mutex_lock(&g_write_mutex);
+  if (!g_written) {
+    Symbolizer symbolizer;
+    if (g_cpu_on) write_cpu_profile(&symbolizer, /*flushing=*/true);
+    if (g_heap_on) write_heap_profiles(0, &symbolizer, /*flushing=*/true);
+    write_contention_profiles(0, &symbolizer, /*flushing=*/true);
+  }
+  pthread_mutex_unlock(&g_write_mutex);
 }
+
+void on_agent_signal(int signo) { wakeup_post(signo); }
 
 // Takes over `signo` only while nobody else has: an ignored signal stays
 // ignored (also for the program's children), a handler installed before the
@@ -231,24 +275,32 @@ struct PeriodicDumps {
 void* agent_thread_main(void*) {
   AgentScope scope;
   const bool periodic = dumps_on() && (g_config->heap_dump_interval > 0 || g_config->heap_dump_bytes > 0);
+  const int64_t flush_ns = g_config->flush_interval * 1000000000LL;
+  int64_t next_flush_ns = flush_ns > 0 ? clock_ns(CLOCK_MONOTONIC) + flush_ns : 0;
   for (;;) {
-    struct pollfd pfd = {g_signal_pipe[0], POLLIN, 0};
-    int ready = poll(&pfd, 1, periodic ? 100 : 1000);
-    if (ready < 0 && errno != EINTR) return nullptr;
+    // A burst of one signal before the thread looks is one pending bit: one dump.
+    const uint64_t pending = wakeup_wait(periodic || flush_ns > 0 ? 100 : 1000);
     g_module_tables->refresh();
+    // A crashing thread waits (bounded) in its handler for this write.
+    bool fatal = false;
+    for (int signo = 1; signo <= 64; signo++)
+      if ((pending & signal_bit(signo)) && is_fatal_signal(signo)) fatal = true;
+    if (fatal) {
+      write_profiles_at_end();
+      wakeup_mark_served();
+    }
     if (periodic && g_periodic.due()) write_dump(/*by_signal=*/false);
-    if (ready <= 0) continue;
+    if (next_flush_ns != 0 && clock_ns(CLOCK_MONOTONIC) >= next_flush_ns) {
+      flush_profiles();
+      // After a slow flush the next one is a full interval away, not at once.
+      next_flush_ns = std::max(next_flush_ns + flush_ns, clock_ns(CLOCK_MONOTONIC) + flush_ns / 2);
+    }
+    if (pending == 0) continue;
 
-    unsigned char signals[64];
-    ssize_t n = read(g_signal_pipe[0], signals, sizeof signals);
-    bool dump_requested = false;
-    for (ssize_t i = 0; i < n; i++) {
-      int signo = signals[i];
-      if (signo == g_config->dump_signal) {
-        dump_requested = true;  // a burst of dump signals makes one dump
-        continue;
-      }
-      if (!is_termination_signal(signo)) continue;
+    const int dump = g_config->dump_signal;
+    const bool dump_requested = dump != 0 && (pending & signal_bit(dump));
+    for (int signo : kTerminationSignals) {
+      if (!(pending & signal_bit(signo)) || signo == dump) continue;
       write_profiles_at_end();
       // Now die as the program would have without us — unless the program
       // has meanwhile installed a handler of its own, which then stays in charge.
@@ -263,8 +315,6 @@ void* agent_thread_main(void*) {
 }
 
 bool start_dump_thread() {
-  if (pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return false;
-  // The read end blocks in poll() only; writes must never block a handler.
   pthread_t thread;
   if (start_agent_thread(&thread, nullptr, agent_thread_main, nullptr) != 0) return false;
   pthread_setname_np(thread, "ppagent");
@@ -279,6 +329,7 @@ void install_signal_handlers() {
   if (dumps_on() && dump != 0 && !is_termination_signal(dump) && !install_agent_handler(dump))
     log_line("the dump signal %d (%s) already has a handler or is ignored; dumps by signal "
              "are off", dump, strsignal(dump));
+  if (!g_config->output_dir.empty()) install_fatal_signal_handlers();
 }
 
 void at_exit() { write_profiles_at_end(); }
@@ -319,8 +370,8 @@ void child_after_fork() {
     CpuSampler::child_after_fork(nullptr);
   }
   forget_all_agent_threads();
-  close(g_signal_pipe[0]);
-  close(g_signal_pipe[1]);
+  wakeup_reset();
+  for (FinalFile& f : g_final_files) f = FinalFile{f.kind, {}, false};  // the parent's files
   if (!start_dump_thread()) log_line("cannot start the agent's thread in a forked child");
 }
 

@@ -236,6 +236,15 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
                         "0 = off); no periodic heap dumps");
   }
 
+  const char* flush = env("PPROF_FLUSH_INTERVAL");
+  if (flush != nullptr && *flush != '\0' &&
+      !parse_int_in_range(flush, 0, 31536000, &config.flush_interval)) {
+    config.flush_interval = 0;
+    problems->push_back(std::string("PPROF_FLUSH_INTERVAL=\"") + flush +
+                        "\" is not valid (expected seconds, an integer from 0 to 31536000; "
+                        "0 = off); no periodic flush");
+  }
+
   const char* dump_bytes = env("PPROF_HEAP_DUMP_BYTES");
   if (dump_bytes != nullptr && *dump_bytes != '\0' &&
       !parse_int_in_range(dump_bytes, 0LL, 1LL << 62, &config.heap_dump_bytes)) {

@@ -16,6 +16,8 @@ struct Config {
   int dump_signal;             // PPROF_DUMP_SIGNAL: 0 = none (default SIGUSR2)
   long heap_dump_interval = 0; // PPROF_HEAP_DUMP_INTERVAL: seconds; 0 = off
   long long heap_dump_bytes = 0;  // PPROF_HEAP_DUMP_BYTES: allocated bytes; 0 = off
+  long flush_interval = 0;     // PPROF_FLUSH_INTERVAL: seconds between rewrites of the
+                               // running profiles under their final names; 0 = off
   long mutex_fraction = 0;     // PPROF_MUTEX_FRACTION: 1 in n contention events; 0 = off
   long long block_rate = 0;    // PPROF_BLOCK_RATE: nanoseconds; 0 = off
   // PPROF_HTTP: the live /debug/pprof endpoint. http_host is the IPv4 or IPv6

@@ -66,6 +66,11 @@ Options of run (before PROGRAM):
                           from 0 to 31536000 (default 0: never)
   --heap-dump-bytes N     also write a dump each time another N bytes have been
                           allocated, an integer from 0 to 2^62 (default 0: never)
+  --flush-interval SECONDS
+                          every SECONDS seconds rewrite the profiles written at
+                          exit (cpu, heap, allocs, mutex, block) under their
+                          final names, so a kill or crash loses at most one
+                          interval, an integer from 0 to 31536000 (default 0: never)
   --http HOST:PORT        serve the live /debug/pprof endpoint on HOST:PORT (an
                           IPv4 address, [IPv6 address] or localhost; loopback
                           only unless --http-allow-remote), for go tool pprof
@@ -86,6 +91,7 @@ agent, so that it writes a dump and runs on: the profiles that are on, as
 Environment:
   PPROF_CPU_HZ, PPROF_MEM_RATE, PPROF_MUTEX_FRACTION, PPROF_BLOCK_RATE,
   PPROF_DUMP_SIGNAL, PPROF_HEAP_DUMP_INTERVAL, PPROF_HEAP_DUMP_BYTES,
+  PPROF_FLUSH_INTERVAL,
   PPROF_OUTPUT_DIR, PPROF_HTTP, PPROF_HTTP_ALLOW_REMOTE
                       read by the agent; the options above set them, and an
                       option not given leaves the environment's value
@@ -188,6 +194,7 @@ struct RunOptions {
   std::optional<std::string> dump_signal;         // PPROF_DUMP_SIGNAL's normalised value
   std::optional<std::string> heap_dump_interval;  // normalised decimal
   std::optional<std::string> heap_dump_bytes;     // normalised decimal
+  std::optional<std::string> flush_interval;      // normalised decimal
   std::optional<std::string> output_dir;          // absolute
   std::optional<std::string> http;                // HOST:PORT as given
   bool http_allow_remote = false;
@@ -313,6 +320,8 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
       options.heap_dump_interval = value;
     } else if (take_option(arg, "--heap-dump-bytes", nullptr, argc, argv, &index, &value)) {
       options.heap_dump_bytes = value;
+    } else if (take_option(arg, "--flush-interval", nullptr, argc, argv, &index, &value)) {
+      options.flush_interval = value;
     } else if (take_option(arg, "--http", nullptr, argc, argv, &index, &value)) {
       options.http = value;
     } else if (arg == "--http-allow-remote") {
@@ -346,6 +355,10 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
   if (options.heap_dump_bytes) {
     options.heap_dump_bytes =
         parse_integer_option("--heap-dump-bytes", *options.heap_dump_bytes, 1ULL << 62, "2^62");
+  }
+  if (options.flush_interval) {
+    options.flush_interval =
+        parse_integer_option("--flush-interval", *options.flush_interval, 31536000, "31536000");
   }
   if (options.output_dir) options.output_dir = parse_output_dir(*options.output_dir);
   if (options.http) check_http_option(*options.http, options.http_allow_remote);
@@ -491,6 +504,7 @@ void set_environment(const RunOptions& options, const std::string& agent,
     setenv("PPROF_HEAP_DUMP_INTERVAL", options.heap_dump_interval->c_str(), 1);
   }
   if (options.heap_dump_bytes) setenv("PPROF_HEAP_DUMP_BYTES", options.heap_dump_bytes->c_str(), 1);
+  if (options.flush_interval) setenv("PPROF_FLUSH_INTERVAL", options.flush_interval->c_str(), 1);
   if (options.output_dir) setenv("PPROF_OUTPUT_DIR", options.output_dir->c_str(), 1);
   if (options.http) setenv("PPROF_HTTP", options.http->c_str(), 1);
   if (options.http_allow_remote) setenv("PPROF_HTTP_ALLOW_REMOTE", "1", 1);
