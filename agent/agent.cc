@@ -10,6 +10,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "agent_scope.h"
@@ -28,6 +29,9 @@
 #include "log.h"
 #include "owned_profile_file.h"
 #include "profile_file.h"
+#include "output_directory.h"
+#include "report_file.h"
+#include "write_failure_log.h"
 #include "real_functions.h"
 #include "stack_walker.h"
 #include "thread_profile.h"
@@ -92,13 +96,7 @@ std::string current_directory() {
 }
 
 void append_report(const std::string& path) {
-  if (g_config->report_file.empty()) return;
-  int fd = open(g_config->report_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return;
-  std::string line = path + "\n";
-  ssize_t ignored = write(fd, line.data(), line.size());
-  (void)ignored;
-  close(fd);
+  if (!g_config->report_file.empty()) append_report_line(g_config->report_file, path);
 }
 
 // `flushing`: a periodic flush, whose failures are reported once per kind.
@@ -113,7 +111,7 @@ void write_file(const std::string& kind, const std::string& profile, bool flushi
     if (result == OwnedWrite::kCreated) {
       append_report(g_config->output_dir + "/" + name);  // listed once, however often rewritten
     } else if (result == OwnedWrite::kFailed && !(flushing && final->flush_failure_logged)) {
-      log_line("%s", error.c_str());
+      log_write_failure(error);
       if (flushing) final->flush_failure_logged = true;
     }
     return;
@@ -121,7 +119,7 @@ void write_file(const std::string& kind, const std::string& profile, bool flushi
   if (write_profile_file(g_config->output_dir, name, profile, &error))
     append_report(g_config->output_dir + "/" + name);
   else
-    log_line("%s", error.c_str());
+    log_write_failure(error);
 }
 
 // `flushing`: the sampler runs on (the store is read while it is written to).
@@ -377,8 +375,17 @@ void child_after_fork() {
 
 __attribute__((constructor)) void agent_start() {
   AgentScope scope;
+  if (getauxval(AT_SECURE) != 0) {
+    // A setuid/setgid program: its environment comes from a less privileged
+    // user, so none of it is read and nothing is recorded, written or served.
+    log_line("secure execution (setuid or setgid program): the agent does nothing");
+    HeapProfiler::start(0, nullptr);  // the allocation hooks just forward
+    route_mutex_hooks(/*lock_profiled=*/false, /*unlock_profiled=*/false);
+    return;
+  }
   std::vector<std::string> problems;
   g_config = new Config(parse_config(getenv, current_directory(), &problems));
+  set_profile_file_mode(g_config->file_mode);
   for (const std::string& p : problems) log_line("%s", p.c_str());
   // Recording is useful when its profiles can be written or served live.
   const bool want_http = !g_config->http_host.empty();

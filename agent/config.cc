@@ -137,6 +137,19 @@ bool is_loopback_address(const std::string& host) {
   return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
 }
 
+bool parse_file_mode(const char* text, unsigned* mode) {
+  if (text == nullptr || *text == '\0' || strlen(text) > 4) return false;
+  unsigned value = 0;
+  for (const char* p = text; *p; p++) {
+    if (*p < '0' || *p > '7') return false;
+    value = value * 8 + static_cast<unsigned>(*p - '0');
+  }
+  // Owner read+write always; never execute, set-id, sticky or world-writable.
+  if ((value & 0600) != 0600 || (value & ~0664u) != 0) return false;
+  *mode = value;
+  return true;
+}
+
 Config::Config() : dump_signal(SIGUSR2) {}
 
 static std::string absolute_path(const std::string& path, const std::string& cwd) {
@@ -176,7 +189,11 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
                           "\" is not writable (expected a writable directory); "
                           "no profiles will be written");
     } else {
-      config.output_dir = path;
+      // Resolved once: files go to the directory the path named at start,
+      // reached later without following links (output_directory.h).
+      char* resolved = realpath(path.c_str(), nullptr);
+      config.output_dir = resolved != nullptr ? std::string(resolved) : path;
+      free(resolved);
     }
   } else {
     config.output_dir = cwd;
@@ -303,6 +320,13 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
       config.http_port = port;
     }
   }
+
+  const char* file_mode = env("PPROF_FILE_MODE");
+  if (file_mode != nullptr && *file_mode != '\0' && !parse_file_mode(file_mode, &config.file_mode))
+    problems->push_back(std::string("PPROF_FILE_MODE=\"") + file_mode +
+                        "\" is not valid (expected octal permissions from 0600 to 0664: the owner "
+                        "reads and writes, nobody executes, others never write; e.g. 0640); "
+                        "using 0600");
 
   if (const char* report = env("PPROF_REPORT_FILE"))
     if (*report != '\0') config.report_file = absolute_path(report, cwd);

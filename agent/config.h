@@ -11,6 +11,7 @@ struct Config {
   int cpu_hz = 100;            // PPROF_CPU_HZ: 0 = off
   std::string output_dir;      // PPROF_OUTPUT_DIR, absolute; empty = profiles cannot be written
   std::string report_file;     // PPROF_REPORT_FILE: written paths are appended here
+  unsigned file_mode = 0600;   // PPROF_FILE_MODE: permissions of profile files (octal)
   long cpu_max_stacks = 65536; // PPROF_CPU_MAX_STACKS: distinct (thread, stack) pairs kept
   long mem_rate = 524288;      // PPROF_MEM_RATE: mean bytes between heap samples; 0 = off
   int dump_signal;             // PPROF_DUMP_SIGNAL: 0 = none (default SIGUSR2)
@@ -48,6 +49,10 @@ bool usable_as_dump_signal(int signo);
 // spaces, no trailing characters. Returns false if malformed or out of range.
 bool parse_int_in_range(const char* text, long min, long max, long* out);
 bool parse_int_in_range(const char* text, long long min, long long max, long long* out);
+
+// PPROF_FILE_MODE: octal digits (at most 4) giving a mode that includes 0600
+// and nothing outside 0664. False if malformed or not allowed.
+bool parse_file_mode(const char* text, unsigned* mode);
 
 // "HOST:PORT" for PPROF_HTTP: an IPv4 literal, "[IPv6]" or "localhost", and a
 // port 1..65535. *host gets the address literal to bind. False if malformed.

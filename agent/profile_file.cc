@@ -9,6 +9,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "output_directory.h"
+#include "write_failure_log.h"
+
 namespace ppagent {
 
 std::string gzip(const std::string& data) {
@@ -27,9 +30,20 @@ std::string gzip(const std::string& data) {
   return rc == Z_STREAM_END ? out : std::string();
 }
 
+// Longest program part of a name: with the pid and the longest kind the name
+// stays far below NAME_MAX (255).
+constexpr size_t kMaxProgramPart = 128;
+
 std::string profile_file_name(const std::string& program, int pid, const std::string& kind) {
   std::string safe;
-  for (char c : program) safe.push_back(c == '/' || c == '\0' ? '_' : c);
+  // No '/' (the name stays inside the output directory) and no control
+  // characters (a newline would split the report file's one-path-per-line).
+  for (char c : program) {
+    if (safe.size() == kMaxProgramPart) break;
+    unsigned char u = static_cast<unsigned char>(c);
+    safe.push_back(c == '/' || u < 0x20 || u == 0x7f ? '_' : c);
+  }
+  // No hidden names (temporary files start with '.'), no "." or "..".
   if (safe.empty() || safe[0] == '.') safe.insert(0, "program");
   return safe + "." + std::to_string(pid) + "." + kind + ".pb.gz";
 }
@@ -39,6 +53,7 @@ static bool write_all(int fd, const std::string& data) {
   while (done < data.size()) {
     ssize_t n = write(fd, data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
+    if (n == 0) errno = ENOSPC;
     if (n <= 0) return false;
     done += static_cast<size_t>(n);
   }
@@ -53,10 +68,18 @@ bool write_profile_file(const std::string& dir, const std::string& name,
     *error = "cannot compress " + target;
     return false;
   }
-  std::string temp = dir + "/." + name + ".XXXXXX";
-  int fd = mkostemp(&temp[0], O_CLOEXEC);
+  // Everything below is relative to this fd: the directory it names cannot
+  // be swapped for another between the steps.
+  int dirfd = open_output_directory(dir);
+  if (dirfd < 0) {
+    *error = write_failure_message(dir, errno, name);
+    return false;
+  }
+  std::string temp;
+  int fd = create_temporary_file(dirfd, name, &temp);
   if (fd < 0) {
-    *error = "cannot create a file in " + dir + ": " + strerror(errno);
+    *error = write_failure_message(dir, errno, name);
+    close(dirfd);
     return false;
   }
   bool written = write_all(fd, compressed) && fsync(fd) == 0;
@@ -65,21 +88,23 @@ bool write_profile_file(const std::string& dir, const std::string& name,
     written = false;
     saved = errno;
   }
+  bool ok = false;
   if (!written) {
-    unlink(temp.c_str());
-    *error = "cannot write " + target + ": " + strerror(saved);
-    return false;
+    *error = write_failure_message(dir, saved, name);
+  } else if (linkat(dirfd, temp.c_str(), dirfd, name.c_str(), 0) == 0) {
+    // link() fails with EEXIST instead of replacing, on every filesystem, and
+    // does not follow a link planted at the name.
+    ok = true;
+  } else if (errno == EEXIST) {
+    *error = target + " already exists and is not overwritten; remove or rename it to get "
+             "this profile next time";
+  } else {
+    *error = write_failure_message(dir, errno, name);
   }
-  // link() fails with EEXIST instead of replacing, on every filesystem.
-  if (link(temp.c_str(), target.c_str()) != 0) {
-    saved = errno;
-    unlink(temp.c_str());
-    *error = saved == EEXIST ? target + " already exists; not overwritten"
-                             : "cannot create " + target + ": " + strerror(saved);
-    return false;
-  }
-  unlink(temp.c_str());
-  return true;
+  unlinkat(dirfd, temp.c_str(), 0);
+  close(dirfd);
+  if (ok) note_write_success(dir);
+  return ok;
 }
 
 }  // namespace ppagent
