@@ -29,6 +29,7 @@
 #include "log.h"
 #include "owned_profile_file.h"
 #include "profile_file.h"
+#include "program_name.h"
 #include "output_directory.h"
 #include "report_file.h"
 #include "write_failure_log.h"
@@ -103,7 +104,7 @@ void append_report(const std::string& path) {
 void write_file(const std::string& kind, const std::string& profile, bool flushing = false) {
   // No usable output directory (reported at start): the profiles are only served live.
   if (g_config->output_dir.empty()) return;
-  std::string name = profile_file_name(program_invocation_short_name, getpid(), kind);
+  std::string name = profile_file_name(program_name(), getpid(), kind);
   std::string error;
   if (FinalFile* final = final_file(kind)) {
     OwnedWrite result =
@@ -383,6 +384,7 @@ __attribute__((constructor)) void agent_start() {
     route_mutex_hooks(/*lock_profiled=*/false, /*unlock_profiled=*/false);
     return;
   }
+  remember_program_name();  // before the program can rewrite argv (setproctitle)
   std::vector<std::string> problems;
   g_config = new Config(parse_config(getenv, current_directory(), &problems));
   set_profile_file_mode(g_config->file_mode);
