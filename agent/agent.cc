@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent_scope.h"
+#include "agent_signals.h"
 #include "agent_threads.h"
 #include "agent_wakeup.h"
 #include "caller_stack.h"
@@ -217,6 +218,13 @@ void flush_profiles() {
 
 void on_agent_signal(int signo) { wakeup_post(signo); }
 
+// The program installed its own handler for the dump signal after the agent
+// started (interpose_signals.cc): its handler gets the signal from now on.
+void on_program_takes_dump_signal(int signo) {
+  log_line("the program installed its own handler for the dump signal %d (%s); dumps by signal "
+           "are off", signo, strsignal(signo));
+}
+
 // Takes over `signo` only while nobody else has: an ignored signal stays
 // ignored (also for the program's children), a handler installed before the
 // agent stays in charge.
@@ -230,7 +238,12 @@ bool install_agent_handler(int signo) {
   action.sa_handler = on_agent_signal;
   action.sa_flags = SA_RESTART;
   sigemptyset(&action.sa_mask);
-  return sigaction(signo, &action, nullptr) == 0;
+  if (sigaction(signo, &action, nullptr) != 0) return false;
+  // A termination signal the program takes over is simply its own again (the
+  // profiles are still written at exit).
+  claim_signal(signo, reinterpret_cast<void*>(on_agent_signal),
+               signo == g_config->dump_signal ? on_program_takes_dump_signal : nullptr);
+  return true;
 }
 
 bool is_termination_signal(int signo) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <unordered_map>
 
+#include "agent_signals.h"
 #include "agent_threads.h"
 #include "log.h"
 #include "thread_proc.h"
@@ -27,6 +28,8 @@ namespace {
 constexpr int kTimerCookie = 0x70707266;
 
 std::atomic<bool> g_running{false};
+// The program installed its own SIGPROF disposition: the agent never takes it back.
+std::atomic<bool> g_sigprof_given_up{false};
 TraceStore* g_store = nullptr;
 ModuleTables* g_tables = nullptr;
 int64_t g_period_ns = 0;
@@ -108,6 +111,42 @@ void register_thread(pid_t tid) {
 bool CpuSampler::running() { return g_running.load(); }
 
 namespace {
+// Timer signals already queued when the timers were deleted are still
+// delivered; they must reach the agent's handler (which drops them), not the
+// program's. Waits, at most 200 ms, until no thread that can take one has one
+// pending. A thread blocking SIGPROF right now keeps its one pending signal.
+void wait_for_queued_timer_signals() {
+  for (int round = 0; round < 200; round++) {
+    bool pending = false;
+    for (pid_t tid : list_threads()) {
+      ThreadStatus status = read_thread_status(tid);
+      if (status.exists && status.sigprof_pending && !status.sigprof_blocked) pending = true;
+    }
+    if (!pending) return;
+    struct timespec step = {0, 1000000};
+    nanosleep(&step, nullptr);
+  }
+}
+
+// The program installs a SIGPROF handler (or ignores SIGPROF), through the
+// interposed sigaction/signal, after the agent started: the agent's timers
+// stop in every thread before the program's disposition is set, so its
+// handler gets only its own signals. Samples taken so far are still written.
+void on_program_takes_sigprof(int) {
+  g_sigprof_given_up.store(true);
+  const bool was_running = g_running.load();
+  CpuSampler::stop();
+  thread_stacks_sigprof_given_up();
+  wait_for_queued_timer_signals();
+  if (was_running)
+    log_line("the program installed its own SIGPROF disposition; CPU profiling stopped (the "
+             "samples taken so far are written) and threads profiles show only threads blocked "
+             "in system calls");
+  else
+    log_line("the program installed its own SIGPROF disposition; threads profiles show only "
+             "threads blocked in system calls");
+}
+
 bool set_sigprof_handler() {
   struct sigaction action;
   memset(&action, 0, sizeof action);
@@ -115,6 +154,7 @@ bool set_sigprof_handler() {
   action.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&action.sa_mask);
   if (sigaction(SIGPROF, &action, nullptr) != 0) return false;
+  claim_signal(SIGPROF, reinterpret_cast<void*>(on_sigprof), on_program_takes_sigprof);
   // glibc fills in its own sigreturn trampoline: the walker needs to know it.
   struct sigaction installed;
   if (g_tables != nullptr && sigaction(SIGPROF, nullptr, &installed) == 0)
@@ -126,6 +166,7 @@ bool set_sigprof_handler() {
 bool CpuSampler::install_handler(ModuleTables* tables) {
   struct sigaction current;
   if (sigaction(SIGPROF, nullptr, &current) != 0) return false;
+  if (g_sigprof_given_up.load()) return false;
   if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_sigprof) return true;
   // The program's own handler, or SIGPROF ignored: left as it is.
   if ((current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL) return false;
@@ -140,6 +181,18 @@ bool CpuSampler::start(int hz, TraceStore* store, ModuleTables* tables) {
   g_period_ns = 1000000000LL / hz;
   if (g_timers == nullptr) g_timers = new std::unordered_map<pid_t, int>();
 
+  // SIGPROF already handled or ignored (a library loaded before the agent, or
+  // a parent that ignored it): the program's; CPU profiling steps aside.
+  struct sigaction current;
+  if (sigaction(SIGPROF, nullptr, &current) == 0 &&
+      !((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_sigprof) &&
+      ((current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL)) {
+    g_sigprof_given_up.store(true);
+    const bool ignored = !(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_IGN;
+    log_line("SIGPROF %s; CPU profiling is off",
+             ignored ? "is ignored in this process" : "already has a handler of the program's");
+    return false;
+  }
   if (!set_sigprof_handler()) {
     log_line("cannot install the SIGPROF handler (%s); CPU profiling is off", strerror(errno));
     return false;

@@ -66,6 +66,10 @@ ThreadStatus read_thread_status(pid_t tid) {
     unsigned long long mask = strtoull(blocked + strlen("\nSigBlk:"), nullptr, 16);
     status.sigprof_blocked = (mask >> (SIGPROF - 1)) & 1;
   }
+  if (const char* pending = strstr(buf, "\nSigPnd:")) {
+    unsigned long long mask = strtoull(pending + strlen("\nSigPnd:"), nullptr, 16);
+    status.sigprof_pending = (mask >> (SIGPROF - 1)) & 1;
+  }
   return status;
 }
 

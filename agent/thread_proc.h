@@ -20,6 +20,7 @@ struct ThreadStatus {
   bool exists = false;
   bool stopped = false;         // State T (stopped) or t (traced), or exiting (Z, X)
   bool sigprof_blocked = false;  // SigBlk has SIGPROF
+  bool sigprof_pending = false;  // SigPnd (sent to this thread) has SIGPROF
 };
 ThreadStatus read_thread_status(pid_t tid);
 

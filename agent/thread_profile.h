@@ -74,6 +74,11 @@ void note_thread_ended();
 // lock another thread held at the fork must be free again. The child's
 // threadcreate profile starts empty.
 void thread_stacks_child_after_fork();
+
+// The program took SIGPROF for itself (cpu_sampler.cc): waits for a capture
+// in progress to end; later captures signal no thread (and say nothing more,
+// the step-aside was reported once).
+void thread_stacks_sigprof_given_up();
 void thread_creation_child_after_fork();
 
 }  // namespace ppagent

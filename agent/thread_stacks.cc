@@ -274,6 +274,12 @@ std::vector<ThreadSample> capture_thread_stacks(int deadline_ms) {
   return result;
 }
 
+void thread_stacks_sigprof_given_up() {
+  pthread_mutex_lock(&g_capture_mutex);
+  g_foreign_handler_logged = true;
+  pthread_mutex_unlock(&g_capture_mutex);
+}
+
 void thread_stacks_child_after_fork() {
   g_capture_mutex = PTHREAD_MUTEX_INITIALIZER;
   // A request the parent left in a slot is for a thread that does not exist here.
