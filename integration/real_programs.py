@@ -49,17 +49,43 @@ def names_in_mappings(view, mapping_basenames):
     return names
 
 
-def check_process_profiles(h, files, *, binary, rate, min_cpu_samples=0):
+def check_count_profile(h, path, kind, binary):
+    """A threads (pprof type goroutine) or threadcreate profile: Go's shape,
+    accepted by both readers."""
+    view = h.decode(path)
+    bad, _ = view.structure_problems(program=binary)
+    assert not bad, f"{path}: " + "; ".join(bad)
+    assert view.sample_types() == [(kind, "count")], (path, view.sample_types())
+    # Every live process has a thread; threadcreate lists only threads the
+    # program created (none in a single-threaded nginx process).
+    if kind == "goroutine":
+        assert view.p.sample, f"{path}: no samples (a live process has threads)"
+    raw = h.pprof_raw(path)
+    assert f"PeriodType: {kind} count" in raw, raw[:2000]
+    return view
+
+
+def check_process_profiles(h, files, *, binary, rate, min_cpu_samples=0, dumps=0):
     """files: {kind: path} of one process. Asserts the cpu, heap and allocs
-    profiles are there and valid (both readers; mapping[0] is `binary`).
-    Returns {kind: ProfileView}."""
-    assert sorted(files) == list(EXIT_KINDS), (
-        f"expected {EXIT_KINDS}, found {sorted(files)}: {sorted(str(p) for p in files.values())}")
+    profiles are there and valid (both readers; mapping[0] is `binary`), and
+    for each of `dumps` dumps by signal heap.N, allocs.N, threads.N and
+    threadcreate.N. Returns {kind: ProfileView}."""
+    expected = set(EXIT_KINDS)
+    for n in range(1, dumps + 1):
+        expected |= {f"heap.{n}", f"allocs.{n}", f"threads.{n}", f"threadcreate.{n}"}
+    assert set(files) == expected, (
+        f"expected {sorted(expected)}, found {sorted(files)}: "
+        f"{sorted(str(p) for p in files.values())}")
     views = {"cpu": h.assert_valid_profile(files["cpu"], program=binary,
                                            min_samples=min_cpu_samples)}
-    for kind in ("heap", "allocs"):
-        views[kind] = h.assert_valid_heap_profile(files[kind], kind=kind, rate=rate,
-                                                  program=binary, min_samples=0)
+    for key in sorted(files):
+        kind = key.split(".")[0]
+        if kind in ("heap", "allocs"):
+            views[key] = h.assert_valid_heap_profile(files[key], kind=kind, rate=rate,
+                                                     program=binary, min_samples=0)
+        elif kind in ("threads", "threadcreate"):
+            views[key] = check_count_profile(
+                h, files[key], "goroutine" if kind == "threads" else kind, binary)
     TALLY["files checked"] += len(files)
     TALLY["processes profiled"] += 1
     return views

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_env
+from conftest import clean_env, wait_for_file
 from real_programs import (TALLY, all_names, check_process_profiles, cpu_samples,
                            profile_pids)
 
@@ -208,9 +208,10 @@ def world_writable_outdir(base):
     return out
 
 
-def check_nginx_profiles(h, out, pids, workers):
-    """Every pid in `pids` left valid profiles and nobody else did; the
-    workers show nginx's own code and the work they did (gzip)."""
+def check_nginx_profiles(h, out, pids, workers, dumps=0):
+    """Every pid in `pids` left valid profiles (and those of `dumps` dumps)
+    and nobody else did; the workers show nginx's own code and the work they
+    did (gzip)."""
     by_pid, others = profile_pids(out, "nginx")
     assert not others, f"unexpected files in {out}: {others}"
     missing = sorted(set(pids) - set(by_pid))
@@ -219,7 +220,7 @@ def check_nginx_profiles(h, out, pids, workers):
     assert sorted(by_pid) == sorted(pids), f"profiles from {sorted(by_pid)}, ran {sorted(pids)}"
     worker_cpu = 0
     for pid in sorted(pids):
-        views = check_process_profiles(h, by_pid[pid], binary="nginx", rate=RATE)
+        views = check_process_profiles(h, by_pid[pid], binary="nginx", rate=RATE, dumps=dumps)
         names = all_names(views, ("nginx",))
         # A daemon's idle master may have no sample at all (a forked child
         # starts without its parent's past); any stack it has names nginx.
@@ -236,18 +237,30 @@ def check_nginx_profiles(h, out, pids, workers):
 
 
 @pytest.mark.timeout(180)
-def test_nginx_master_and_workers(h, public_dir):
+@pytest.mark.parametrize("stop", [signal.SIGQUIT, signal.SIGTERM], ids=["SIGQUIT", "SIGTERM"])
+def test_nginx_master_and_workers(h, public_dir, stop):
+    """Stopped by SIGQUIT (graceful: workers finish their requests) or
+    SIGTERM (fast shutdown). nginx uses SIGUSR2 itself, so the dump signal is
+    one it leaves alone; every process is dumped once in the middle of the
+    load."""
     need(NGINX)
     workers_wanted = 2
     d, port = nginx_prefix(public_dir, daemon=False, workers=workers_wanted)
     out = world_writable_outdir(public_dir)
-    p = h.start(nginx_argv(d), outdir=out, cwd=d, env={"PPROF_MEM_RATE": RATE})
+    p = h.start(nginx_argv(d), outdir=out, cwd=d,
+                env={"PPROF_MEM_RATE": RATE, "PPROF_DUMP_SIGNAL": "SIGRTMIN+5"})
     try:
         wait_serving(port, lambda: p.popen.poll() is None)
         workers = children_of(p.pid)
         assert len(workers) == workers_wanted, f"workers of {p.pid}: {workers}"
-        drive_nginx(d, port, 300)
-        p.signal(signal.SIGQUIT)  # graceful stop: workers finish, then the master
+        drive_nginx(d, port, 150)
+        for pid in [p.pid, *workers]:
+            os.kill(pid, signal.SIGRTMIN + 5)
+        for pid in [p.pid, *workers]:
+            for kind in ("heap", "allocs", "threads", "threadcreate"):
+                wait_for_file(out / f"nginx.{pid}.{kind}.1.pb.gz", proc=p)
+        drive_nginx(d, port, 150)
+        p.signal(stop)
     finally:
         if p.popen.poll() is None:
             try:
@@ -259,13 +272,10 @@ def test_nginx_master_and_workers(h, public_dir):
     started, exited, log = logged_workers(d)
     assert started == workers == exited, f"workers {workers}; log:\n{log}"
     assert not re.search(r"\[(alert|crit|emerg)\]", log), log
-    # nginx installs its own SIGUSR2 handler (binary upgrade): the agent steps
-    # aside for dumps by signal and says so, once; nothing else.
-    assert all("dump signal" in l for l in r.ppagent_lines), r.describe()
-    assert len(r.ppagent_lines) <= 1, r.describe()
-    worker_cpu = check_nginx_profiles(h, out, [p.pid, *workers], workers)
-    print(f"\nnginx foreground: master {p.pid}, workers {workers}, "
-          f"{worker_cpu} worker CPU samples, {3 * (1 + len(workers))} files valid")
+    assert not r.ppagent_lines, r.describe()
+    worker_cpu = check_nginx_profiles(h, out, [p.pid, *workers], workers, dumps=1)
+    print(f"\nnginx foreground, {stop.name}: master {p.pid}, workers {workers}, "
+          f"{worker_cpu} worker CPU samples, {7 * (1 + len(workers))} files valid")
 
 
 def process_gone(pid):
@@ -304,7 +314,9 @@ def test_nginx_daemon(h, public_dir):
     started, exited, log = logged_workers(d)
     assert started == workers == exited, f"workers {workers}; log:\n{log}"
     assert not re.search(r"\[(alert|crit|emerg)\]", log), log
-    # The starter's stderr is the only one still open when it warns.
+    # nginx installs its own SIGUSR2 handler (binary upgrade): the agent steps
+    # aside for dumps by that signal and says so (on the starter's stderr: the
+    # daemon's goes to /dev/null); nothing else.
     assert all("dump signal" in l for l in starter.ppagent_lines), starter.describe()
     worker_cpu = check_nginx_profiles(h, out, [starter.pid, master, *workers], workers)
     print(f"\nnginx daemon: starter {starter.pid}, master {master}, workers {workers}, "
