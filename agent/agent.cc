@@ -26,6 +26,7 @@
 #include "fatal_signals.h"
 #include "heap_profile.h"
 #include "heap_profiler.h"
+#include "heap_source.h"
 #include "http_server.h"
 #include "log.h"
 #include "owned_profile_file.h"
@@ -142,8 +143,8 @@ void write_cpu_profile(Symbolizer* symbolizer, bool flushing = false) {
 
 // `sequence` 0: the final profiles ("heap", "allocs"); n > 0: the n-th dump.
 void write_heap_profiles(int sequence, Symbolizer* symbolizer, bool flushing = false) {
-  std::vector<HeapBucketSnapshot> buckets = HeapProfiler::snapshot();
-  const int64_t rate = HeapProfiler::rate();
+  std::vector<HeapBucketSnapshot> buckets = heap_snapshot();
+  const int64_t rate = heap_sampling_rate();
   const int64_t now = clock_ns(CLOCK_REALTIME);
   std::string suffix = sequence > 0 ? "." + std::to_string(sequence) : std::string();
   write_file("heap" + suffix,
@@ -272,7 +273,7 @@ struct PeriodicDumps {
     }
     if (next_bytes != 0) {
       // Each sample stands for `rate` bytes allocated, on average.
-      uint64_t allocated = HeapProfiler::samples_taken() * static_cast<uint64_t>(HeapProfiler::rate());
+      uint64_t allocated = heap_samples_taken() * static_cast<uint64_t>(heap_sampling_rate());
       if (allocated >= next_bytes) {
         while (next_bytes <= allocated) next_bytes += static_cast<uint64_t>(g_config->heap_dump_bytes);
         dump = true;
@@ -423,7 +424,7 @@ __attribute__((constructor)) void agent_start() {
   init_caller_stack();
   init_thread_stacks(g_module_tables);
 
-  HeapProfiler::start(want_heap ? g_config->mem_rate : 0, g_module_tables);
+  start_heap_backend(g_config->heap_backend, want_heap ? g_config->mem_rate : 0, g_module_tables);
   g_heap_on = want_heap;
   if (want_mutex || want_block) {
     ContentionProfiler::start(want_mutex ? g_config->mutex_fraction : 0,

@@ -8,6 +8,12 @@ namespace ppagent {
 namespace {
 
 uintptr_t g_own_start = 0, g_own_end = 0;
+uintptr_t g_allocator_start = 0, g_allocator_end = 0;
+
+bool is_skipped_frame(uintptr_t pc) {
+  return (pc >= g_own_start && pc < g_own_end) ||
+         (pc >= g_allocator_start && pc < g_allocator_end);
+}
 
 // The executable segment holding the agent's own code.
 void find_own_code(uintptr_t* start, uintptr_t* end) {
@@ -37,6 +43,11 @@ void find_own_code(uintptr_t* start, uintptr_t* end) {
 
 void init_caller_stack() { find_own_code(&g_own_start, &g_own_end); }
 
+void skip_allocator_frames(uintptr_t start, uintptr_t end) {
+  g_allocator_start = start;
+  g_allocator_end = end;
+}
+
 __attribute__((noinline)) int capture_caller_stack(ModuleTables* tables, uintptr_t* pcs,
                                                    int max_depth) {
   // A context for the unwinder from this very point: the CFI row of the
@@ -54,7 +65,7 @@ __attribute__((noinline)) int capture_caller_stack(ModuleTables* tables, uintptr
                                                              : 256 + kOwnFramesMax;
   int depth = tables->walk(&context, current_thread_stack(), all, want);
   int first = 0;
-  while (first < depth && all[first] >= g_own_start && all[first] < g_own_end) first++;
+  while (first < depth && is_skipped_frame(all[first])) first++;
   int kept = 0;
   for (int i = first; i < depth && kept < max_depth; i++) pcs[kept++] = all[i];
   return kept;

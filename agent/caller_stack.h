@@ -11,6 +11,10 @@ namespace ppagent {
 // Notes where the agent's own code is; call once at start.
 void init_caller_stack();
 
+// Also drops leading frames in [start, end): the code of an allocator that
+// calls the agent back from inside malloc (jemalloc's profiling hooks).
+void skip_allocator_frames(uintptr_t start, uintptr_t end);
+
 // Return addresses, innermost first, beginning with the caller of the
 // interposed function. Returns the number of frames.
 int capture_caller_stack(ModuleTables* tables, uintptr_t* pcs, int max_depth);

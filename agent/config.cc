@@ -225,6 +225,17 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
     }
   }
 
+  const char* backend = env("PPROF_HEAP_BACKEND");
+  if (backend != nullptr && *backend != '\0') {
+    if (strcmp(backend, "interpose") == 0) config.heap_backend = Config::HeapBackend::kInterpose;
+    else if (strcmp(backend, "jemalloc") == 0) config.heap_backend = Config::HeapBackend::kJemalloc;
+    else if (strcmp(backend, "auto") == 0) config.heap_backend = Config::HeapBackend::kAuto;
+    else
+      problems->push_back(std::string("PPROF_HEAP_BACKEND=\"") + backend +
+                          "\" is not valid (expected interpose, jemalloc or auto); using "
+                          "interpose");
+  }
+
   const char* dump_signal = env("PPROF_DUMP_SIGNAL");
   if (dump_signal != nullptr && *dump_signal != '\0') {
     int signo = 0;

@@ -14,6 +14,10 @@ struct Config {
   unsigned file_mode = 0600;   // PPROF_FILE_MODE: permissions of profile files (octal)
   long cpu_max_stacks = 65536; // PPROF_CPU_MAX_STACKS: distinct (thread, stack) pairs kept
   long mem_rate = 524288;      // PPROF_MEM_RATE: mean bytes between heap samples; 0 = off
+  // PPROF_HEAP_BACKEND: who samples the heap. kAuto: jemalloc when the program
+  // runs on a jemalloc whose profiling is on, else the interposed malloc.
+  enum class HeapBackend { kInterpose, kJemalloc, kAuto };
+  HeapBackend heap_backend = HeapBackend::kInterpose;
   int dump_signal;             // PPROF_DUMP_SIGNAL: 0 = none (default SIGUSR2)
   long heap_dump_interval = 0; // PPROF_HEAP_DUMP_INTERVAL: seconds; 0 = off
   long long heap_dump_bytes = 0;  // PPROF_HEAP_DUMP_BYTES: allocated bytes; 0 = off

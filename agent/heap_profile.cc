@@ -59,7 +59,13 @@ std::string build_heap_profile(const std::vector<HeapBucketSnapshot>& buckets, i
     ids.reserve(b.stack.size());
     // Every frame is a return address: the stack starts at malloc's caller.
     for (uintptr_t pc : b.stack) ids.push_back(locations.location_id(pc, true));
-    LabelInfo bytes_label{"bytes", "", static_cast<int64_t>(b.size), "", true};
+    // Size 0: a bucket of mixed sizes (jemalloc counts per stack only, and
+    // deltas must match such buckets by stack alone): its label shows the
+    // average size of its blocks.
+    uint64_t size = b.size;
+    if (size == 0 && b.alloc_count > 0) size = (b.alloc_bytes + b.alloc_count / 2) / b.alloc_count;
+    else if (size == 0 && b.free_count > 0) size = (b.free_bytes + b.free_count / 2) / b.free_count;
+    LabelInfo bytes_label{"bytes", "", static_cast<int64_t>(size), "", true};
     builder.add_sample(ids, {values, values + 4}, {bytes_label});
   }
   locations.finish();

@@ -16,6 +16,7 @@
 #include "cpu_sampler.h"
 #include "heap_profile.h"
 #include "heap_profiler.h"
+#include "heap_source.h"
 #include "log.h"
 #include "profile_delta.h"
 #include "profile_file.h"
@@ -75,15 +76,15 @@ std::string heap_profile(const LiveRequest& request, bool* ok) {
   HeapProfileKind kind = request.kind == LiveKind::kAllocs ? HeapProfileKind::kAllocs
                                                            : HeapProfileKind::kHeap;
   Window window = Window::begin();
-  std::vector<HeapBucketSnapshot> buckets = HeapProfiler::snapshot();
+  std::vector<HeapBucketSnapshot> buckets = heap_snapshot();
   int64_t duration = 0;
   if (request.seconds > 0) {
     if (!(*ok = wait_window(request, request.seconds))) return {};
-    buckets = heap_delta(buckets, HeapProfiler::snapshot());
+    buckets = heap_delta(buckets, heap_snapshot());
     duration = window.length_ns();
   }
   Symbolizer symbolizer;
-  return build_heap_profile(buckets, HeapProfiler::rate(), kind, window.start_unix_ns,
+  return build_heap_profile(buckets, heap_sampling_rate(), kind, window.start_unix_ns,
                             &symbolizer, duration);
 }
 

@@ -20,6 +20,7 @@
 #include "config.h"  // agent/: parse_http_address, is_loopback_address
 #include "dump.h"
 #include "elf_check.h"
+#include "jemalloc_conf.h"
 #include "launcher_config.h"  // PPAGENT_VERSION, PPAGENT_AGENT_FROM_BINDIR
 #include "signal_spec.h"
 
@@ -50,6 +51,12 @@ Options of run (before PROGRAM):
                           allocated, an integer from 0 to 1073741824 (1 samples
                           every allocation; 0 turns heap profiling off;
                           default 524288)
+  --heap-backend NAME     who samples the heap: interpose (the agent's malloc
+                          wrappers; default), jemalloc (jemalloc's own sampler,
+                          for programs that run on jemalloc: profiling is turned
+                          on through MALLOC_CONF, at the power of two nearest to
+                          the --mem-rate) or auto (jemalloc when the program runs
+                          on a jemalloc with profiling, else interpose)
   --mutex-fraction N      mutex profile: on average 1 in N contention events on a
                           mutex or rwlock is recorded and counted N times, an
                           integer from 0 to 1000000000 (1 records every event;
@@ -92,12 +99,14 @@ Environment:
   PPROF_CPU_HZ, PPROF_MEM_RATE, PPROF_MUTEX_FRACTION, PPROF_BLOCK_RATE,
   PPROF_DUMP_SIGNAL, PPROF_HEAP_DUMP_INTERVAL, PPROF_HEAP_DUMP_BYTES,
   PPROF_FLUSH_INTERVAL,
-  PPROF_OUTPUT_DIR, PPROF_HTTP, PPROF_HTTP_ALLOW_REMOTE
+  PPROF_OUTPUT_DIR, PPROF_HTTP, PPROF_HTTP_ALLOW_REMOTE, PPROF_HEAP_BACKEND
                       read by the agent; the options above set them, and an
                       option not given leaves the environment's value
   PPROF_REPORT_FILE   set by ppagent: a temporary file (in $TMPDIR, default /tmp)
                       where the agent lists the profiles it writes
   LD_PRELOAD          ppagent puts the agent first; an existing value is kept after it
+  MALLOC_CONF         with the jemalloc or auto heap backend, ppagent puts jemalloc's
+                      profiling options first; an existing value is kept after them
 
 Signals: SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 and the dump signal sent to
 ppagent run by another process are passed on to PROGRAM. (Those typed at the
@@ -189,6 +198,7 @@ std::string find_agent_or_die() {
 struct RunOptions {
   std::optional<std::string> cpu_hz;              // normalised decimal
   std::optional<std::string> mem_rate;            // normalised decimal
+  std::optional<std::string> heap_backend;        // interpose, jemalloc or auto
   std::optional<std::string> mutex_fraction;      // normalised decimal
   std::optional<std::string> block_rate;          // normalised decimal
   std::optional<std::string> dump_signal;         // PPROF_DUMP_SIGNAL's normalised value
@@ -310,6 +320,8 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
       options.cpu_hz = value;
     } else if (take_option(arg, "--mem-rate", nullptr, argc, argv, &index, &value)) {
       options.mem_rate = value;
+    } else if (take_option(arg, "--heap-backend", nullptr, argc, argv, &index, &value)) {
+      options.heap_backend = value;
     } else if (take_option(arg, "--mutex-fraction", nullptr, argc, argv, &index, &value)) {
       options.mutex_fraction = value;
     } else if (take_option(arg, "--block-rate", nullptr, argc, argv, &index, &value)) {
@@ -336,6 +348,11 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
   if (options.cpu_hz) options.cpu_hz = parse_integer_option("--cpu-hz", *options.cpu_hz, 1000, "1000");
   if (options.mem_rate) {
     options.mem_rate = parse_integer_option("--mem-rate", *options.mem_rate, 1ULL << 30, "1073741824");
+  }
+  if (options.heap_backend && *options.heap_backend != "interpose" &&
+      *options.heap_backend != "jemalloc" && *options.heap_backend != "auto") {
+    usage_error("--heap-backend " + quoted(*options.heap_backend) +
+                " is not valid (expected interpose, jemalloc or auto)");
   }
   if (options.mutex_fraction) {
     options.mutex_fraction =
@@ -497,6 +514,7 @@ void set_environment(const RunOptions& options, const std::string& agent,
                      const std::optional<ReportFile>& report) {
   if (options.cpu_hz) setenv("PPROF_CPU_HZ", options.cpu_hz->c_str(), 1);
   if (options.mem_rate) setenv("PPROF_MEM_RATE", options.mem_rate->c_str(), 1);
+  if (options.heap_backend) setenv("PPROF_HEAP_BACKEND", options.heap_backend->c_str(), 1);
   if (options.mutex_fraction) setenv("PPROF_MUTEX_FRACTION", options.mutex_fraction->c_str(), 1);
   if (options.block_rate) setenv("PPROF_BLOCK_RATE", options.block_rate->c_str(), 1);
   if (options.dump_signal) setenv("PPROF_DUMP_SIGNAL", options.dump_signal->c_str(), 1);
@@ -509,6 +527,7 @@ void set_environment(const RunOptions& options, const std::string& agent,
   if (options.http) setenv("PPROF_HTTP", options.http->c_str(), 1);
   if (options.http_allow_remote) setenv("PPROF_HTTP_ALLOW_REMOTE", "1", 1);
   if (report) setenv("PPROF_REPORT_FILE", report->path.c_str(), 1);
+  ppagent::set_jemalloc_conf();  // from the PPROF_* values just set
   std::string preload = agent;
   const char* existing = getenv("LD_PRELOAD");
   if (existing != nullptr && *existing != '\0') preload += std::string(":") + existing;

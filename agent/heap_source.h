@@ -1,0 +1,25 @@
+// The heap profile's data from whichever backend records it: the interposed
+// malloc (heap_profiler.h) or jemalloc's own sampling (jemalloc_heap.h).
+// Writers (exit, dump signal, periodic, HTTP) read it only through here.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "config.h"
+#include "heap_profiler.h"
+#include "stack_walker.h"
+
+namespace ppagent {
+
+// Starts heap profiling at `rate` bytes (0: off) with the configured backend.
+// A jemalloc backend that cannot run is reported in one line and the
+// interposing backend takes over (silently under auto when the program does
+// not run on jemalloc at all).
+void start_heap_backend(Config::HeapBackend backend, int64_t rate, ModuleTables* tables);
+
+std::vector<HeapBucketSnapshot> heap_snapshot();
+int64_t heap_sampling_rate();
+uint64_t heap_samples_taken();  // each stands for heap_sampling_rate() bytes on average
+
+}  // namespace ppagent
