@@ -29,12 +29,13 @@
 #include "heap_source.h"
 #include "http_server.h"
 #include "log.h"
+#include "process_filter.h"
 #include "owned_profile_file.h"
 #include "profile_file.h"
-#include "program_name.h"
 #include "output_directory.h"
 #include "report_file.h"
 #include "write_failure_log.h"
+#include "program_name.h"
 #include "real_functions.h"
 #include "stack_walker.h"
 #include "thread_profile.h"
@@ -61,6 +62,13 @@ TraceStore* new_cpu_store() {
 }
 
 std::atomic<bool> g_active{false};
+// The process g_active and the recorded data belong to (updated in a forked
+// child; a vfork child has another pid).
+std::atomic<pid_t> g_process_id{0};
+// PPROF_CHILDREN: a forked child is profiled too. A plain bool, constant-
+// initialized: a global with a constructor (as a ProcessFilter with its
+// vector) could be constructed again after agent_start had set it.
+bool g_fork_children_profiled = true;
 bool g_cpu_on = false, g_heap_on = false, g_mutex_on = false, g_block_on = false;
 int64_t g_start_unix_ns = 0, g_start_mono_ns = 0;
 TraceStore* g_cpu_store = nullptr;
@@ -247,6 +255,13 @@ bool install_agent_handler(int signo) {
   return true;
 }
 
+void restore_default_if_agents(int signo) {
+  struct sigaction current;
+  if (sigaction(signo, nullptr, &current) == 0 && !(current.sa_flags & SA_SIGINFO) &&
+      current.sa_handler == on_agent_signal)
+    signal(signo, SIG_DFL);
+}
+
 bool is_termination_signal(int signo) {
   for (int t : kTerminationSignals)
     if (t == signo) return true;
@@ -357,16 +372,44 @@ void parent_after_fork() {
   AgentScope scope;
   HeapProfiler::parent_after_fork();
   CpuSampler::parent_after_fork();
+  // daemon()'s parent ends next, in libc's own _exit: its last chance.
+  if (forking_for_daemon()) write_profiles_at_end();
 }
 
-// A child forked without exec is a process of its own: its own CPU samples
-// from now on, its own files (its pid in the names), its own agent thread.
-// Its heap is a copy of the parent's, so the live heap samples stay valid.
+// With PPROF_CHILDREN=0 a forked child is not profiled: everything stops
+// recording and the signals the agent took go back to their default action,
+// as if the agent were not loaded.
+void go_inert_in_child() {
+  g_active.store(false);
+  ContentionProfiler::child_after_fork(/*keep_recording=*/false);
+  route_mutex_hooks(/*lock_profiled=*/false, /*unlock_profiled=*/false);
+  forget_lock_thread_id();
+  HeapProfiler::child_after_fork(/*keep_recording=*/false);
+  thread_stacks_child_after_fork();
+  thread_creation_child_after_fork();
+  CpuSampler::child_after_fork(nullptr);
+  CpuSampler::stop();
+  forget_all_agent_threads();
+  for (int signo : kTerminationSignals) restore_default_if_agents(signo);
+  if (g_config->dump_signal != 0) restore_default_if_agents(g_config->dump_signal);
+  remove_fatal_signal_handlers();
+}
+
+// A child forked without exec is a process of its own: its own files (its
+// pid in the names), its own agent thread, and profiles of what it does from
+// now on: CPU samples, heap samples and contention events of the parent are
+// forgotten (a block it inherited and frees is not counted as a free).
 void child_after_fork() {
   AgentScope scope;
-  ContentionProfiler::child_after_fork();
+  if (!g_active.load()) return;
+  g_process_id.store(getpid());
+  if (!g_fork_children_profiled) {
+    go_inert_in_child();
+    return;
+  }
+  ContentionProfiler::child_after_fork(/*keep_recording=*/true);
   forget_lock_thread_id();
-  HeapProfiler::child_after_fork();
+  HeapProfiler::child_after_fork(/*keep_recording=*/true);
   thread_stacks_child_after_fork();
   thread_creation_child_after_fork();
   g_write_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -402,7 +445,20 @@ __attribute__((constructor)) void agent_start() {
   std::vector<std::string> problems;
   g_config = new Config(parse_config(getenv, current_directory(), &problems));
   set_profile_file_mode(g_config->file_mode);
+  const ProcessFilter process_filter = parse_process_filter(getenv, &problems);
+  g_fork_children_profiled = process_filter.children;
   for (const std::string& p : problems) log_line("%s", p.c_str());
+  if (!process_filter.children) {
+    // Programs this one execs must not load the agent.
+    std::string error;
+    if (!remove_agent_from_preload(&error))
+      log_line("%s; programs started from this one may be profiled too", error.c_str());
+  }
+  if (!program_selected(process_filter, program_name())) {
+    HeapProfiler::start(0, nullptr);  // not this program: the hooks just forward
+    route_mutex_hooks(/*lock_profiled=*/false, /*unlock_profiled=*/false);
+    return;
+  }
   // Recording is useful when its profiles can be written or served live.
   const bool want_http = !g_config->http_host.empty();
   const bool worth_recording = !g_config->output_dir.empty() || want_http;
@@ -444,6 +500,7 @@ __attribute__((constructor)) void agent_start() {
       g_cpu_on = CpuSampler::start(g_config->cpu_hz, g_cpu_store, g_module_tables);
   }
   if (!g_cpu_on && !dumps_on() && !want_http) return;
+  g_process_id.store(getpid());
   g_active.store(true);
 
   if (start_dump_thread()) install_signal_handlers();
@@ -456,6 +513,8 @@ __attribute__((constructor)) void agent_start() {
 }  // namespace
 
 bool agent_active() { return g_active.load(std::memory_order_relaxed); }
+
+pid_t agent_process_id() { return g_process_id.load(std::memory_order_relaxed); }
 
 AgentState agent_state() {
   AgentState state;

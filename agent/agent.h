@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <sys/types.h>
 
 namespace ppagent {
 
@@ -24,6 +25,15 @@ AgentState agent_state();
 
 // True once the constructor has run and some profiling is on.
 bool agent_active();
+
+// The process the agent's state belongs to: set at start and in a forked
+// child. A vfork child runs with another pid on its parent's memory and must
+// not touch that state.
+pid_t agent_process_id();
+
+// True on a thread inside daemon(): a fork there is followed by the
+// parent's _exit inside libc (interpose_exit.cc).
+bool forking_for_daemon();
 
 // Writes every enabled profile once (later calls return at once). Safe to
 // call from exit paths and from the agent's own thread, not from a handler.

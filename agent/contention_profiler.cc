@@ -178,14 +178,27 @@ void ContentionProfiler::record_release(int64_t delay_ns) {
 std::vector<ContentionSnapshot> ContentionProfiler::snapshot_mutex() { return snapshot_of(g_mutex_events); }
 std::vector<ContentionSnapshot> ContentionProfiler::snapshot_block() { return snapshot_of(g_block_events); }
 
-// The event stores are lock-free; a child only has to forget the parent's
-// waiters (and any spin lock a parent thread held at the fork).
-void ContentionProfiler::child_after_fork() {
+// A child forgets the parent's waiters (and any spin lock a parent thread
+// held at the fork) and the parent's events: its profiles tell what the
+// child did. Only the forking thread exists here, so the stores can be
+// replaced under nobody's feet.
+void ContentionProfiler::child_after_fork(bool keep_recording) {
   for (Stripe& s : g_stripes) {
     s.busy.clear();
     for (WaitEntry& e : s.entries) e = WaitEntry{};
   }
   g_lock_waiters.store(0);
+  AgentScope scope;
+  if (!keep_recording) {
+    g_lock_profiling.store(false, std::memory_order_release);
+    g_mutex_fraction = 0;
+    g_block_rate = 0;
+  }
+  for (TraceStore** events : {&g_mutex_events, &g_block_events}) {
+    if (*events == nullptr) continue;
+    delete *events;
+    *events = keep_recording ? new TraceStore(kMaxStacks, kMaxStacks * kFramesPerStack) : nullptr;
+  }
 }
 
 }  // namespace ppagent

@@ -62,7 +62,9 @@ class ContentionProfiler {
   static std::vector<ContentionSnapshot> snapshot_mutex();
   static std::vector<ContentionSnapshot> snapshot_block();
 
-  static void child_after_fork();
+  // In a forked child: forget the parent's waiters and events; stop
+  // recording unless `keep_recording` (the child is profiled too).
+  static void child_after_fork(bool keep_recording);
 };
 
 }  // namespace ppagent

@@ -63,4 +63,14 @@ void install_fatal_signal_handlers() {
   }
 }
 
+void remove_fatal_signal_handlers() {
+  for (int signo : kFatalSignals) {
+    struct sigaction current;
+    if (sigaction(signo, nullptr, &current) != 0 || !(current.sa_flags & SA_SIGINFO) ||
+        current.sa_sigaction != on_fatal_signal)
+      continue;
+    signal(signo, SIG_DFL);
+  }
+}
+
 }  // namespace ppagent

@@ -14,4 +14,8 @@ void install_fatal_signal_handlers();
 
 bool is_fatal_signal(int signo);
 
+// Puts SIG_DFL back where the agent's fatal-signal handler is installed: in a
+// process where the agent goes inert (no agent thread would answer it).
+void remove_fatal_signal_handlers();
+
 }  // namespace ppagent

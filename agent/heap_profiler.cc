@@ -252,6 +252,24 @@ void HeapProfiler::parent_after_fork() {
   pthread_mutex_unlock(&g_bucket_mutex);
 }
 
-void HeapProfiler::child_after_fork() { parent_after_fork(); }
+// A forked child's profiles tell what the child did: the parent's buckets and
+// its live sampled blocks are forgotten (a block inherited from the parent is
+// freed in the child as an unsampled one). Only the forking thread exists here,
+// so nothing else touches the tables while they are replaced.
+void HeapProfiler::child_after_fork(bool keep_recording) {
+  parent_after_fork();
+  if (g_shards == nullptr) return;
+  AgentScope scope;
+  for (size_t i = 0; i < kShards; i++) {
+    for (const auto& [address, block] : g_shards[i].live)
+      page_counter(reinterpret_cast<const void*>(address), false)->fetch_sub(1, std::memory_order_relaxed);
+    g_shards[i].live.clear();
+  }
+  g_bucket_index->clear();
+  g_buckets->clear();
+  g_samples.store(0, std::memory_order_relaxed);
+  if (!keep_recording && g_rate.load(std::memory_order_relaxed) > 0)
+    g_rate.store(0, std::memory_order_release);  // each thread's next countdown turns it off
+}
 
 }  // namespace ppagent

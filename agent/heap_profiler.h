@@ -73,7 +73,9 @@ class HeapProfiler {
 
   static void prepare_fork();
   static void parent_after_fork();
-  static void child_after_fork();
+  // In a forked child: forget the parent's samples; stop sampling unless
+  // `keep_recording` (the child is profiled too).
+  static void child_after_fork(bool keep_recording);
 };
 
 }  // namespace ppagent

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config.h"  // agent/: parse_http_address, is_loopback_address
+#include "process_filter.h"  // agent/: parse_process_filter
 #include "dump.h"
 #include "elf_check.h"
 #include "jemalloc_conf.h"
@@ -85,6 +86,13 @@ Options of run (before PROGRAM):
   --http-allow-remote     let --http bind a non-loopback address: anyone who can
                           reach it can read the program's arguments and stacks
                           (prefer 127.0.0.1 and ssh -L 6060:127.0.0.1:6060 HOST)
+  --no-children           profile only PROGRAM itself: not the programs it runs
+                          (the agent takes itself out of their LD_PRELOAD) nor
+                          the processes it forks
+  --only NAME[,NAME...]   profile only processes whose program name (basename of
+                          argv[0], as in the profile file names) is one of these;
+                          others run with the agent loaded but inert, so that
+                          their matching children are still profiled
   -o, --output-dir DIR    existing writable directory for the profiles
                           (default: the working directory)
   -h, --help              show this help
@@ -99,7 +107,8 @@ Environment:
   PPROF_CPU_HZ, PPROF_MEM_RATE, PPROF_MUTEX_FRACTION, PPROF_BLOCK_RATE,
   PPROF_DUMP_SIGNAL, PPROF_HEAP_DUMP_INTERVAL, PPROF_HEAP_DUMP_BYTES,
   PPROF_FLUSH_INTERVAL,
-  PPROF_OUTPUT_DIR, PPROF_HTTP, PPROF_HTTP_ALLOW_REMOTE, PPROF_HEAP_BACKEND
+  PPROF_OUTPUT_DIR, PPROF_HTTP, PPROF_HTTP_ALLOW_REMOTE, PPROF_CHILDREN,
+  PPROF_PROGRAMS, PPROF_HEAP_BACKEND
                       read by the agent; the options above set them, and an
                       option not given leaves the environment's value
   PPROF_REPORT_FILE   set by ppagent: a temporary file (in $TMPDIR, default /tmp)
@@ -208,6 +217,8 @@ struct RunOptions {
   std::optional<std::string> output_dir;          // absolute
   std::optional<std::string> http;                // HOST:PORT as given
   bool http_allow_remote = false;
+  bool no_children = false;                       // PPROF_CHILDREN=0
+  std::optional<std::string> only;                // PPROF_PROGRAMS: NAME[,NAME...]
   int dump_signal_number = -1;                    // from dump_signal; -1 when not given
   char** program_argv = nullptr;          // PROGRAM ARGS..., null-terminated
 };
@@ -300,6 +311,20 @@ std::string parse_output_dir(const std::string& value) {
   return dir;
 }
 
+// --only NAME[,NAME...]: program names as the agent compares them (the
+// basename of argv[0]), so no '/' and no empty name.
+void check_only_option(const std::string& value) {
+  std::vector<std::string> problems;
+  ppagent::parse_process_filter(
+      [&](const char* name) { return strcmp(name, "PPROF_PROGRAMS") == 0 ? value.c_str() : nullptr; },
+      &problems);
+  if (value.empty() || !problems.empty()) {
+    usage_error("--only " + quoted(value) +
+                " is not valid (expected program names separated by commas, e.g. nginx,php-fpm; "
+                "no '/' and no empty name)");
+  }
+}
+
 RunOptions parse_run_args(int argc, char** argv, int first) {
   RunOptions options;
   int index = first;
@@ -338,6 +363,10 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
       options.http = value;
     } else if (arg == "--http-allow-remote") {
       options.http_allow_remote = true;
+    } else if (arg == "--no-children") {
+      options.no_children = true;
+    } else if (take_option(arg, "--only", nullptr, argc, argv, &index, &value)) {
+      options.only = value;
     } else if (take_option(arg, "--output-dir", "-o", argc, argv, &index, &value)) {
       options.output_dir = value;
     } else {
@@ -379,6 +408,7 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
   }
   if (options.output_dir) options.output_dir = parse_output_dir(*options.output_dir);
   if (options.http) check_http_option(*options.http, options.http_allow_remote);
+  if (options.only) check_only_option(*options.only);
   options.program_argv = argv + index;
   return options;
 }
@@ -526,6 +556,8 @@ void set_environment(const RunOptions& options, const std::string& agent,
   if (options.output_dir) setenv("PPROF_OUTPUT_DIR", options.output_dir->c_str(), 1);
   if (options.http) setenv("PPROF_HTTP", options.http->c_str(), 1);
   if (options.http_allow_remote) setenv("PPROF_HTTP_ALLOW_REMOTE", "1", 1);
+  if (options.no_children) setenv("PPROF_CHILDREN", "0", 1);
+  if (options.only) setenv("PPROF_PROGRAMS", options.only->c_str(), 1);
   if (report) setenv("PPROF_REPORT_FILE", report->path.c_str(), 1);
   ppagent::set_jemalloc_conf();  // from the PPROF_* values just set
   std::string preload = agent;
