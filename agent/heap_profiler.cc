@@ -122,13 +122,8 @@ Bucket* bucket_for(const uintptr_t* pcs, size_t depth, uint64_t size) {
   return bucket;
 }
 
-void record_sample(void* p, size_t size) {
-  // No noting of stack bounds here: malloc may be called with glibc's
-  // internal locks held, which pthread_getattr_np could need. A thread of
-  // unknown bounds is walked with fault-safe reads instead.
+void record_block(void* p, size_t size, const uintptr_t* pcs, int depth) {
   AgentScope scope;
-  uintptr_t pcs[kMaxStackDepth];
-  int depth = capture_caller_stack(g_tables, pcs, kMaxStackDepth);
   Bucket* bucket = bucket_for(pcs, static_cast<size_t>(depth), size);
 
   std::atomic<uint16_t>* counter = page_counter(p, true);
@@ -152,7 +147,21 @@ void record_sample(void* p, size_t size) {
   g_samples.fetch_add(1, std::memory_order_relaxed);
 }
 
+void record_sample(void* p, size_t size) {
+  // No noting of stack bounds here: malloc may be called with glibc's
+  // internal locks held, which pthread_getattr_np could need. A thread of
+  // unknown bounds is walked with fault-safe reads instead.
+  AgentScope scope;
+  uintptr_t pcs[kMaxStackDepth];
+  int depth = capture_caller_stack(g_tables, pcs, kMaxStackDepth);
+  record_block(p, size, pcs, depth);
+}
+
 }  // namespace
+
+void HeapProfiler::record_sampled_block(void* p, size_t size, const uintptr_t* pcs, int depth) {
+  record_block(p, size, pcs, depth);
+}
 
 void HeapProfiler::start(int64_t rate, ModuleTables* tables) {
   AgentScope scope;

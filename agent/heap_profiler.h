@@ -58,6 +58,9 @@ class HeapProfiler {
   // Slow path of an allocation of `size` bytes at `p` (null if it failed)
   // whose countdown went below zero.
   static void on_countdown_expired(void* p, size_t size);
+  // A block that another sampler chose (jemalloc's per-sample hook), with
+  // its stack: recorded and tracked like one of ours. Works at rate 0 too.
+  static void record_sampled_block(void* p, size_t size, const uintptr_t* pcs, int depth);
 
   // `p` may be a sampled block (heap_pages said so): if it is, removes it from
   // the live table into *block and returns true.

@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "agent_scope.h"
@@ -23,6 +24,10 @@ namespace {
 using MallctlFn = int (*)(const char*, void*, size_t*, void*, size_t);
 // jemalloc 5.3's include/jemalloc/internal/prof_hook.h.
 using BacktraceHook = void (*)(void**, unsigned*, unsigned);
+// jemalloc >= 5.3.1: called after each sampled allocation (ptr, size, its
+// backtrace, the backtrace's length, usable size) and free of a sampled block.
+using SampleHook = void (*)(const void*, size_t, void**, unsigned, size_t);
+using SampleFreeHook = void (*)(const void*, size_t);
 
 MallctlFn g_mallctl = nullptr;
 ModuleTables* g_tables = nullptr;
@@ -30,6 +35,9 @@ std::atomic<bool> g_active{false};
 std::atomic<int64_t> g_rate{0};
 bool g_accumulated = false;  // opt.prof_accum: jemalloc keeps allocation totals
 std::atomic<uint64_t> g_samples{0};
+// The per-sample hooks are installed: the agent's own table (heap_profiler.h)
+// holds the samples, per stack and size, and no dump is needed.
+std::atomic<bool> g_per_sample{false};
 std::atomic<bool> g_dump_failure_logged{false};
 // Where jemalloc's code and the agent's own are (executable segments).
 uintptr_t g_jemalloc_start = 0, g_jemalloc_end = 0, g_agent_start = 0, g_agent_end = 0;
@@ -64,6 +72,45 @@ void backtrace_hook(void** vec, unsigned* len, unsigned max) {
   int depth = capture_caller_stack(g_tables, pcs, want);
   for (int i = 0; i < depth; i++) vec[i] = reinterpret_cast<void*>(pcs[i]);
   *len = static_cast<unsigned>(depth);
+}
+
+// jemalloc's sampled allocation, with the backtrace backtrace_hook gave it.
+void sample_hook(const void* ptr, size_t, void** backtrace, unsigned length, size_t usize) {
+  if (t_in_agent || length == 0 || ptr == nullptr) return;  // the agent's own
+  uintptr_t pcs[kMaxStackDepth];
+  int depth = length < static_cast<unsigned>(kMaxStackDepth) ? static_cast<int>(length)
+                                                             : kMaxStackDepth;
+  for (int i = 0; i < depth; i++) pcs[i] = reinterpret_cast<uintptr_t>(backtrace[i]);
+  // usize: jemalloc's sampler counts usable sizes, so the scaling must too.
+  HeapProfiler::record_sampled_block(const_cast<void*>(ptr), usize, pcs, depth);
+}
+
+void sample_free_hook(const void* ptr, size_t) {
+  if (t_in_agent || !heap_pages::may_hold_sample(ptr)) return;
+  SampledBlock block;
+  if (HeapProfiler::take(ptr, &block)) HeapProfiler::count_free(block);
+}
+
+// A forked child's profiles tell what the child did (as with the interposing
+// backend): jemalloc's counts start over. Runs after jemalloc's own fork
+// handler (registered when jemalloc started) has made its locks usable again.
+void child_after_fork() {
+  if (g_per_sample.load()) return;  // the agent's table is reset by HeapProfiler
+  size_t lg = static_cast<size_t>(__builtin_ctzll(static_cast<uint64_t>(g_rate.load())));
+  write_ctl("prof.reset", lg);
+}
+
+// Installs the per-sample hooks when this jemalloc has them. False: it has
+// not, or refused one (then neither is left installed).
+bool install_per_sample_hooks() {
+  SampleHook sample = sample_hook;
+  SampleFreeHook sample_free = sample_free_hook;
+  if (write_ctl("experimental.hooks.prof_sample_free", sample_free) != 0) return false;
+  if (write_ctl("experimental.hooks.prof_sample", sample) != 0) {
+    write_ctl("experimental.hooks.prof_sample_free", SampleFreeHook{nullptr});
+    return false;
+  }
+  return true;
 }
 
 // The executable segment of the object that holds `address`.
@@ -174,8 +221,8 @@ JemallocProbe JemallocHeap::probe() {
     return probe;
   }
   // jemalloc 5.3.1 added hooks called with every sampled allocation and free.
-  void* sample_hook = nullptr;
-  probe.per_sample_hooks = read_ctl("experimental.hooks.prof_sample", &sample_hook);
+  void* installed_sample_hook = nullptr;
+  probe.per_sample_hooks = read_ctl("experimental.hooks.prof_sample", &installed_sample_hook);
   return probe;
 }
 
@@ -216,16 +263,20 @@ bool JemallocHeap::start(int64_t rate, ModuleTables* tables, std::string* why_no
     *why_not = "jemalloc refused the experimental.hooks.prof_backtrace hook";
     return false;
   }
+  // Installed before the sampling starts: from then on every sample reaches
+  // the agent's table (the free hook first, so no block is missed).
+  if (probe.per_sample_hooks && install_per_sample_hooks()) g_per_sample.store(true);
   if (write_ctl("prof.active", true) != 0) {
     *why_not = "cannot activate jemalloc's profiling (prof.active)";
     return false;
   }
   g_accumulated = accumulated;
-  if (!accumulated)
+  if (!accumulated && !g_per_sample.load())
     log_line("jemalloc's prof_accum is off (MALLOC_CONF): the allocs profile counts only the "
              "blocks still in use");
   g_rate.store(int64_t{1} << lg);
   g_active.store(true);
+  pthread_atfork(nullptr, nullptr, child_after_fork);
   return true;
 }
 
@@ -238,6 +289,7 @@ uint64_t JemallocHeap::samples_taken() { return g_samples.load(std::memory_order
 std::vector<HeapBucketSnapshot> JemallocHeap::snapshot() {
   AgentScope scope;
   if (!active()) return {};
+  if (g_per_sample.load()) return HeapProfiler::snapshot();
   const char* tmp = getenv("TMPDIR");
   std::string dir = std::string(tmp && tmp[0] == '/' ? tmp : "/tmp") + "/ppagent-jemalloc-XXXXXX";
   // mkdtemp creates the directory 0700: nobody else can see or replace the dump.

@@ -219,6 +219,35 @@ def test_fallback(h, workload, env, words):
 
 
 @pytest.mark.timeout(300)
+def test_per_sample_hooks_when_present(h):
+    """A jemalloc with the per-sample hooks (>= 5.3.1; here the stand-in,
+    which calls them as jemalloc does and samples every allocation): the
+    agent detects them, keeps each sample in its own table per stack and
+    usable size, and needs no dump. With every allocation sampled the counts
+    are exact; the bytes are usable sizes (glibc's, under the stand-in: a
+    little over the requested ones). Debian's 5.3.0 has no such hooks: there
+    the dump path runs (test_sites_with_jemalloc_backend)."""
+    r, out, pid = run_sites(h, "heap_sites_fakeje", env={
+        "PPROF_MEM_RATE": 1, "PPROF_HEAP_BACKEND": "jemalloc", "FAKE_JEMALLOC_MODE": "persample"})
+    assert not agent_lines(r), r.describe()
+    files = heap_files(out, "heap_sites_fakeje", pid)
+    for kind in ("heap", "allocs"):
+        view = h.assert_valid_heap_profile(files[kind], kind=kind, rate=1,
+                                           program="heap_sites_fakeje")
+        _, by = sites_seen(view)
+        for name, (live, size) in LIVE_SITES.items():
+            assert by[name]["inuse_objects"] == live // size, by
+            assert by[name]["alloc_objects"] == live // size, by
+            within(by[name]["inuse_space"], live, f"{name} inuse_space", by)
+        assert by[CHURN]["alloc_objects"] == CHURN_BYTES // 1024, by
+        assert by[CHURN]["inuse_objects"] == 0 and by[CHURN]["inuse_space"] == 0, by
+        # One sample per (stack, usable size), as the interposing backend writes them.
+        sizes = {view.num_labels(s)["bytes"] for s in view.p.sample
+                 if "site_malloc_4k" in view.stack_functions(s)}
+        assert len(sizes) == 1 and 4096 <= sizes.pop() < 4096 + 64, sizes
+
+
+@pytest.mark.timeout(300)
 def test_auto(h):
     """auto: silently the interposing backend on glibc; the jemalloc backend
     through the launcher on jemalloc (site_new_256 is there, which the
