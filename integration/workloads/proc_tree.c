@@ -1,8 +1,9 @@
 /* proc_tree N LOG: a tree of N processes made of fork and exec. Each process
- * appends "<pid>\n" to LOG (O_APPEND: one write, never interleaved), burns a
- * little CPU in tree_work and allocates in tree_alloc, then shares its N-1
- * descendants among up to three children: children 0 and 2 fork and exec
- * this program again (via /proc/self/exe, argv[0] "proc_tree"); child 1
+ * appends "<pid>\n" to LOG (O_APPEND: one write, never interleaved), burns
+ * 100 ms of CPU in tree_work (the kernel checks CPU timers at its tick: 30 ms
+ * left some processes without a sample on a loaded machine) and allocates in
+ * tree_alloc, then shares its N-1 descendants among up to three children:
+ * children 0 and 2 fork and exec this program again (via /proc/self/exe, argv[0] "proc_tree"); child 1
  * forks without exec, builds its subtree in place and ends with _exit. Exit
  * status 0 when every process in the tree succeeded. */
 #include <fcntl.h>
@@ -20,7 +21,7 @@ static void* kept[16];
 __attribute__((noinline, noclone)) void tree_work(void) {
   unsigned long x = 1;
   uint64_t start = thread_cpu_ns();
-  while (thread_cpu_ns() - start < 30ull * 1000 * 1000) {
+  while (thread_cpu_ns() - start < 100ull * 1000 * 1000) {
     for (int i = 0; i < 20000; i++) x = x * 6364136223846793005ul + 1;
     sink = x;
   }
