@@ -455,7 +455,7 @@ __attribute__((constructor)) void agent_start() {
       log_line("%s; programs started from this one may be profiled too", error.c_str());
   }
   if (!program_selected(process_filter, program_name())) {
-    HeapProfiler::start(0, nullptr);  // not this program: the hooks just forward
+    start_heap_backend(g_config->heap_backend, 0, nullptr);  // not this program: the hooks just forward
     route_mutex_hooks(/*lock_profiled=*/false, /*unlock_profiled=*/false);
     return;
   }
@@ -467,7 +467,7 @@ __attribute__((constructor)) void agent_start() {
   const bool want_mutex = worth_recording && g_config->mutex_fraction > 0;
   const bool want_block = worth_recording && g_config->block_rate > 0;
   if (!want_cpu && !want_heap && !want_mutex && !want_block && !want_http) {
-    HeapProfiler::start(0, nullptr);  // the allocation hooks just forward from now on
+    start_heap_backend(g_config->heap_backend, 0, nullptr);  // the allocation hooks just forward from now on
     route_mutex_hooks(/*lock_profiled=*/false, /*unlock_profiled=*/false);
     return;
   }

@@ -8,6 +8,7 @@
 namespace ppagent {
 
 void start_heap_backend(Config::HeapBackend backend, int64_t rate, ModuleTables* tables) {
+  if (rate == 0 && backend != Config::HeapBackend::kInterpose) JemallocHeap::stop_unused_sampling();
   int64_t interpose_rate = rate;
   if (rate > 0 && backend != Config::HeapBackend::kInterpose) {
     std::string why_not;

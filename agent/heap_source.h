@@ -12,7 +12,9 @@
 
 namespace ppagent {
 
-// Starts heap profiling at `rate` bytes (0: off) with the configured backend.
+// Starts heap profiling at `rate` bytes with the configured backend. Rate 0:
+// heap profiling off, or a process the agent does not profile; then, unless
+// the backend is interpose, jemalloc's sampling (if on) is switched off.
 // A jemalloc backend that cannot run is reported in one line and the
 // interposing backend takes over (silently under auto when the program does
 // not run on jemalloc at all).

@@ -280,6 +280,14 @@ bool JemallocHeap::start(int64_t rate, ModuleTables* tables, std::string* why_no
   return true;
 }
 
+void JemallocHeap::stop_unused_sampling() {
+  AgentScope scope;
+  JemallocProbe probe = JemallocHeap::probe();
+  if (!probe.on_jemalloc) return;
+  bool on = false;
+  if (read_ctl("opt.prof", &on) && on) write_ctl("prof.active", false);
+}
+
 bool JemallocHeap::active() { return g_active.load(std::memory_order_relaxed); }
 
 int64_t JemallocHeap::rate() { return g_rate.load(std::memory_order_relaxed); }

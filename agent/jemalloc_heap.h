@@ -31,6 +31,11 @@ class JemallocHeap {
   // if it cannot run; then nothing was changed.
   static bool start(int64_t rate, ModuleTables* tables, std::string* why_not);
   static bool active();
+  // A process the agent does not profile, under a heap backend that may use
+  // jemalloc: turns off the sampling that MALLOC_CONF (set by the launcher
+  // for the whole process tree) turned on, so it costs nothing and never
+  // runs jemalloc's own unwinder.
+  static void stop_unused_sampling();
 
   // jemalloc's counts now, through a prof.dump into a private temporary
   // directory. Normal context only: it takes jemalloc's profiling locks.

@@ -300,6 +300,7 @@ def test_redis_with_jemalloc_backend(h):
                  "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", ""],
                 agent=False, cwd=data)
     binary = os.path.basename(os.path.realpath(REDIS))
+    shut_down = False
     try:
         deadline = time.monotonic() + 30
         while cli(port, "ping", timeout=5, check=False).stdout.strip() != "PONG":
@@ -332,8 +333,9 @@ def test_redis_with_jemalloc_backend(h):
         assert cli(port, "llen", "mylist").stdout.strip() == "20000"
         used = int(info(port, "memory")["used_memory"])
         cli(port, "shutdown", "nosave", check=False)
+        shut_down = True
     finally:
-        if p.popen.poll() is None:
+        if not shut_down:
             p.signal(signal.SIGTERM)
     r = p.finish(60)
     assert r.returncode == 0, r.describe()
@@ -352,3 +354,39 @@ def test_redis_with_jemalloc_backend(h):
         if key == "heap":
             # Plausibility: within a factor of 4 of redis's own count.
             assert used / 4 <= totals["inuse_space"] <= used * 4 + (4 << 20), (totals, used)
+
+
+@pytest.mark.timeout(120)
+def test_unprofiled_process_turns_jemalloc_sampling_off(h):
+    """MALLOC_CONF from the launcher reaches every process of the tree; one the
+    agent does not profile (here: not in PPROF_PROGRAMS) switches jemalloc's
+    sampling off (prof.active), so it neither pays for it nor runs jemalloc's
+    own unwinder. A profiled one keeps it on."""
+    def prof_active(env):
+        port = free_port()
+        data = h.tmpdir("redis-data")
+        stats_read = False
+        p = h.start([REDIS, "--port", port, "--bind", "127.0.0.1", "--dir", data, "--save", "",
+                     "--appendonly", "no", "--daemonize", "no", "--logfile", ""], cwd=data,
+                    outdir=h.tmpdir("out"), env={
+                        "PPROF_HEAP_BACKEND": "jemalloc", "PPROF_CPU_HZ": 0,
+                        "MALLOC_CONF": "prof:true,prof_active:true,prof_accum:true", **env})
+        try:
+            deadline = time.monotonic() + 30
+            while cli(port, "ping", timeout=5, check=False).stdout.strip() != "PONG":
+                assert time.monotonic() < deadline and p.popen.poll() is None, p.err_path.read_text()
+                time.sleep(0.1)
+            stats = cli(port, "memory", "malloc-stats").stdout
+            cli(port, "shutdown", "nosave", check=False)
+            stats_read = True
+        finally:
+            if not stats_read:
+                p.signal(signal.SIGTERM)
+        r = p.finish(60)
+        assert not agent_lines(r), r.describe()
+        m = re.search(r"opt\.prof_active: \w+ \(prof\.active: (\w+)\)", stats)
+        assert m, stats[:3000]
+        return m.group(1)
+
+    assert prof_active({"PPROF_PROGRAMS": "some-other-program"}) == "false"
+    assert prof_active({}) == "true"
