@@ -79,6 +79,20 @@ def test_output_dir_flag(h, flag):
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", [None, "0640", "0664"])
+def test_file_mode_flag(h, mode):
+    out = h.tmpdir("out")
+    flags = ["--file-mode", mode] if mode else []
+    r = h.run_launcher(["run", "--mem-rate", "1", *flags, "-o", out, "--",
+                        h.workload("hello_exit"), "0"])
+    assert r.returncode == 0, r.describe()
+    files = sorted(out.glob("*.pb.gz"))
+    assert len(files) >= 3, r.describe()
+    for f in files:
+        assert oct(f.stat().st_mode & 0o7777) == oct(int(mode or "0600", 8)), f
+
+
+@pytest.mark.timeout(60)
 def test_relative_output_dir(h):
     cwd = h.tmpdir("cwd")
     (cwd / "rel").mkdir()
@@ -168,6 +182,10 @@ BAD_ARGS = [
     ["run", "--cpu-hz", "abc", "--", "{hello}", "0"],
     ["run", "--cpu-hz", "1001", "--", "{hello}", "0"],
     ["run", "--cpu-hz", "-1", "--", "{hello}", "0"],
+    ["run", "--file-mode", "0755", "--", "{hello}", "0"],
+    ["run", "--file-mode", "0400", "--", "{hello}", "0"],
+    ["run", "--file-mode", "0666", "--", "{hello}", "0"],
+    ["run", "--file-mode", "640x", "--", "{hello}", "0"],
     ["run", "-o"],
     ["run"],
     ["frobnicate", "{hello}"],

@@ -74,6 +74,9 @@ Options of run (before PROGRAM):
                           from 0 to 31536000 (default 0: never)
   --heap-dump-bytes N     also write a dump each time another N bytes have been
                           allocated, an integer from 0 to 2^62 (default 0: never)
+  --file-mode MODE        permissions of the profile files, octal from 0600 to
+                          0664: owner reads and writes, no execute, others never
+                          write (default 0600)
   --flush-interval SECONDS
                           every SECONDS seconds rewrite the profiles written at
                           exit (cpu, heap, allocs, mutex, block) under their
@@ -214,6 +217,7 @@ struct RunOptions {
   std::optional<std::string> heap_dump_interval;  // normalised decimal
   std::optional<std::string> heap_dump_bytes;     // normalised decimal
   std::optional<std::string> flush_interval;      // normalised decimal
+  std::optional<std::string> file_mode;           // octal, as given
   std::optional<std::string> output_dir;          // absolute
   std::optional<std::string> http;                // HOST:PORT as given
   bool http_allow_remote = false;
@@ -359,6 +363,8 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
       options.heap_dump_bytes = value;
     } else if (take_option(arg, "--flush-interval", nullptr, argc, argv, &index, &value)) {
       options.flush_interval = value;
+    } else if (take_option(arg, "--file-mode", nullptr, argc, argv, &index, &value)) {
+      options.file_mode = value;
     } else if (take_option(arg, "--http", nullptr, argc, argv, &index, &value)) {
       options.http = value;
     } else if (arg == "--http-allow-remote") {
@@ -406,6 +412,11 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
     options.flush_interval =
         parse_integer_option("--flush-interval", *options.flush_interval, 31536000, "31536000");
   }
+  unsigned file_mode = 0;
+  if (options.file_mode && !ppagent::parse_file_mode(options.file_mode->c_str(), &file_mode))
+    usage_error("--file-mode " + quoted(*options.file_mode) + " is not valid (expected octal "
+                "from 0600 to 0664: owner reads and writes, no execute, others never write, "
+                "e.g. 0640)");
   if (options.output_dir) options.output_dir = parse_output_dir(*options.output_dir);
   if (options.http) check_http_option(*options.http, options.http_allow_remote);
   if (options.only) check_only_option(*options.only);
@@ -553,6 +564,7 @@ void set_environment(const RunOptions& options, const std::string& agent,
   }
   if (options.heap_dump_bytes) setenv("PPROF_HEAP_DUMP_BYTES", options.heap_dump_bytes->c_str(), 1);
   if (options.flush_interval) setenv("PPROF_FLUSH_INTERVAL", options.flush_interval->c_str(), 1);
+  if (options.file_mode) setenv("PPROF_FILE_MODE", options.file_mode->c_str(), 1);
   if (options.output_dir) setenv("PPROF_OUTPUT_DIR", options.output_dir->c_str(), 1);
   if (options.http) setenv("PPROF_HTTP", options.http->c_str(), 1);
   if (options.http_allow_remote) setenv("PPROF_HTTP_ALLOW_REMOTE", "1", 1);
