@@ -58,7 +58,10 @@ TEST(Config, CpuHz) {
 
 TEST(Config, OutputDirIsResolvedAtStart) {
   std::vector<std::string> problems;
-  EXPECT_EQ(parse({{"PPROF_OUTPUT_DIR", "."}}, &problems, "/tmp").output_dir, "/tmp/.");
+  // Resolved to the real path once, so a later chdir or a link swapped in
+  // does not change where profiles go.
+  EXPECT_EQ(parse({{"PPROF_OUTPUT_DIR", "."}}, &problems, "/tmp").output_dir, "/tmp");
+  EXPECT_EQ(parse({{"PPROF_OUTPUT_DIR", "tmp/../tmp/"}}, &problems, "/").output_dir, "/tmp");
   EXPECT_EQ(parse({{"PPROF_OUTPUT_DIR", "/"}}, &problems, "/tmp").output_dir, "/");
   EXPECT_EQ(parse({{"PPROF_OUTPUT_DIR", "tmp"}}, &problems, "/").output_dir, "/tmp");
   EXPECT_TRUE(problems.empty());
