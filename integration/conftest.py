@@ -173,6 +173,37 @@ class Proc:
                    rusage=rusage, outdir=self.outdir, wall=wall)
 
 
+class RawChecks:
+    """Every profile file read with `go tool pprof -raw` in this session, for
+    the figures printed at the end: files checked, processes they came from
+    (the pid in `<program>.<pid>.<kind>...pb.gz`), files pprof rejected."""
+
+    def __init__(self):
+        self.files = {}
+
+    def record(self, path, ok):
+        key = str(Path(path).resolve()) if "://" not in str(path) else str(path)
+        self.files[key] = self.files.get(key, True) and ok
+
+    def summary(self):
+        pids = set()
+        for f in self.files:
+            m = re.match(r".*?\.(\d+)\.[a-z]+(?:\.\d+)?\.pb\.gz$", Path(f).name)
+            if m:
+                pids.add(m.group(1))
+        bad = sum(1 for ok in self.files.values() if not ok)
+        return (f"go tool pprof -raw read {len(self.files)} profile files from {len(pids)} "
+                f"processes; {bad} rejected")
+
+
+RAW_CHECKS = RawChecks()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if RAW_CHECKS.files:
+        terminalreporter.write_line("ppagent: " + RAW_CHECKS.summary())
+
+
 def clean_env():
     """The test process's environment without anything that would steer the agent."""
     env = {k: v for k, v in os.environ.items()
@@ -288,6 +319,8 @@ class Harness:
         cmd = ["go", "tool", "pprof"] + list(args) + [str(profile)]
         r = subprocess.run(cmd, env=self.pprof_env(), stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=timeout)
+        if "-raw" in args:
+            RAW_CHECKS.record(profile, r.returncode == 0)
         if check:
             assert r.returncode == 0, (
                 f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
