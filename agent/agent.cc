@@ -382,7 +382,7 @@ void parent_after_fork() {
 void go_inert_in_child() {
   g_active.store(false);
   ContentionProfiler::child_after_fork(/*keep_recording=*/false);
-  route_mutex_hooks(/*lock_profiled=*/false, /*unlock_profiled=*/false);
+  route_mutex_hooks(/*lock_profiled=*/false, /*unlock_profiled=*/false, /*rebind_calls=*/false);
   forget_lock_thread_id();
   HeapProfiler::child_after_fork(/*keep_recording=*/false);
   thread_stacks_child_after_fork();

@@ -245,7 +245,7 @@ extern "C" int agent_mutex_unlock(pthread_mutex_t*);
 namespace ppagent {
 void forget_lock_thread_id() { t_thread_id = 0; }
 
-void route_mutex_hooks(bool lock_profiled, bool unlock_profiled) {
+void route_mutex_hooks(bool lock_profiled, bool unlock_profiled, bool rebind_calls) {
   g_real_lock = g_mutex_lock.get();
   g_real_trylock = g_mutex_trylock.get();
   g_real_unlock = g_mutex_unlock.get();
@@ -254,6 +254,7 @@ void route_mutex_hooks(bool lock_profiled, bool unlock_profiled) {
   // Even one indirect jump is measurable on these calls: the program's calls
   // of a function with nothing to record go to glibc's directly (objects
   // loaded later still come through the pointer above).
+  if (!rebind_calls) return;
   if (!lock_profiled)
     rebind_plt_calls("pthread_mutex_lock", reinterpret_cast<void*>(agent_mutex_lock),
                      reinterpret_cast<void*>(g_real_lock));
