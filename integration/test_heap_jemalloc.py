@@ -241,10 +241,12 @@ def test_per_sample_hooks_when_present(h):
             within(by[name]["inuse_space"], live, f"{name} inuse_space", by)
         assert by[CHURN]["alloc_objects"] == CHURN_BYTES // 1024, by
         assert by[CHURN]["inuse_objects"] == 0 and by[CHURN]["inuse_space"] == 0, by
-        # One sample per (stack, usable size), as the interposing backend writes them.
+        # One sample per (stack, usable size), as the interposing backend writes
+        # them (heap_problems checks that): glibc's usable size of malloc(4096)
+        # depends on where the chunk is, a few bytes over.
         sizes = {view.num_labels(s)["bytes"] for s in view.p.sample
                  if "site_malloc_4k" in view.stack_functions(s)}
-        assert len(sizes) == 1 and 4096 <= sizes.pop() < 4096 + 64, sizes
+        assert sizes and all(4096 <= b < 4096 + 64 for b in sizes), sizes
 
 
 @pytest.mark.timeout(300)
