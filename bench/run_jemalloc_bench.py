@@ -18,7 +18,8 @@ all at the default rate (512 KiB = 2^19), each writing its profile at exit (the 
 allocs; jemalloc-prof a final jeprof dump, prof_final:true), in interleaved rounds (every round
 runs every configuration once, the first one rotating).  Wall time is time.monotonic() around
 the child, CPU time user+system from os.wait4.  Ratios are each configuration's median over
-jemalloc's median.  The agent's heap profile is read with `go tool pprof -raw` for its estimate
+jemalloc's median; then each configuration's fixed cost (the same runs with no operations:
+start-up and the profile at exit) and the CPU per pair without it.  The agent's heap profile is read with `go tool pprof -raw` for its estimate
 of the bytes allocated (a check that the backend really profiled).
 
 A benchmark, not a test: it prints figures and never fails on them.  Standard library only; run
@@ -90,6 +91,8 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    ap.add_argument("--fixed", type=int, default=1,
+                    help="1: also measure each configuration's fixed cost (0 operations)")
     args = ap.parse_args()
     args.workload = args.workload or os.path.join(args.build_dir, "bench", "malloc_churn_je")
     args.agent = args.agent or os.path.join(args.build_dir, "agent", "libppagent.so")
@@ -113,6 +116,15 @@ def main():
                 print("  threads=%d round=%d %-18s wall %7.3fs cpu %7.3fs" % (
                     threads, rnd + 1, name, r["wall"], r["cpu"]), flush=True)
 
+    # The fixed cost (start-up, the profile at exit): the same runs with no operations.
+    fixed = {}
+    if args.fixed:
+        ops, args.ops = args.ops, 0
+        for rnd, order in rotations(CONFIGS, args.rounds):
+            for name in order:
+                fixed.setdefault(name, []).append(run_once(args, name, 1, scratch)["cpu"])
+        args.ops = ops
+
     print()
     print("load average at end: %s" % loadavg())
     print("%-8s %-18s %9s %9s %8s %10s %10s %14s" % ("threads", "configuration", "wall s",
@@ -130,9 +142,20 @@ def main():
             profile = rs[-1].get("profile")
             if profile:
                 est = "%.2f GiB" % (reader.raw(profile).total_prefix("alloc_space/") / 2.0 ** 30)
-            print("%-8d %-18s %9.3f %9.3f %8.1f %9.3fx %9.3fx %14s   (wall spread %s)" % (
-                threads, name, w, c, 1e9 * c / (args.ops * threads), w / bw, c / bc, est,
+            print("%-8d %-18s %9.3f %9.3f %8.1f %9.3fx %9.3fx %14s   (wall spread %.0f%%)" % (
+                threads, name, w, c, 1e9 * c / max(1, args.ops * threads), w / bw, c / bc, est,
                 spread_pct([r["wall"] for r in rs])))
+    if fixed:
+        print()
+        print("fixed cost (1 thread, 0 operations, median CPU s), and CPU per pair without it:")
+        base_fixed = statistics.median(fixed["jemalloc"])
+        for threads in threads_list:
+            bc = statistics.median(r["cpu"] for r in results[(threads, "jemalloc")]) - base_fixed
+            for name in CONFIGS:
+                f = statistics.median(fixed[name])
+                c = statistics.median(r["cpu"] for r in results[(threads, name)]) - f
+                print("  threads=%d %-18s fixed %6.3fs   net %6.1f ns/pair   net cpu/base %.3fx" % (
+                    threads, name, f, 1e9 * c / max(1, args.ops * threads), c / bc))
     if not args.keep:
         shutil.rmtree(scratch, ignore_errors=True)
     else:
