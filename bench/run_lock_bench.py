@@ -114,8 +114,11 @@ def parse_paired(cfg, stdout):
     problem = None
     if cfg == "none" and not r["same_function"]:
         problem = "'none' paired run called two different functions (something is preloaded?)"
-    if cfg != "none" and r["same_function"]:
-        problem = "'%s' paired run called glibc's function on both sides (agent not reached)" % cfg
+    # With nothing to record the agent points the program's calls at glibc.
+    if cfg == "off" and not r["same_function"]:
+        problem = "'off' paired run: the program's calls still reach the agent (not rebound to glibc)"
+    if cfg == "on" and r["same_function"]:
+        problem = "'on' paired run called glibc's function on both sides (agent not reached)"
     return r, problem
 
 
