@@ -15,11 +15,12 @@ bool is_skipped_frame(uintptr_t pc) {
          (pc >= g_allocator_start && pc < g_allocator_end);
 }
 
-// The executable segment holding the agent's own code.
-void find_own_code(uintptr_t* start, uintptr_t* end) {
+}  // namespace
+
+bool code_segment_of(const void* address, uintptr_t* start, uintptr_t* end) {
   struct Search {
     uintptr_t probe, start = 0, end = 0;
-  } search{reinterpret_cast<uintptr_t>(&find_own_code)};
+  } search{reinterpret_cast<uintptr_t>(address)};
   dl_iterate_phdr(
       [](struct dl_phdr_info* info, size_t, void* data) {
         auto* s = static_cast<Search*>(data);
@@ -37,11 +38,12 @@ void find_own_code(uintptr_t* start, uintptr_t* end) {
       &search);
   *start = search.start;
   *end = search.end;
+  return search.start != 0;
 }
 
-}  // namespace
-
-void init_caller_stack() { find_own_code(&g_own_start, &g_own_end); }
+void init_caller_stack() {
+  code_segment_of(reinterpret_cast<const void*>(&init_caller_stack), &g_own_start, &g_own_end);
+}
 
 void skip_allocator_frames(uintptr_t start, uintptr_t end) {
   g_allocator_start = start;

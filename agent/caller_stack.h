@@ -11,6 +11,9 @@ namespace ppagent {
 // Notes where the agent's own code is; call once at start.
 void init_caller_stack();
 
+// The executable segment of the loaded object that holds `address`.
+bool code_segment_of(const void* address, uintptr_t* start, uintptr_t* end);
+
 // Also drops leading frames in [start, end): the code of an allocator that
 // calls the agent back from inside malloc (jemalloc's profiling hooks).
 void skip_allocator_frames(uintptr_t start, uintptr_t end);

@@ -113,30 +113,6 @@ bool install_per_sample_hooks() {
   return true;
 }
 
-// The executable segment of the object that holds `address`.
-bool code_segment_of(const void* address, uintptr_t* start, uintptr_t* end) {
-  struct Search {
-    uintptr_t probe, start = 0, end = 0;
-  } search{reinterpret_cast<uintptr_t>(address)};
-  dl_iterate_phdr(
-      [](struct dl_phdr_info* info, size_t, void* data) {
-        auto* s = static_cast<Search*>(data);
-        for (int i = 0; i < info->dlpi_phnum; i++) {
-          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
-          uintptr_t lo = info->dlpi_addr + ph.p_vaddr, hi = lo + ph.p_memsz;
-          if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) && s->probe >= lo && s->probe < hi) {
-            s->start = lo;
-            s->end = hi;
-            return 1;
-          }
-        }
-        return 0;
-      },
-      &search);
-  *start = search.start;
-  *end = search.end;
-  return search.start != 0;
-}
 
 std::string object_name(const void* address) {
   Dl_info info;
