@@ -438,7 +438,7 @@ __attribute__((constructor)) void agent_start() {
     // user, so none of it is read and nothing is recorded, written or served.
     log_line("secure execution (setuid or setgid program): the agent does nothing");
     HeapProfiler::start(0, nullptr);  // the allocation hooks just forward
-    route_mutex_hooks(/*lock_profiled=*/false, /*unlock_profiled=*/false);
+    route_mutex_hooks(/*lock_profiled=*/false, /*unlock_profiled=*/false, /*rebind_calls=*/false);
     return;
   }
   remember_program_name();  // before the program can rewrite argv (setproctitle)
@@ -456,6 +456,7 @@ __attribute__((constructor)) void agent_start() {
   }
   if (!program_selected(process_filter, program_name())) {
     start_heap_backend(g_config->heap_backend, 0, nullptr);  // not this program: the hooks just forward
+    take_idle_malloc_hooks_out_of_calls();
     route_mutex_hooks(/*lock_profiled=*/false, /*unlock_profiled=*/false);
     return;
   }
@@ -468,6 +469,7 @@ __attribute__((constructor)) void agent_start() {
   const bool want_block = worth_recording && g_config->block_rate > 0;
   if (!want_cpu && !want_heap && !want_mutex && !want_block && !want_http) {
     start_heap_backend(g_config->heap_backend, 0, nullptr);  // the allocation hooks just forward from now on
+    take_idle_malloc_hooks_out_of_calls();
     route_mutex_hooks(/*lock_profiled=*/false, /*unlock_profiled=*/false);
     return;
   }
@@ -481,6 +483,7 @@ __attribute__((constructor)) void agent_start() {
   init_thread_stacks(g_module_tables);
 
   start_heap_backend(g_config->heap_backend, want_heap ? g_config->mem_rate : 0, g_module_tables);
+  take_idle_malloc_hooks_out_of_calls();
   g_heap_on = want_heap;
   if (want_mutex || want_block) {
     ContentionProfiler::start(want_mutex ? g_config->mutex_fraction : 0,

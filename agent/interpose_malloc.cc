@@ -13,6 +13,7 @@
 
 #include "agent_scope.h"
 #include "heap_profiler.h"
+#include "plt_rebinding.h"
 
 namespace ppagent {
 namespace {
@@ -256,3 +257,43 @@ PPAGENT_EXPORT size_t malloc_usable_size(void* p) {
   auto fn = real(g_real.malloc_usable_size);
   return fn ? fn(p) : 0;
 }
+
+// This library's own definitions, even where another preloaded library's come
+// first in the process.
+#define PPAGENT_OWN(name) \
+  extern "C" decltype(name) agent_own_##name __attribute__((alias(#name), copy(name)));
+PPAGENT_OWN(malloc)
+PPAGENT_OWN(free)
+PPAGENT_OWN(calloc)
+PPAGENT_OWN(realloc)
+PPAGENT_OWN(reallocarray)
+PPAGENT_OWN(posix_memalign)
+PPAGENT_OWN(aligned_alloc)
+PPAGENT_OWN(memalign)
+PPAGENT_OWN(valloc)
+PPAGENT_OWN(pvalloc)
+PPAGENT_OWN(malloc_usable_size)
+
+namespace ppagent {
+
+void take_idle_malloc_hooks_out_of_calls() {
+  if (HeapProfiler::rate() != 0 || !resolve_real_functions()) return;
+  AgentScope scope;
+#define PPAGENT_REBIND(name)                                                        \
+  if (void* next = reinterpret_cast<void*>(g_real.name.load(std::memory_order_relaxed))) \
+    rebind_plt_calls(#name, reinterpret_cast<void*>(agent_own_##name), next);
+  PPAGENT_REBIND(malloc)
+  PPAGENT_REBIND(free)
+  PPAGENT_REBIND(calloc)
+  PPAGENT_REBIND(realloc)
+  PPAGENT_REBIND(reallocarray)
+  PPAGENT_REBIND(posix_memalign)
+  PPAGENT_REBIND(aligned_alloc)
+  PPAGENT_REBIND(memalign)
+  PPAGENT_REBIND(valloc)
+  PPAGENT_REBIND(pvalloc)
+  PPAGENT_REBIND(malloc_usable_size)
+#undef PPAGENT_REBIND
+}
+
+}  // namespace ppagent

@@ -1,7 +1,8 @@
 """Issue 4, "nearly free when off": with mutex and block profiling off, the
 program's calls of pthread_mutex_lock/_unlock go to glibc directly, not
-through the agent. Read from outside: the slot's address from `readelf -r`,
-its content from /proc/<pid>/mem, its owner from /proc/<pid>/maps."""
+through the agent; likewise malloc/free while heap profiling is off. Read from
+outside: the slot's address from `readelf -r`, its content from
+/proc/<pid>/mem, its owner from /proc/<pid>/maps."""
 
 import os
 import re
@@ -12,17 +13,20 @@ import subprocess
 import pytest
 
 
+FUNCTIONS = ("pthread_mutex_lock", "pthread_mutex_unlock", "malloc", "free")
+
+
 def plt_slots(binary):
-    """Offsets of the JUMP_SLOT relocations for the two functions."""
+    """Offsets of the JUMP_SLOT relocations for FUNCTIONS."""
     out = subprocess.run(["readelf", "-rW", str(binary)], capture_output=True, text=True,
                          check=True).stdout
     slots = {}
     for line in out.splitlines():
         m = re.match(r"\s*([0-9a-f]+)\s+[0-9a-f]+\s+R_X86_64_JUMP_SLOT\s+[0-9a-f]+\s+"
-                     r"(pthread_mutex_(?:un)?lock)@", line)
+                     r"(pthread_mutex_(?:un)?lock|malloc|free)@", line)
         if m:
             slots[m.group(2)] = int(m.group(1), 16)
-    assert set(slots) == {"pthread_mutex_lock", "pthread_mutex_unlock"}, out
+    assert set(slots) == set(FUNCTIONS), out
     return slots
 
 
@@ -70,15 +74,19 @@ def owner_kind(name):
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("config,args,expected", [
-    (None, [], ("glibc", "glibc")),
-    ({}, [], ("glibc", "glibc")),
-    ({"PPROF_CPU_HZ": "0"}, ["unbound"], ("glibc", "glibc")),
-    ({"PPROF_MUTEX_FRACTION": "1"}, [], ("agent", "agent")),
-    ({"PPROF_BLOCK_RATE": "1"}, [], ("agent", "glibc")),
-    ({"PPROF_MUTEX_FRACTION": "1", "PPROF_BLOCK_RATE": "1"}, ["unbound"], ("unbound", "unbound")),
-], ids=["no-agent", "agent-both-off", "agent-off-nothing-recorded-unbound", "mutex-on",
-        "block-only", "both-on-unbound"])
+    # expected: where (lock, unlock, malloc, free) lead
+    (None, [], ("glibc", "glibc", "glibc", "glibc")),
+    ({"PPROF_MEM_RATE": "0"}, [], ("glibc", "glibc", "glibc", "glibc")),
+    ({}, [], ("glibc", "glibc", "agent", "agent")),
+    ({"PPROF_CPU_HZ": "0", "PPROF_MEM_RATE": "0"}, ["unbound"],
+     ("glibc", "glibc", "glibc", "glibc")),
+    ({"PPROF_MUTEX_FRACTION": "1", "PPROF_MEM_RATE": "0"}, [], ("agent", "agent", "glibc", "glibc")),
+    ({"PPROF_BLOCK_RATE": "1"}, [], ("agent", "glibc", "agent", "agent")),
+    ({"PPROF_MUTEX_FRACTION": "1", "PPROF_BLOCK_RATE": "1"}, ["unbound"],
+     ("unbound", "unbound", "unbound", "unbound")),
+], ids=["no-agent", "agent-all-off", "heap-on", "nothing-recorded-unbound", "mutex-on",
+        "block-only", "all-on-unbound"])
 def test_where_the_program_calls_lead(h, config, args, expected):
     owners = slot_owners(h, config, *args)
-    got = (owner_kind(owners["pthread_mutex_lock"]), owner_kind(owners["pthread_mutex_unlock"]))
+    got = tuple(owner_kind(owners[f]) for f in FUNCTIONS)
     assert got == expected, owners
