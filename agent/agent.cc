@@ -539,6 +539,8 @@ void write_profiles_at_end() {
   pthread_mutex_lock(&g_write_mutex);
   if (!g_written) {
     g_written = true;
+    // As Go's StopCPUProfile before writing: the writing is not the program's CPU.
+    if (g_cpu_on) CpuSampler::stop();
     Symbolizer symbolizer;  // one for all profiles: loading debug info is the costly part
     if (g_cpu_on) write_cpu_profile(&symbolizer);
     if (g_heap_on) write_heap_profiles(0, &symbolizer);

@@ -208,6 +208,21 @@ def world_writable_outdir(base):
     return out
 
 
+def describe_stacks(views):
+    """Each profile's samples as mapping:function frames, for failure messages."""
+    parts = []
+    for kind, v in views.items():
+        maps = {m.id: os.path.basename(v.str(m.filename)) for m in v.p.mapping}
+        for s in v.p.sample[:5]:
+            frames = []
+            for lid in s.location_id:
+                loc = v.locations[lid]
+                names = [ln[0] for ln in v.lines(loc) if ln[0]] or [hex(loc.address)]
+                frames.append(f"{maps.get(loc.mapping_id, '?')}:{'/'.join(names)}")
+            parts.append(f"{kind} {list(s.value)}: " + " < ".join(frames))
+    return "\n".join(parts)
+
+
 def check_nginx_profiles(h, out, pids, workers, dumps=0):
     """Every pid in `pids` left valid profiles (and those of `dumps` dumps)
     and nobody else did; the workers show nginx's own code and the work they
@@ -226,7 +241,8 @@ def check_nginx_profiles(h, out, pids, workers, dumps=0):
         # starts without its parent's past); any stack it has names nginx.
         if pid in workers or any(v.p.sample for v in views.values()):
             assert any(n.startswith("ngx_") for n in names), (
-                f"nginx {pid}: no ngx_ function named in its stacks: {sorted(names)}")
+                f"nginx {pid}: no ngx_ function named in its stacks: {sorted(names)}; "
+                + describe_stacks(views))
         if pid in workers:
             n = cpu_samples(views["cpu"])
             worker_cpu += n
