@@ -20,6 +20,19 @@ static inline uint64_t process_cpu_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Spins until the calling thread has used `ns` of CPU time, storing into
+ * `sink` so the work stays. Always inlined: the CPU is charged to the
+ * function that calls it, which is what the tests look for. */
+static inline __attribute__((always_inline)) void burn_thread_cpu(uint64_t ns,
+                                                                  volatile unsigned long *sink) {
+  unsigned long x = 1;
+  uint64_t start = thread_cpu_ns();
+  while (thread_cpu_ns() - start < ns) {
+    for (int i = 0; i < 20000; i++) x = x * 6364136223846793005ul + 1;
+    *sink = x;
+  }
+}
+
 /* xorshift64: deterministic pseudo-random numbers, seeded per thread. */
 static inline uint64_t xorshift64(uint64_t *s) {
   uint64_t x = *s;

@@ -19,15 +19,10 @@
 #include "burnlib.h"
 
 static volatile unsigned long sink;
-static void* kept[32];
+static void* volatile kept[32]; /* volatile: never read; the stores (and so the mallocs) must stay */
 
 __attribute__((noinline, noclone)) void daemon_work(void) {
-  unsigned long x = 1;
-  uint64_t start = thread_cpu_ns();
-  while (thread_cpu_ns() - start < 200ull * 1000 * 1000) {
-    for (int i = 0; i < 20000; i++) x = x * 6364136223846793005ul + 1;
-    sink = x;
-  }
+  burn_thread_cpu(200ull * 1000 * 1000, &sink);
   sink++;
 }
 

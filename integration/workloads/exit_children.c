@@ -20,12 +20,7 @@ extern char** environ;
 static volatile unsigned long sink;
 
 __attribute__((noinline, noclone)) void parent_work(void) {
-  unsigned long x = 1;
-  uint64_t start = thread_cpu_ns();
-  while (thread_cpu_ns() - start < 100ull * 1000 * 1000) {
-    for (int i = 0; i < 20000; i++) x = x * 6364136223846793005ul + 1;
-    sink = x;
-  }
+  burn_thread_cpu(100ull * 1000 * 1000, &sink);
   sink++;
 }
 

@@ -11,12 +11,7 @@
 static volatile unsigned long sink;
 
 __attribute__((noinline)) static void burn(double seconds) {
-  unsigned long x = 1;
-  uint64_t start = thread_cpu_ns();
-  while (thread_cpu_ns() - start < (uint64_t)(seconds * 1e9)) {
-    for (int i = 0; i < 20000; i++) x = x * 6364136223846793005ul + 1;
-    sink = x;
-  }
+  burn_thread_cpu((uint64_t)(seconds * 1e9), &sink);
 }
 
 /* The increments after the calls keep them from becoming tail calls, which

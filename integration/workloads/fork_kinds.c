@@ -17,17 +17,12 @@
 #define BLOCKS 64
 
 static volatile unsigned long sink;
-static void* parent_blocks[BLOCKS];
-static void* child_blocks[BLOCKS];
+static void* volatile parent_blocks[BLOCKS]; /* volatile: the stores (and so the mallocs) must stay */
+static void* volatile child_blocks[BLOCKS];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 __attribute__((noinline)) static void burn(double seconds) {
-  unsigned long x = 1;
-  uint64_t start = thread_cpu_ns();
-  while (thread_cpu_ns() - start < (uint64_t)(seconds * 1e9)) {
-    for (int i = 0; i < 20000; i++) x = x * 6364136223846793005ul + 1;
-    sink = x;
-  }
+  burn_thread_cpu((uint64_t)(seconds * 1e9), &sink);
 }
 
 /* Each worker holds the lock for 5 ms five times; the other one waits. */

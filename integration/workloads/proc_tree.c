@@ -16,15 +16,10 @@
 #include "burnlib.h"
 
 static volatile unsigned long sink;
-static void* kept[16];
+static void* volatile kept[16]; /* volatile: never read; the stores (and so the mallocs) must stay */
 
 __attribute__((noinline, noclone)) void tree_work(void) {
-  unsigned long x = 1;
-  uint64_t start = thread_cpu_ns();
-  while (thread_cpu_ns() - start < 100ull * 1000 * 1000) {
-    for (int i = 0; i < 20000; i++) x = x * 6364136223846793005ul + 1;
-    sink = x;
-  }
+  burn_thread_cpu(100ull * 1000 * 1000, &sink);
   sink++;
 }
 
