@@ -33,6 +33,11 @@ struct RealMalloc {
   std::atomic<bool> resolved{false};
 } g_real;
 
+// Every interposed function, once: X(name) for each.
+#define PPAGENT_MALLOC_FAMILY(X)                                                             \
+  X(malloc) X(free) X(calloc) X(realloc) X(reallocarray) X(posix_memalign) X(aligned_alloc) \
+  X(memalign) X(valloc) X(pvalloc) X(malloc_usable_size)
+
 __thread bool t_resolving __attribute__((tls_model("initial-exec")));
 
 template <typename F>
@@ -47,17 +52,9 @@ bool resolve_real_functions() {
   if (g_real.resolved.load(std::memory_order_acquire)) return true;
   if (t_resolving) return false;
   t_resolving = true;
-  resolve_one(g_real.malloc, "malloc");
-  resolve_one(g_real.free, "free");
-  resolve_one(g_real.calloc, "calloc");
-  resolve_one(g_real.realloc, "realloc");
-  resolve_one(g_real.reallocarray, "reallocarray");
-  resolve_one(g_real.posix_memalign, "posix_memalign");
-  resolve_one(g_real.aligned_alloc, "aligned_alloc");
-  resolve_one(g_real.memalign, "memalign");
-  resolve_one(g_real.valloc, "valloc");
-  resolve_one(g_real.pvalloc, "pvalloc");
-  resolve_one(g_real.malloc_usable_size, "malloc_usable_size");
+#define PPAGENT_RESOLVE(name) resolve_one(g_real.name, #name);
+  PPAGENT_MALLOC_FAMILY(PPAGENT_RESOLVE)
+#undef PPAGENT_RESOLVE
   t_resolving = false;
   g_real.resolved.store(true, std::memory_order_release);
   return true;
@@ -124,7 +121,7 @@ inline bool forget_if_sampled(void* p, SampledBlock* block) {
 // free's rare path, out of line so that the common one stays two loads.
 __attribute__((noinline)) void forget_freed_sample(void* p) {
   SampledBlock block;
-  if (!t_in_agent && HeapProfiler::take(p, &block)) HeapProfiler::count_free(block);
+  if (forget_if_sampled(p, &block)) HeapProfiler::count_free(block);
 }
 
 }  // namespace
@@ -262,17 +259,8 @@ PPAGENT_EXPORT size_t malloc_usable_size(void* p) {
 // first in the process.
 #define PPAGENT_OWN(name) \
   extern "C" decltype(name) agent_own_##name __attribute__((alias(#name), copy(name)));
-PPAGENT_OWN(malloc)
-PPAGENT_OWN(free)
-PPAGENT_OWN(calloc)
-PPAGENT_OWN(realloc)
-PPAGENT_OWN(reallocarray)
-PPAGENT_OWN(posix_memalign)
-PPAGENT_OWN(aligned_alloc)
-PPAGENT_OWN(memalign)
-PPAGENT_OWN(valloc)
-PPAGENT_OWN(pvalloc)
-PPAGENT_OWN(malloc_usable_size)
+PPAGENT_MALLOC_FAMILY(PPAGENT_OWN)
+#undef PPAGENT_OWN
 
 namespace ppagent {
 
@@ -282,17 +270,7 @@ void take_idle_malloc_hooks_out_of_calls() {
 #define PPAGENT_REBIND(name)                                                        \
   if (void* next = reinterpret_cast<void*>(g_real.name.load(std::memory_order_relaxed))) \
     rebind_plt_calls(#name, reinterpret_cast<void*>(agent_own_##name), next);
-  PPAGENT_REBIND(malloc)
-  PPAGENT_REBIND(free)
-  PPAGENT_REBIND(calloc)
-  PPAGENT_REBIND(realloc)
-  PPAGENT_REBIND(reallocarray)
-  PPAGENT_REBIND(posix_memalign)
-  PPAGENT_REBIND(aligned_alloc)
-  PPAGENT_REBIND(memalign)
-  PPAGENT_REBIND(valloc)
-  PPAGENT_REBIND(pvalloc)
-  PPAGENT_REBIND(malloc_usable_size)
+  PPAGENT_MALLOC_FAMILY(PPAGENT_REBIND)
 #undef PPAGENT_REBIND
 }
 
