@@ -38,6 +38,7 @@
 #include "program_name.h"
 #include "real_functions.h"
 #include "stack_walker.h"
+#include "thread_proc.h"
 #include "thread_profile.h"
 #include "thread_random.h"
 #include "trace_store.h"
@@ -298,6 +299,21 @@ struct PeriodicDumps {
   }
 } g_periodic;
 
+// The program's last thread ended (it was not main's return, or exit() would
+// have ended the process): glibc would now call exit(0), but the agent's
+// threads are still there, so the agent's thread does it. Threads the count
+// misses (started before the agent, or with clone) are looked for in
+// /proc/self/task: any of them still running keeps the process alive.
+bool only_agent_threads_left() {
+  if (program_threads_running() > 0) return false;
+  for (pid_t tid : list_threads()) {
+    if (is_agent_thread(tid)) continue;
+    ThreadStatus status = read_thread_status(tid);
+    if (status.exists && !status.exited) return false;
+  }
+  return true;
+}
+
 // The agent's own thread: never sampled (created with the real
 // pthread_create), every signal blocked, so it never runs program code.
 void* agent_thread_main(void*) {
@@ -308,6 +324,10 @@ void* agent_thread_main(void*) {
   for (;;) {
     // A burst of one signal before the thread looks is one pending bit: one dump.
     const uint64_t pending = wakeup_wait(periodic || flush_ns > 0 ? 100 : 1000);
+    if (only_agent_threads_left()) {
+      write_profiles_at_end();
+      exit(0);  // the program's exit handlers run here, as on its last thread
+    }
     g_module_tables->refresh();
     // A crashing thread waits (bounded) in its handler for this write.
     bool fatal = false;
@@ -426,6 +446,7 @@ void child_after_fork() {
     CpuSampler::child_after_fork(nullptr);
   }
   forget_all_agent_threads();
+  forget_other_program_threads();
   wakeup_reset();
   for (FinalFile& f : g_final_files) f = FinalFile{f.kind, {}, false};  // the parent's files
   if (!start_dump_thread()) log_line("cannot start the agent's thread in a forked child");
@@ -505,6 +526,7 @@ __attribute__((constructor)) void agent_start() {
   if (!g_cpu_on && !dumps_on() && !want_http) return;
   g_process_id.store(getpid());
   g_active.store(true);
+  watch_main_thread_exit();
 
   if (start_dump_thread()) install_signal_handlers();
   else log_line("cannot start the agent's thread; profiles are written only at exit");

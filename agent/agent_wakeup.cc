@@ -53,12 +53,21 @@ void wakeup_post(int signo) {
   errno = saved_errno;
 }
 
+void wakeup_nudge() {
+  int saved_errno = errno;
+  g_post_count.fetch_add(1);
+  futex(&g_post_count, FUTEX_WAKE, 1, nullptr);
+  errno = saved_errno;
+}
+
 uint64_t wakeup_wait(int timeout_ms) {
   const int64_t deadline = monotonic_ms() + timeout_ms;
+  uint32_t seen = g_post_count.load();
   for (;;) {
-    uint32_t seen = g_post_count.load();
     uint64_t pending = g_pending.exchange(0);
     if (pending != 0) return pending;
+    const uint32_t now = g_post_count.load();
+    if (now != seen) return 0;  // a nudge (a post's bit was taken just above)
     if (!sleep_while_equal(&g_post_count, seen, deadline)) return 0;
   }
 }

@@ -15,8 +15,13 @@ namespace ppagent {
 // Several posts of one signal before the thread looks make one pending bit.
 void wakeup_post(int signo);
 
-// Waits until some signal is pending or `timeout_ms` has passed, then returns
-// the pending signals as a mask (bit signo-1) and clears them. 0 = timed out.
+// Async-signal-safe: wakes the agent's thread without a signal, to look at
+// the process again (a program thread ended).
+void wakeup_nudge();
+
+// Waits until some signal is pending, a nudge came or `timeout_ms` has
+// passed, then returns the pending signals as a mask (bit signo-1) and clears
+// them. 0 = timed out or nudged.
 uint64_t wakeup_wait(int timeout_ms);
 
 // Requests that a caller waits on until the agent's thread has served them

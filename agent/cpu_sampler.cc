@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <unordered_map>
 
+#include "agent_scope.h"
 #include "agent_signals.h"
 #include "agent_threads.h"
 #include "log.h"
@@ -50,6 +51,10 @@ void on_sigprof(int, siginfo_t* info, void* context) {
   }
   if (info->si_value.sival_int != kTimerCookie) return;
   if (!g_running.load(std::memory_order_relaxed)) return;
+  // The agent's own work on a program thread (its start-up, a sampled
+  // allocation's stack walk, a contention's record, the writing at exit) is
+  // not the program's CPU time.
+  if (t_in_agent) return;
   const int saved_errno = errno;
   const uint64_t weight = 1 + static_cast<uint64_t>(info->si_overrun > 0 ? info->si_overrun : 0);
 

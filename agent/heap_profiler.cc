@@ -190,6 +190,7 @@ void HeapProfiler::on_countdown_expired(void* p, size_t size) {
     t_bytes_until_sample = static_cast<int64_t>(static_cast<uint64_t>(t_bytes_until_sample) + size);
     return;
   }
+  AgentScope scope;  // from here on the agent's work, not the program's
   if (!t_countdown_started) {
     // This thread's first countdown: draw it now, then charge this allocation.
     t_countdown_started = true;

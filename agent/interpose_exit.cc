@@ -1,3 +1,14 @@
+// How a process ends, and the agent's last write before it does.
+//
+// The exit profiles are written while the program's libraries are still
+// alive: when main returns (main is wrapped through __libc_start_main) and
+// when exit() or quick_exit() is called, before the program's atexit
+// handlers and library destructors run. Those may tear down what the
+// writer's own calls need (a program's OpenSSL cleaned up by its atexit
+// handler, then used again by a library loaded late, crashed node and curl).
+// The agent's own atexit handler (agent.cc) stays only for exits that pass
+// by both, such as glibc's internal exit after the last thread ends.
+//
 // _exit and _Exit end the process at once, without atexit handlers: programs
 // call them in forked workers, after daemon()'s fork, on fatal errors and from
 // signal handlers. The agent writes the final profiles first, as exit() would
@@ -9,11 +20,11 @@
 // A forked child that calls _exit (a worker, or one whose exec failed) is a
 // process of its own and writes its own files, as with exit().
 //
-// The writing runs on an agent thread that the caller waits for at most
-// kWriteDeadlineSeconds: _exit may be called from a signal handler that
-// interrupted the program inside malloc or a lock, where writing on the
-// calling thread could wait forever. Past the deadline the process ends
-// anyway (without the profiles still being written).
+// From exit paths the writing runs on an agent thread that the caller waits
+// for at most kWriteDeadlineSeconds: exit and _exit may be called from a
+// signal handler that interrupted the program inside malloc or a lock, where
+// writing on the calling thread could wait forever. Past the deadline the
+// process ends anyway (without the profiles still being written).
 #include <cerrno>
 #include <ctime>
 #include <dlfcn.h>
@@ -24,6 +35,8 @@
 #include "agent.h"
 #include "agent_scope.h"
 #include "agent_threads.h"
+#include "hidden_frames.h"
+#include "log.h"
 
 #define EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -35,6 +48,9 @@ constexpr int kWriteDeadlineSeconds = 30;
 using ExitFn = void (*)(int);
 ExitFn g_real_exit = nullptr;
 ExitFn g_real_Exit = nullptr;
+ExitFn g_real_libc_exit = nullptr;  // exit()
+ExitFn g_real_quick_exit = nullptr;        // quick_exit@@GLIBC_2.24
+ExitFn g_real_quick_exit_2_10 = nullptr;   // the old one, which skips thread_local destructors
 using DaemonFn = int (*)(int, int);
 DaemonFn g_real_daemon = nullptr;
 
@@ -47,6 +63,10 @@ __attribute__((constructor)) void resolve_real_exits() {
   g_real_exit = reinterpret_cast<ExitFn>(dlsym(RTLD_NEXT, "_exit"));
   g_real_Exit = reinterpret_cast<ExitFn>(dlsym(RTLD_NEXT, "_Exit"));
   g_real_daemon = reinterpret_cast<DaemonFn>(dlsym(RTLD_NEXT, "daemon"));
+  g_real_libc_exit = reinterpret_cast<ExitFn>(dlsym(RTLD_NEXT, "exit"));
+  g_real_quick_exit = reinterpret_cast<ExitFn>(dlvsym(RTLD_NEXT, "quick_exit", "GLIBC_2.24"));
+  g_real_quick_exit_2_10 =
+      reinterpret_cast<ExitFn>(dlvsym(RTLD_NEXT, "quick_exit", "GLIBC_2.10"));
 }
 
 void* write_profiles_thread(void*) {
@@ -78,11 +98,87 @@ void write_profiles_before_exit() {
   for (;;) syscall(SYS_exit_group, status);
 }
 
+// ---- main ------------------------------------------------------------------
+// The program's _start hands main to __libc_start_main; the agent hands over
+// main_then_write instead, which returns main's status after writing. The
+// stack walker hides these frames (hidden_frames.h): they are not the program's.
+using MainFn = int (*)(int, char**, char**);
+using LibcStartMainFn = int (*)(MainFn, int, char**, void (*)(), void (*)(), void (*)(), void*);
+
+MainFn g_program_main = nullptr;
+
+PPAGENT_HIDDEN_FRAME int main_then_write(int argc, char** argv, char** envp) {
+  const int status = g_program_main(argc, argv, envp);
+  // The main thread is between main and exit: it holds no lock of the
+  // program's, so it writes itself.
+  if (!t_in_agent && agent_active() && getpid() == agent_process_id()) write_profiles_at_end();
+  return status;
+}
+
+PPAGENT_HIDDEN_FRAME int start_main(const char* version, MainFn main, int argc, char** argv, void (*init)(),
+               void (*fini)(), void (*rtld_fini)(), void* stack_end) {
+  LibcStartMainFn real;
+  {
+    AgentScope scope;
+    real = reinterpret_cast<LibcStartMainFn>(dlvsym(RTLD_NEXT, "__libc_start_main", version));
+    if (real == nullptr)
+      real = reinterpret_cast<LibcStartMainFn>(dlsym(RTLD_NEXT, "__libc_start_main"));
+  }
+  if (real == nullptr) {
+    log_line("cannot find __libc_start_main; the program cannot start");
+    syscall(SYS_exit_group, 127);
+  }
+  g_program_main = main;
+  return real(main_then_write, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
 }  // namespace
 
 bool forking_for_daemon() { return t_in_daemon; }
 
 }  // namespace ppagent
+
+// Two versions, as glibc has them: a program linked against glibc 2.34 or
+// later asks for the new one, older programs for the old one.
+extern "C" PPAGENT_HIDDEN_FRAME
+__attribute__((visibility("default"), symver("__libc_start_main@@GLIBC_2.34"))) int
+ppagent_libc_start_main(ppagent::MainFn main, int argc, char** argv, void (*init)(),
+                        void (*fini)(), void (*rtld_fini)(), void* stack_end) {
+  return ppagent::start_main("GLIBC_2.34", main, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+extern "C" PPAGENT_HIDDEN_FRAME
+__attribute__((visibility("default"), symver("__libc_start_main@GLIBC_2.2.5"))) int
+ppagent_libc_start_main_2_2_5(ppagent::MainFn main, int argc, char** argv, void (*init)(),
+                              void (*fini)(), void (*rtld_fini)(), void* stack_end) {
+  return ppagent::start_main("GLIBC_2.2.5", main, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+EXPORT void exit(int status) {
+  ppagent::write_profiles_before_exit();
+  ppagent::ExitFn real = ppagent::g_real_libc_exit;
+  if (real == nullptr) {  // called before the agent's constructor ran
+    ppagent::AgentScope scope;
+    real = reinterpret_cast<ppagent::ExitFn>(dlsym(RTLD_NEXT, "exit"));
+  }
+  ppagent::end_process(real, status);
+}
+
+extern "C" __attribute__((visibility("default"), symver("quick_exit@@GLIBC_2.24"))) void
+ppagent_quick_exit(int status) {
+  ppagent::write_profiles_before_exit();
+  ppagent::end_process(ppagent::g_real_quick_exit ? ppagent::g_real_quick_exit
+                                                  : ppagent::g_real_exit,
+                       status);
+}
+
+extern "C" __attribute__((visibility("default"), symver("quick_exit@GLIBC_2.10"))) void
+ppagent_quick_exit_2_10(int status) {
+  ppagent::write_profiles_before_exit();
+  ppagent::end_process(ppagent::g_real_quick_exit_2_10 ? ppagent::g_real_quick_exit_2_10
+                                                       : ppagent::g_real_exit,
+                       status);
+}
 
 EXPORT void _exit(int status) {
   ppagent::write_profiles_before_exit();

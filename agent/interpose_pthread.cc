@@ -1,6 +1,7 @@
 // Interposed pthread symbols (exported through exports.map). Threads the
 // program creates are registered for CPU sampling as they start, and
 // unregistered as they end, without the program's help.
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <dlfcn.h>
@@ -11,6 +12,7 @@
 #include "agent.h"
 #include "agent_scope.h"
 #include "agent_threads.h"
+#include "agent_wakeup.h"
 #include "caller_stack.h"
 #include "cpu_sampler.h"
 #include "real_functions.h"
@@ -36,11 +38,19 @@ struct StartRoutine {
 pthread_key_t g_exit_key;
 pthread_once_t g_exit_key_once = PTHREAD_ONCE_INIT;
 
-// Runs at thread exit however the thread ends (return, pthread_exit, cancel).
+// The program's threads still running: the main thread and those started
+// through the wrapper below. The agent's own threads are not counted.
+std::atomic<int> g_program_threads{1};
+
+// Runs at thread exit however the thread ends (return, pthread_exit, cancel),
+// and for the main thread when it ends with pthread_exit.
 void on_thread_exit(void*) {
   AgentScope scope;
   CpuSampler::thread_exiting();
   note_thread_ended();
+  // glibc ends the process when its last thread ends; the agent's threads
+  // must not keep it alive (agent.cc ends it instead).
+  if (g_program_threads.fetch_sub(1) == 1) wakeup_nudge();
 }
 
 void make_exit_key() { pthread_key_create(&g_exit_key, on_thread_exit); }
@@ -81,6 +91,16 @@ void* run_agent_routine(void* raw) {
 
 }  // namespace
 
+void watch_main_thread_exit() {
+  AgentScope scope;
+  pthread_once(&g_exit_key_once, make_exit_key);
+  pthread_setspecific(g_exit_key, reinterpret_cast<void*>(1));
+}
+
+int program_threads_running() { return g_program_threads.load(); }
+
+void forget_other_program_threads() { g_program_threads.store(1); }
+
 int start_agent_thread(pthread_t* thread, const pthread_attr_t* attr, void* (*routine)(void*),
                        void* argument) {
   AgentScope scope;
@@ -118,8 +138,10 @@ int create_registered_thread(pthread_t* thread, const pthread_attr_t* attr,
     }
   }
   if (routine == nullptr) return real(thread, attr, function, argument);
+  g_program_threads.fetch_add(1);  // before it exists: its end counts it down
   int rc = real(thread, attr, start_registered_thread, routine);
   if (rc != 0) {
+    g_program_threads.fetch_sub(1);
     AgentScope scope;
     delete routine;
   }

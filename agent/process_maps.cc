@@ -58,10 +58,12 @@ std::vector<MapEntry> parse_executable_mappings(const std::string& maps_text,
 }
 
 std::vector<MapEntry> read_executable_mappings() {
+  // thread-self, not self: once the main thread has ended (pthread_exit) the
+  // process's own entries show nothing, the calling thread's still do.
   char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  ssize_t n = readlink("/proc/thread-self/exe", exe, sizeof exe - 1);
   std::string main_executable = n > 0 ? strip_deleted(std::string(exe, n)) : std::string();
-  return parse_executable_mappings(read_file("/proc/self/maps"), main_executable);
+  return parse_executable_mappings(read_file("/proc/thread-self/maps"), main_executable);
 }
 
 }  // namespace ppagent

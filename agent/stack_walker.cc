@@ -1,6 +1,7 @@
 #include "stack_walker.h"
 
 #include "agent_scope.h"
+#include "hidden_frames.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -235,8 +236,8 @@ int ModuleTables::walk_registers(uintptr_t pc, uintptr_t sp, uintptr_t fp, bool 
       lookup = pc;  // an interrupted instruction, not a return address
       continue;
     }
-    pcs[depth++] = pc;
     lookup = pc - 1;  // the call instruction, which may be the last of its function
+    if (!is_hidden_frame(lookup)) pcs[depth++] = pc;
   }
 done:
   walks_in_flight_.fetch_sub(1);

@@ -61,6 +61,7 @@ ThreadStatus read_thread_status(pid_t tid) {
     state += strlen("\nState:");
     while (*state == ' ' || *state == '\t') state++;
     status.stopped = *state == 'T' || *state == 't' || *state == 'Z' || *state == 'X';
+    status.exited = *state == 'Z' || *state == 'X';
   }
   if (const char* blocked = strstr(buf, "\nSigBlk:")) {
     unsigned long long mask = strtoull(blocked + strlen("\nSigBlk:"), nullptr, 16);

@@ -19,6 +19,8 @@ std::string read_thread_name(pid_t tid);
 struct ThreadStatus {
   bool exists = false;
   bool stopped = false;         // State T (stopped) or t (traced), or exiting (Z, X)
+  bool exited = false;          // State Z or X: it ended (a main thread that ended
+                                // stays a zombie while other threads run)
   bool sigprof_blocked = false;  // SigBlk has SIGPROF
   bool sigprof_pending = false;  // SigPnd (sent to this thread) has SIGPROF
 };

@@ -43,6 +43,39 @@ def test_exit_from_other_thread(h):
     check_profile(h, r, thread="exiter")
 
 
+# The exit profiles are written while the program's libraries are still alive:
+# before the program's own exit handlers run (which may tear down what the
+# writer needs): when main returns, and when exit() or quick_exit() is called.
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("mode,args,status", [
+    ("atexit-return", ["0.3"], 0),
+    ("atexit-exit", ["0.3", "4"], 4),
+    ("atexit-quick", ["0.3", "7"], 7),
+])
+def test_written_before_the_programs_exit_handlers(h, mode, args, status):
+    r = h.run_agent([h.workload("exit_paths"), mode] + args)
+    assert r.returncode == status, r.describe()
+    assert r.stdout == "handler: profile present\n", r.describe()
+    check_profile(h, r)
+
+
+@pytest.mark.timeout(120)
+def test_process_ends_with_its_last_thread(h):
+    # main ends with pthread_exit: glibc ends the process with exit(0) when the
+    # last thread returns. The agent's own threads must not keep it alive
+    # (they did: the run hung); the agent's thread ends it as glibc would,
+    # after writing.
+    r = h.run_agent([h.workload("exit_paths"), "atexit-last-thread", "0.3"], timeout=60)
+    assert r.returncode == 0, r.describe()
+    assert r.stdout == "handler: profile present\n", r.describe()
+    check_profile(h, r, thread="last")
+    # And without the agent, the same.
+    plain = h.run([h.workload("exit_paths"), "atexit-last-thread", "0.3"], agent=False,
+                  cwd=h.tmpdir("plain"))
+    assert (plain.returncode, plain.stdout) == (0, "handler: profile absent\n"), plain.describe()
+
+
 def sig_ignored(pid, signum):
     with open(f"/proc/{pid}/status") as f:
         for line in f:

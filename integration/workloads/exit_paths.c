@@ -9,6 +9,16 @@
  *   handler                   install a SIGTERM handler that writes "handler ran"
  *                             and calls exit(3); burn 0.3 s, print "ready", burn
  *   sigkill SECONDS           burn, then raise(SIGKILL)
+ *   atexit-return SECONDS     register an atexit handler, burn, return 0
+ *   atexit-exit SECONDS CODE  the same, then exit(CODE)
+ *   atexit-quick SECONDS CODE an at_quick_exit handler, burn, quick_exit(CODE)
+ *   atexit-last-thread SECONDS  register an atexit handler, start a thread
+ *                             "last" that burns, and end main with pthread_exit:
+ *                             glibc ends the process when "last" returns
+ *
+ * The atexit modes' handler prints "handler: profile present" or "handler:
+ * profile absent": whether $PPROF_OUTPUT_DIR/exit_paths.<pid>.cpu.pb.gz was
+ * already written when the program's own exit handlers ran.
  *
  * The endless modes give up after 60 s of CPU (exit 99) so a lost signal cannot
  * leave a runaway process. */
@@ -43,6 +53,21 @@ static void *exiting_thread(void *arg) {
   pthread_setname_np(pthread_self(), "exiter");
   burn_exit_path(thread_seconds);
   exit(thread_code);
+}
+
+static void report_profile(void) {
+  const char *dir = getenv("PPROF_OUTPUT_DIR");
+  char path[4096];
+  snprintf(path, sizeof path, "%s/exit_paths.%d.cpu.pb.gz", dir ? dir : ".", (int)getpid());
+  printf("handler: profile %s\n", access(path, F_OK) == 0 ? "present" : "absent");
+  fflush(stdout);
+}
+
+static void *last_thread(void *arg) {
+  (void)arg;
+  pthread_setname_np(pthread_self(), "last");
+  burn_exit_path(thread_seconds);
+  return NULL;
 }
 
 static void on_term(int sig) {
@@ -94,7 +119,30 @@ int main(int argc, char **argv) {
     raise(SIGKILL);
     return 97;
   }
+  if (!strcmp(mode, "atexit-return") && argc == 3) {
+    atexit(report_profile);
+    burn_exit_path(sec(argv[2]));
+    return 0;
+  }
+  if (!strcmp(mode, "atexit-exit") && argc == 4) {
+    atexit(report_profile);
+    burn_exit_path(sec(argv[2]));
+    exit(atoi(argv[3]));
+  }
+  if (!strcmp(mode, "atexit-quick") && argc == 4) {
+    at_quick_exit(report_profile);
+    burn_exit_path(sec(argv[2]));
+    quick_exit(atoi(argv[3]));
+  }
+  if (!strcmp(mode, "atexit-last-thread") && argc == 3) {
+    atexit(report_profile);
+    thread_seconds = sec(argv[2]);
+    pthread_t t;
+    pthread_create(&t, NULL, last_thread, NULL);
+    pthread_exit(NULL);
+  }
 usage:
-  fprintf(stderr, "usage: exit_paths return|exit|thread-exit|wait-signal|handler|sigkill ...\n");
+  fprintf(stderr, "usage: exit_paths return|exit|thread-exit|wait-signal|handler|sigkill|"
+                  "atexit-return|atexit-exit|atexit-quick|atexit-last-thread ...\n");
   return 2;
 }
