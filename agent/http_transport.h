@@ -95,9 +95,10 @@ enum ppagent_http_start_result {
 
 /* Starts serving on host->address:host->port, on threads the transport
  * creates from the calling thread (the agent calls it inside its scope, so
- * they become the agent's threads). Called at most once per process; the
- * struct is copied. Returns a ppagent_http_start_result. A forked child lets
- * go of the listening socket and does not serve. */
+ * they become the agent's threads). The struct is copied. Returns a
+ * ppagent_http_start_result; once one server runs, a further start answers
+ * PPAGENT_HTTP_CANNOT_LISTEN. A forked child lets go of the listening socket
+ * and does not serve. */
 typedef int (*ppagent_http_start_fn)(const struct ppagent_http_host* host);
 
 #ifdef __cplusplus
