@@ -1,5 +1,6 @@
 """10. `meson install --destdir`: the installed launcher finds the installed agent
-and profiles a program."""
+and profiles a program; the installed agent finds its live endpoint library
+(libppagent-http.so) next to it."""
 
 import json
 import os
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BUILD
+from live_http import free_port, http
 
 
 def installed_map():
@@ -37,6 +39,8 @@ def test_installed_launcher_uses_installed_agent(h):
     agent = Path(str(dest) + find_installed(m, "/agent/libppagent.so"))
     assert launcher.is_file() and os.access(launcher, os.X_OK), launcher
     assert agent.is_file(), agent
+    http_library = Path(str(dest) + find_installed(m, "/agent/libppagent-http.so"))
+    assert http_library.parent == agent.parent, (http_library, agent)
 
     v = h.run_launcher(["--version"], launcher=launcher)
     assert v.returncode == 0, v.describe()
@@ -58,3 +62,18 @@ def test_installed_launcher_uses_installed_agent(h):
     assert len(wrote) == 3 and len(cpu) == 1, r.describe()  # cpu, heap, allocs
     assert all(Path(w).parent.resolve() == cwd.resolve() for w in wrote), r.describe()
     h.assert_valid_profile(cpu[0], program="hello_exit")
+
+    # The installed agent serves the live endpoint with the installed library.
+    port = free_port()
+    server = h.start([h.workload("live_server")], outdir=cwd, cwd=cwd,
+                     env={"LD_PRELOAD": agent, "PPROF_HTTP": f"127.0.0.1:{port}"})
+    server.wait_for_stdout("ready")
+    try:
+        r = http(f"http://127.0.0.1:{port}/debug/pprof/cmdline")
+        maps = Path(f"/proc/{server.pid}/maps").read_text()
+    finally:
+        server.signal(15)
+        done = server.finish(60)
+    assert r.status == 200 and b"live_server" in r.body, r.describe()
+    assert str(http_library) in maps, maps
+    assert done.returncode == 0 and done.ppagent_lines == [], done.describe()
