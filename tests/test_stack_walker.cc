@@ -15,7 +15,7 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
-#include "stack_walker.h"
+#include "unwind/stack_walker.h"
 
 namespace ppagent {
 namespace {
@@ -98,7 +98,7 @@ __attribute__((noinline)) uint64_t recurse(int depth) {
 TEST(StackWalker, AgreesWithLibunwindAtRandomPoints) {
   ModuleTables tables;
   tables.refresh(true);
-  ASSERT_GT(tables.rule_count(), 1000u);
+  ASSERT_GE(tables.module_count(), 3u);  // the test, libc, libstdc++ at least
   g_tables = &tables;
   pthread_attr_t attr;
   ASSERT_EQ(pthread_getattr_np(pthread_self(), &attr), 0);
