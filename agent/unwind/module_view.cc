@@ -7,6 +7,7 @@ namespace ppagent {
 bool describe_loaded_module(const struct dl_phdr_info& info, LoadedModule* out) {
   LoadedModule module;
   module.view.bias = info.dlpi_addr;
+  module.name = info.dlpi_name ? info.dlpi_name : "";
   for (int i = 0; i < info.dlpi_phnum; i++) {
     const ElfW(Phdr)& ph = info.dlpi_phdr[i];
     const uintptr_t start = info.dlpi_addr + ph.p_vaddr, end = start + ph.p_memsz;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <link.h>
+#include <string>
 #include <vector>
 
 namespace ppagent {
@@ -38,6 +39,23 @@ struct LoadedModule {
   ModuleView view;  // segments point into `segments` below: fix with bind() after copying
   std::vector<AddressRange> segments;
   std::vector<AddressRange> executable;  // where its code is (PT_LOAD with PF_X)
+  std::string name;                      // dlpi_name ("" for the program)
+  // Tags the rules cached for this module (rule_cache.h): the module tables
+  // give a new one to each module they had not noted before.
+  uint32_t generation = 0;
+
+  // Same file at the same place: then the same rules.
+  bool same_as(const LoadedModule& other) const {
+    auto same_ranges = [](const std::vector<AddressRange>& a, const std::vector<AddressRange>& b) {
+      if (a.size() != b.size()) return false;
+      for (size_t i = 0; i < a.size(); i++)
+        if (a[i].start != b[i].start || a[i].end != b[i].end) return false;
+      return true;
+    };
+    return view.bias == other.view.bias && view.eh_frame_hdr == other.view.eh_frame_hdr &&
+           view.eh_frame_hdr_end == other.view.eh_frame_hdr_end && name == other.name &&
+           same_ranges(segments, other.segments) && same_ranges(executable, other.executable);
+  }
 
   void bind() {
     view.segments = segments.data();

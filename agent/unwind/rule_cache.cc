@@ -12,7 +12,7 @@ namespace ppagent {
 // the sequence number tells whether it was torn.
 struct RuleCache::Entry {
   std::atomic<uint32_t> sequence;    // odd while being written
-  std::atomic<uint32_t> generation;  // 0: never written (generations start at 1)
+  std::atomic<uint32_t> generation;  // of the rule's module; 0: never written
   std::atomic<uint64_t> pc;
   std::atomic<uint64_t> offsets;     // cfa_offset | ra_offset << 32
   std::atomic<uint64_t> shape;       // cfa_base | fp_offset << 8 | pc_offset << 32
@@ -87,8 +87,6 @@ void RuleCache::store(uintptr_t pc, uint32_t generation, const FrameRule& rule) 
 
 namespace {
 std::atomic<RuleCache*> g_cache{nullptr};
-std::atomic<uint32_t> g_generation{1};
-std::atomic<uint64_t> g_unloads_seen{0};
 }  // namespace
 
 RuleCache* rule_cache() { return g_cache.load(std::memory_order_acquire); }
@@ -104,22 +102,6 @@ void ensure_rule_cache() {
     return;
   }
   g_cache.store(cache, std::memory_order_release);
-}
-
-uint32_t rule_generation() { return g_generation.load(std::memory_order_acquire); }
-
-void invalidate_cached_rules() {
-  uint32_t current = g_generation.load();
-  uint32_t next;
-  do {
-    next = current + 1 == 0 ? 1 : current + 1;  // 0 marks entries never written
-  } while (!g_generation.compare_exchange_weak(current, next));
-}
-
-bool note_unload_count(uint64_t unloads) {
-  if (g_unloads_seen.exchange(unloads) == unloads) return false;
-  invalidate_cached_rules();
-  return true;
 }
 
 }  // namespace ppagent

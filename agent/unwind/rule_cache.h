@@ -1,5 +1,8 @@
 // Rules already evaluated, by pc, so that a pc sampled again is not
-// evaluated again. Fixed size and direct-mapped; each entry is guarded by its
+// evaluated again. Each rule is stored with the generation of the module it
+// came from (a number the module tables give each module they note, and give
+// anew when a module is loaded again), so that rules of an unloaded module
+// miss and nothing else is dropped. Fixed size and direct-mapped; each entry is guarded by its
 // own sequence number (a seqlock) and nothing ever waits: a writer that finds
 // the entry being written skips, a reader that sees it change treats it as a
 // miss. Async-signal-safe, so a handler may interrupt a writer of the same
@@ -29,8 +32,9 @@ class RuleCache {
   bool ok() const { return entries_ != nullptr; }
   size_t mapped_bytes() const;
 
-  // The rule stored for `pc` under `generation`; false on a miss, including
-  // an entry being written right now or stored under another generation.
+  // The rule stored for `pc` under `generation` (its module's); false on a
+  // miss, including an entry being written right now or stored under another
+  // generation.
   bool lookup(uintptr_t pc, uint32_t generation, FrameRule* rule) const;
   // Stores the rule for `pc`, replacing whatever the entry held; skipped
   // when another writer (or an interrupted one) holds the entry.
@@ -49,14 +53,5 @@ class RuleCache {
 // it could not be mapped (one `ppagent:` line; walks then evaluate every frame).
 RuleCache* rule_cache();
 void ensure_rule_cache();  // normal context
-
-// The generation cached rules must carry to be used. It changes whenever an
-// object is unloaded, since its addresses may then hold other code.
-uint32_t rule_generation();
-void invalidate_cached_rules();
-// Normal context: `unloads` is the loader's count of objects unloaded so far
-// (dl_phdr_info::dlpi_subs); cached rules are dropped when it changed since
-// the last call. Returns whether it changed.
-bool note_unload_count(uint64_t unloads);
 
 }  // namespace ppagent

@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <unordered_map>
 
 #include "agent_scope.h"
 #include "unwind/cfa_evaluator.h"
@@ -57,6 +58,14 @@ int count_objects(struct dl_phdr_info* info, size_t size, void* data) {
   return 1;  // the counters are the same in every entry
 }
 
+std::atomic<uint32_t> g_next_generation{1};
+
+uint32_t new_generation() {
+  uint32_t g = g_next_generation.fetch_add(1);
+  if (g == 0) g = g_next_generation.fetch_add(1);  // 0 marks cache entries never written
+  return g;
+}
+
 }  // namespace
 
 ModuleTables::~ModuleTables() {
@@ -69,11 +78,8 @@ void ModuleTables::refresh(bool force) {
   ensure_rule_cache();
   uint64_t counters[2] = {0, 0};
   dl_iterate_phdr(count_objects, counters);
-  if (!force && current_.load() != nullptr && counters[0] == seen_adds_ && counters[1] == seen_subs_)
-    return;
-  // Something was unloaded: its addresses may hold other code by now, so the
-  // rules cached for them go at once ...
-  const bool unloaded = note_unload_count(counters[1]);
+  const Snapshot* old = current_.load();
+  if (!force && old != nullptr && counters[0] == seen_adds_ && counters[1] == seen_subs_) return;
 
   // Only the program headers are read, which the loader keeps in its list.
   auto* snapshot = new Snapshot;
@@ -85,9 +91,20 @@ void ModuleTables::refresh(bool force) {
         return 0;
       },
       snapshot);
+  std::unordered_map<const uint8_t*, const LoadedModule*> before;
+  if (old)
+    for (const LoadedModule& m : old->modules) before[m.view.eh_frame_hdr] = &m;
   for (size_t i = 0; i < snapshot->modules.size(); i++) {
     LoadedModule& module = snapshot->modules[i];
     module.bind();  // the vector of modules may have moved them
+    // A module noted before keeps its generation, so its cached rules stay;
+    // anything else (also other code where an unloaded module was) gets a
+    // new one, so that no rule cached for those addresses applies to it. The
+    // same file unloaded and loaded again at the same place between two
+    // refreshes keeps it too, which is right: its rules are the same.
+    auto it = before.find(module.view.eh_frame_hdr);
+    module.generation = it != before.end() && it->second->same_as(module) ? it->second->generation
+                                                                         : new_generation();
     for (const AddressRange& code : module.executable)
       snapshot->ranges.push_back(Range{code.start, code.end, i});
   }
@@ -96,15 +113,11 @@ void ModuleTables::refresh(bool force) {
   seen_adds_ = counters[0];
   seen_subs_ = counters[1];
 
-  Snapshot* old = current_.exchange(snapshot);
-  // ... and so do those that walks stored meanwhile from the old snapshot.
-  // (A walk reads the generation before the snapshot: once it sees this new
-  // generation, it sees the new snapshot.)
-  if (unloaded) invalidate_cached_rules();
-  if (old) retired_.push_back(old);
-  // A walk that started before the exchange may still read an old snapshot;
+  current_.store(snapshot);
+  if (old) retired_.push_back(const_cast<Snapshot*>(old));
+  // A walk that started before the store may still read an old snapshot;
   // once no walk is in flight, none can.
-  if (walks_reading_modules() == 0) {
+  if (walks_in_flight_.load() == 0) {
     for (Snapshot* s : retired_) delete s;
     retired_.clear();
   }
@@ -126,11 +139,13 @@ size_t ModuleTables::module_count() const {
   return s ? s->modules.size() : 0;
 }
 
-bool ModuleTables::rule_at(const Snapshot* snapshot, uint32_t generation, uintptr_t pc,
-                           FrameRule* rule) {
-  RuleCache* cache = rule_cache();
-  if (cache != nullptr && cache->lookup(pc, generation, rule)) return rule->cfa_base != FrameRule::kNone;
-  if (snapshot == nullptr) return false;  // an unload is in progress: cached rules only
+uint32_t ModuleTables::module_generation(uintptr_t pc) const {
+  const Snapshot* s = current_.load();
+  const LoadedModule* module = s ? module_at(s, pc) : nullptr;
+  return module ? module->generation : 0;
+}
+
+const LoadedModule* ModuleTables::module_at(const Snapshot* snapshot, uintptr_t pc) {
   const auto& ranges = snapshot->ranges;
   size_t lo = 0, hi = ranges.size();
   while (lo < hi) {
@@ -138,11 +153,21 @@ bool ModuleTables::rule_at(const Snapshot* snapshot, uint32_t generation, uintpt
     if (ranges[mid].start <= pc) lo = mid + 1;
     else hi = mid;
   }
-  // Not in a module of this snapshot (perhaps loaded since): not cached, so
-  // that it is looked up again after the next refresh.
-  if (lo == 0 || pc >= ranges[lo - 1].end) return false;
-  *rule = frame_rule_at(snapshot->modules[ranges[lo - 1].module].view, pc);
-  if (cache != nullptr) cache->store(pc, generation, *rule);
+  if (lo == 0 || pc >= ranges[lo - 1].end) return nullptr;
+  return &snapshot->modules[ranges[lo - 1].module];
+}
+
+bool ModuleTables::rule_at(const Snapshot* snapshot, bool may_read_modules, uintptr_t pc,
+                           FrameRule* rule) {
+  // Not in a module noted yet (perhaps loaded since the last refresh): stop.
+  const LoadedModule* module = snapshot ? module_at(snapshot, pc) : nullptr;
+  if (module == nullptr) return false;
+  RuleCache* cache = rule_cache();
+  if (cache != nullptr && cache->lookup(pc, module->generation, rule))
+    return rule->cfa_base != FrameRule::kNone;
+  if (!may_read_modules) return false;  // an unload is in progress: cached rules only
+  *rule = frame_rule_at(module->view, pc);
+  if (cache != nullptr) cache->store(pc, module->generation, *rule);
   return rule->cfa_base != FrameRule::kNone;
 }
 
@@ -172,16 +197,15 @@ int ModuleTables::walk_registers(uintptr_t pc, uintptr_t sp, uintptr_t fp, bool 
     return safe_read_word(addr, out);
   };
 
-  // The generation first: a walk that sees a new one sees the snapshot
-  // published with it (refresh()).
-  WalkGuard guard;
-  const uint32_t generation = rule_generation();
-  const Snapshot* snapshot = guard.may_read_modules() ? current_.load() : nullptr;
+  walks_in_flight_.fetch_add(1);  // keeps the snapshot (refresh())
+  WalkGuard guard;                // keeps the modules mapped, or says they may not be read
+  const bool may_read_modules = guard.may_read_modules();
+  const Snapshot* snapshot = current_.load();
   const uintptr_t signal_return = signal_return_.load(std::memory_order_relaxed);
   uintptr_t lookup = pc;
   while (depth < max_depth) {
     FrameRule found;
-    if (!rule_at(snapshot, generation, lookup, &found)) break;
+    if (!rule_at(snapshot, may_read_modules, lookup, &found)) break;
     const FrameRule* rule = &found;
     uintptr_t cfa;
     switch (rule->cfa_base) {
@@ -229,6 +253,7 @@ int ModuleTables::walk_registers(uintptr_t pc, uintptr_t sp, uintptr_t fp, bool 
     lookup = pc - 1;  // the call instruction, which may be the last of its function
   }
 done:
+  walks_in_flight_.fetch_sub(1);
   return depth;
 }
 

@@ -2,8 +2,8 @@
 // refresh() records, in normal context, where each loaded object and its
 // .eh_frame_hdr are, and publishes that as an immutable snapshot; a walk
 // finds the unwind rule of each pc in place, on demand (cfa_evaluator.h),
-// and keeps it in a process-wide cache (rule_cache.h). Costs follow the pcs
-// sampled, not the size of the code loaded.
+// and keeps it in a process-wide cache (rule_cache.h) under its module's
+// generation. Costs follow the pcs sampled, not the size of the code loaded.
 #pragma once
 
 #include <atomic>
@@ -52,6 +52,8 @@ class ModuleTables {
   int unload(void* handle, int (*real_dlclose)(void*));
 
   size_t module_count() const;  // for tests and diagnostics
+  // The generation of the module holding `pc` (module_view.h), 0 if none.
+  uint32_t module_generation(uintptr_t pc) const;
 
   // Where signal handlers return to (glibc's __restore_rt, the sa_restorer
   // of its sigaction): a walk that reaches it goes on from the registers the
@@ -69,12 +71,15 @@ class ModuleTables {
     std::vector<Range> ranges;  // sorted by start
   };
 
-  static bool rule_at(const Snapshot* snapshot, uint32_t generation, uintptr_t pc, FrameRule* rule);
+  static const LoadedModule* module_at(const Snapshot* snapshot, uintptr_t pc);
+  static bool rule_at(const Snapshot* snapshot, bool may_read_modules, uintptr_t pc,
+                      FrameRule* rule);
 
   std::mutex refresh_mutex_;
   uint64_t seen_adds_ = 0, seen_subs_ = 0;
   std::atomic<Snapshot*> current_{nullptr};
   std::vector<Snapshot*> retired_;
+  std::atomic<int> walks_in_flight_{0};  // walks that may read a snapshot
   std::atomic<uintptr_t> signal_return_{0};
 };
 
