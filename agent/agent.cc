@@ -37,8 +37,9 @@
 #include "write_failure_log.h"
 #include "program_name.h"
 #include "real_functions.h"
-#include "stack_walker.h"
 #include "thread_proc.h"
+#include "unwind/stack_walker.h"
+#include "unwind/unload_guard.h"
 #include "thread_profile.h"
 #include "thread_random.h"
 #include "trace_store.h"
@@ -421,6 +422,7 @@ void go_inert_in_child() {
 // forgotten (a block it inherited and frees is not counted as a free).
 void child_after_fork() {
   AgentScope scope;
+  reset_unload_guard_in_child();  // walks and unloads of the parent's other threads
   if (!g_active.load()) return;
   g_process_id.store(getpid());
   if (!g_fork_children_profiled) {

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "stack_walker.h"
+#include "unwind/stack_walker.h"
 
 namespace ppagent {
 

@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "stack_walker.h"
+#include "unwind/stack_walker.h"
 
 namespace ppagent {
 

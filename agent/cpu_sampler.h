@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "stack_walker.h"
+#include "unwind/stack_walker.h"
 #include "trace_store.h"
 
 namespace ppagent {

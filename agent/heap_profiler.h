@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "stack_walker.h"
+#include "unwind/stack_walker.h"
 
 namespace ppagent {
 

@@ -8,7 +8,7 @@
 
 #include "config.h"
 #include "heap_profiler.h"
-#include "stack_walker.h"
+#include "unwind/stack_walker.h"
 
 namespace ppagent {
 

@@ -16,7 +16,7 @@
 #include "caller_stack.h"
 #include "cpu_sampler.h"
 #include "real_functions.h"
-#include "stack_walker.h"
+#include "unwind/stack_walker.h"
 #include "thread_profile.h"
 
 namespace ppagent {

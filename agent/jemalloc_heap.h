@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "heap_profiler.h"
-#include "stack_walker.h"
+#include "unwind/stack_walker.h"
 
 namespace ppagent {
 

@@ -19,7 +19,7 @@
 #include "agent_threads.h"
 #include "cpu_sampler.h"
 #include "log.h"
-#include "stack_walker.h"
+#include "unwind/stack_walker.h"
 #include "thread_proc.h"
 #include "thread_random.h"
 

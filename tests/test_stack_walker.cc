@@ -12,10 +12,8 @@
 #include <sys/time.h>
 #include <ucontext.h>
 
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
-
-#include "stack_walker.h"
+#include "reference_walk.h"
+#include "unwind/stack_walker.h"
 
 namespace ppagent {
 namespace {
@@ -25,19 +23,6 @@ ModuleTables* g_tables;
 StackBounds g_main_bounds;  // the test thread's stack: direct, bounded reads
 std::atomic<int> g_samples, g_agree, g_ours_shorter, g_disagree;
 char g_first_disagreement[512];
-
-int reference_walk(ucontext_t* context, uintptr_t* pcs, int max) {
-  unw_cursor_t cursor;
-  if (unw_init_local2(&cursor, reinterpret_cast<unw_context_t*>(context), UNW_INIT_SIGNAL_FRAME) != 0)
-    return 0;
-  int n = 0;
-  do {
-    unw_word_t ip;
-    if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || ip == 0) break;
-    pcs[n++] = ip;
-  } while (n < max && unw_step(&cursor) > 0);
-  return n;
-}
 
 void on_signal(int, siginfo_t*, void* raw) {
   auto* context = static_cast<ucontext_t*>(raw);
@@ -98,7 +83,7 @@ __attribute__((noinline)) uint64_t recurse(int depth) {
 TEST(StackWalker, AgreesWithLibunwindAtRandomPoints) {
   ModuleTables tables;
   tables.refresh(true);
-  ASSERT_GT(tables.rule_count(), 1000u);
+  ASSERT_GE(tables.module_count(), 3u);  // the test, libc, libstdc++ at least
   g_tables = &tables;
   pthread_attr_t attr;
   ASSERT_EQ(pthread_getattr_np(pthread_self(), &attr), 0);

@@ -19,7 +19,7 @@
 
 #include "caller_stack.h"
 #include "profile.pb.h"
-#include "stack_walker.h"
+#include "unwind/stack_walker.h"
 #include "symbolizer.h"
 #include "thread_profile.h"
 

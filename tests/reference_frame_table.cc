@@ -1,10 +1,11 @@
-#include "frame_table.h"
+#include "reference_frame_table.h"
 
 #include <algorithm>
 #include <cstring>
 #include <unordered_map>
 
 namespace ppagent {
+namespace reference {
 
 namespace {
 
@@ -413,4 +414,5 @@ const FrameRule* find_frame_rule(const FrameRule* rules, size_t count, uint32_t 
   return rule->cfa_base == FrameRule::kNone ? nullptr : rule;
 }
 
+}  // namespace reference
 }  // namespace ppagent

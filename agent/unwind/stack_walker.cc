@@ -1,17 +1,21 @@
-#include "stack_walker.h"
-
-#include "agent_scope.h"
-#include "hidden_frames.h"
+#include "unwind/stack_walker.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
-#include <elf.h>
 #include <link.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <unordered_map>
+
+#include "agent_scope.h"
+#include "hidden_frames.h"
+#include "unwind/cfa_evaluator.h"
+#include "unwind/rule_cache.h"
+#include "unwind/unload_guard.h"
 
 namespace ppagent {
 
@@ -46,92 +50,73 @@ bool safe_read_word(uintptr_t addr, uintptr_t* out) {
 
 namespace {
 
-struct ObjectInfo {
-  std::string key;
-  uintptr_t bias;
-  const uint8_t* eh_frame_hdr;
-  std::vector<std::pair<uintptr_t, uintptr_t>> exec_ranges;
-};
-
-struct IterateState {
-  std::vector<ObjectInfo>* objects;
-  uint64_t adds = 0, subs = 0;
-  bool counters_only;
-};
-
-int collect_object(struct dl_phdr_info* info, size_t size, void* data) {
-  auto* state = static_cast<IterateState*>(data);
+int count_objects(struct dl_phdr_info* info, size_t size, void* data) {
+  auto* counters = static_cast<uint64_t*>(data);
   if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
-    state->adds = info->dlpi_adds;
-    state->subs = info->dlpi_subs;
+    counters[0] = info->dlpi_adds;
+    counters[1] = info->dlpi_subs;
   }
-  if (state->counters_only) return 1;
-  ObjectInfo object;
-  object.bias = info->dlpi_addr;
-  object.eh_frame_hdr = nullptr;
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
-    if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X))
-      object.exec_ranges.emplace_back(info->dlpi_addr + ph.p_vaddr,
-                                      info->dlpi_addr + ph.p_vaddr + ph.p_memsz);
-    else if (ph.p_type == PT_GNU_EH_FRAME)
-      object.eh_frame_hdr = reinterpret_cast<const uint8_t*>(info->dlpi_addr + ph.p_vaddr);
-  }
-  if (object.exec_ranges.empty() || object.eh_frame_hdr == nullptr) return 0;
-  // Rules are relative to the load bias, so the same file opened again at
-  // another address reuses them: identify it by name and layout, not address.
-  uintptr_t text_size = 0;
-  for (const auto& [start, end] : object.exec_ranges) text_size += end - start;
-  object.key = std::string(info->dlpi_name ? info->dlpi_name : "") + "@" +
-               std::to_string(reinterpret_cast<uintptr_t>(object.eh_frame_hdr) - object.bias) +
-               "@" + std::to_string(text_size);
-  state->objects->push_back(std::move(object));
-  return 0;
+  return 1;  // the counters are the same in every entry
+}
+
+std::atomic<uint32_t> g_next_generation{1};
+
+uint32_t new_generation() {
+  uint32_t g = g_next_generation.fetch_add(1);
+  if (g == 0) g = g_next_generation.fetch_add(1);  // 0 marks cache entries never written
+  return g;
 }
 
 }  // namespace
 
+ModuleTables::~ModuleTables() {
+  delete current_.load();
+  for (Snapshot* s : retired_) delete s;
+}
+
 void ModuleTables::refresh(bool force) {
   std::lock_guard<std::mutex> lock(refresh_mutex_);
-  std::vector<ObjectInfo> objects;
-  IterateState state{&objects, 0, 0, true};
-  dl_iterate_phdr(collect_object, &state);
-  if (!force && current_.load() != nullptr && state.adds == seen_adds_ && state.subs == seen_subs_)
-    return;
+  ensure_rule_cache();
+  uint64_t counters[2] = {0, 0};
+  dl_iterate_phdr(count_objects, counters);
+  const Snapshot* old = current_.load();
+  if (!force && old != nullptr && counters[0] == seen_adds_ && counters[1] == seen_subs_) return;
 
-  // Compile inside the iteration: the loader lock it holds keeps every object
-  // mapped while its .eh_frame is read.
-  struct CompileState {
-    IterateState iterate;
-    ModuleTables* self;
-    std::vector<Range> ranges;
-  } cs{{&objects, 0, 0, false}, this, {}};
+  // Only the program headers are read, which the loader keeps in its list.
+  auto* snapshot = new Snapshot;
   dl_iterate_phdr(
-      [](struct dl_phdr_info* info, size_t size, void* data) {
-        auto* c = static_cast<CompileState*>(data);
-        size_t before = c->iterate.objects->size();
-        collect_object(info, size, &c->iterate);
-        if (c->iterate.objects->size() == before) return 0;
-        ObjectInfo& object = c->iterate.objects->back();
-        auto& slot = c->self->compiled_[object.key];
-        if (!slot) {
-          slot = std::make_unique<Compiled>();
-          slot->rules = compile_frame_rules(object.eh_frame_hdr, object.bias);
-        }
-        for (const auto& [start, end] : object.exec_ranges)
-          c->ranges.push_back(Range{start, end, object.bias, slot->rules.data(), slot->rules.size()});
+      [](struct dl_phdr_info* info, size_t, void* data) {
+        auto* s = static_cast<Snapshot*>(data);
+        LoadedModule module;
+        if (describe_loaded_module(*info, &module)) s->modules.push_back(std::move(module));
         return 0;
       },
-      &cs);
-  seen_adds_ = cs.iterate.adds;
-  seen_subs_ = cs.iterate.subs;
-
-  auto* snapshot = new Snapshot{std::move(cs.ranges)};
+      snapshot);
+  std::unordered_map<const uint8_t*, const LoadedModule*> before;
+  if (old)
+    for (const LoadedModule& m : old->modules) before[m.view.eh_frame_hdr] = &m;
+  for (size_t i = 0; i < snapshot->modules.size(); i++) {
+    LoadedModule& module = snapshot->modules[i];
+    module.bind();  // the vector of modules may have moved them
+    // A module noted before keeps its generation, so its cached rules stay;
+    // anything else (also other code where an unloaded module was) gets a
+    // new one, so that no rule cached for those addresses applies to it. The
+    // same file unloaded and loaded again at the same place between two
+    // refreshes keeps it too, which is right: its rules are the same.
+    auto it = before.find(module.view.eh_frame_hdr);
+    module.generation = it != before.end() && it->second->same_as(module) ? it->second->generation
+                                                                         : new_generation();
+    for (const AddressRange& code : module.executable)
+      snapshot->ranges.push_back(Range{code.start, code.end, i});
+  }
   std::sort(snapshot->ranges.begin(), snapshot->ranges.end(),
             [](const Range& a, const Range& b) { return a.start < b.start; });
-  Snapshot* old = current_.exchange(snapshot);
-  if (old) retired_.push_back(old);
-  // A walk that started before the exchange may still read an old snapshot;
+  seen_adds_ = counters[0];
+  seen_subs_ = counters[1];
+
+  current_.store(snapshot);
+  if (old) retired_.push_back(const_cast<Snapshot*>(old));
+  // A walk that started before the store may still read an old snapshot;
   // once no walk is in flight, none can.
   if (walks_in_flight_.load() == 0) {
     for (Snapshot* s : retired_) delete s;
@@ -139,26 +124,52 @@ void ModuleTables::refresh(bool force) {
   }
 }
 
-size_t ModuleTables::rule_count() const {
-  size_t n = 0;
-  const Snapshot* s = current_.load();
-  if (s)
-    for (const Range& r : s->ranges) n += r.count;
-  return n;
+int ModuleTables::unload(void* handle, int (*real_dlclose)(void*)) {
+  AgentScope scope;  // the refresh allocates: not the program's allocations
+  begin_unload();
+  const int result = real_dlclose(handle);
+  const int saved_errno = errno;
+  refresh();
+  end_unload();
+  errno = saved_errno;
+  return result;
 }
 
-const FrameRule* ModuleTables::find(const Snapshot* s, uintptr_t pc) const {
-  const auto& ranges = s->ranges;
+size_t ModuleTables::module_count() const {
+  const Snapshot* s = current_.load();
+  return s ? s->modules.size() : 0;
+}
+
+uint32_t ModuleTables::module_generation(uintptr_t pc) const {
+  const Snapshot* s = current_.load();
+  const LoadedModule* module = s ? module_at(s, pc) : nullptr;
+  return module ? module->generation : 0;
+}
+
+const LoadedModule* ModuleTables::module_at(const Snapshot* snapshot, uintptr_t pc) {
+  const auto& ranges = snapshot->ranges;
   size_t lo = 0, hi = ranges.size();
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     if (ranges[mid].start <= pc) lo = mid + 1;
     else hi = mid;
   }
-  if (lo == 0) return nullptr;
-  const Range& r = ranges[lo - 1];
-  if (pc >= r.end) return nullptr;
-  return find_frame_rule(r.rules, r.count, static_cast<uint32_t>(pc - r.bias));
+  if (lo == 0 || pc >= ranges[lo - 1].end) return nullptr;
+  return &snapshot->modules[ranges[lo - 1].module];
+}
+
+bool ModuleTables::rule_at(const Snapshot* snapshot, bool may_read_modules, uintptr_t pc,
+                           FrameRule* rule) {
+  // Not in a module noted yet (perhaps loaded since the last refresh): stop.
+  const LoadedModule* module = snapshot ? module_at(snapshot, pc) : nullptr;
+  if (module == nullptr) return false;
+  RuleCache* cache = rule_cache();
+  if (cache != nullptr && cache->lookup(pc, module->generation, rule))
+    return rule->cfa_base != FrameRule::kNone;
+  if (!may_read_modules) return false;  // an unload is in progress: cached rules only
+  *rule = frame_rule_at(module->view, pc);
+  if (cache != nullptr) cache->store(pc, module->generation, *rule);
+  return rule->cfa_base != FrameRule::kNone;
 }
 
 int ModuleTables::walk(const ucontext_t* context, StackBounds bounds, uintptr_t* pcs,
@@ -187,13 +198,16 @@ int ModuleTables::walk_registers(uintptr_t pc, uintptr_t sp, uintptr_t fp, bool 
     return safe_read_word(addr, out);
   };
 
-  walks_in_flight_.fetch_add(1);
+  walks_in_flight_.fetch_add(1);  // keeps the snapshot (refresh())
+  WalkGuard guard;                // keeps the modules mapped, or says they may not be read
+  const bool may_read_modules = guard.may_read_modules();
   const Snapshot* snapshot = current_.load();
   const uintptr_t signal_return = signal_return_.load(std::memory_order_relaxed);
   uintptr_t lookup = pc;
-  while (snapshot && depth < max_depth) {
-    const FrameRule* rule = find(snapshot, lookup);
-    if (rule == nullptr) break;
+  while (depth < max_depth) {
+    FrameRule found;
+    if (!rule_at(snapshot, may_read_modules, lookup, &found)) break;
+    const FrameRule* rule = &found;
     uintptr_t cfa;
     switch (rule->cfa_base) {
       case FrameRule::kRsp: cfa = sp + rule->cfa_offset; break;

@@ -1,19 +1,20 @@
-// The stack walk done inside the SIGPROF handler, and the module tables it
-// reads. Everything the walk touches is prepared by ModuleTables::refresh()
-// in normal context and published as an immutable snapshot.
+// The stack walk done inside signal handlers, and the module tables it reads.
+// refresh() records, in normal context, where each loaded object and its
+// .eh_frame_hdr are, and publishes that as an immutable snapshot; a walk
+// finds the unwind rule of each pc in place, on demand (cfa_evaluator.h),
+// and keeps it in a process-wide cache (rule_cache.h) under its module's
+// generation. Costs follow the pcs sampled, not the size of the code loaded.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <mutex>
-#include <string>
 #include <ucontext.h>
-#include <unordered_map>
 #include <vector>
 
-#include "frame_table.h"
+#include "unwind/frame_rule.h"
+#include "unwind/module_view.h"
 
 namespace ppagent {
 
@@ -25,9 +26,15 @@ struct StackBounds {
 
 class ModuleTables {
  public:
+  ModuleTables() = default;
+  ~ModuleTables();  // only when no walk can use it any more
+  ModuleTables(const ModuleTables&) = delete;
+  ModuleTables& operator=(const ModuleTables&) = delete;
+
   // Normal context only. Re-reads the list of loaded objects when it changed
-  // (or when `force`), compiles rules for new ones and publishes a new snapshot.
-  // Until then, a walk stops at a pc in code loaded since the last refresh.
+  // (or when `force`) and publishes a new snapshot: microseconds per object,
+  // none of their code or tables read. Until then, a walk stops at a pc in
+  // code loaded since the last refresh.
   void refresh(bool force = false);
 
   // Async-signal-safe. Walks from the interrupted context into `pcs` (leaf
@@ -39,7 +46,14 @@ class ModuleTables {
   int walk_registers(uintptr_t pc, uintptr_t sp, uintptr_t fp, bool fp_known, StackBounds bounds,
                      uintptr_t* pcs, int max_depth);
 
-  size_t rule_count() const;  // for tests and diagnostics
+  // Normal context. dlclose(handle) through `real_dlclose` once no walk is
+  // reading any module's memory, then a refresh (unload_guard.h). The
+  // interposed dlclose calls this for the agent's tables (the process has one).
+  int unload(void* handle, int (*real_dlclose)(void*));
+
+  size_t module_count() const;  // for tests and diagnostics
+  // The generation of the module holding `pc` (module_view.h), 0 if none.
+  uint32_t module_generation(uintptr_t pc) const;
 
   // Where signal handlers return to (glibc's __restore_rt, the sa_restorer
   // of its sigaction): a walk that reaches it goes on from the registers the
@@ -49,27 +63,23 @@ class ModuleTables {
 
  private:
   struct Range {
-    uintptr_t start, end, bias;
-    const FrameRule* rules;
-    size_t count;
+    uintptr_t start, end;  // executable code of modules[module]
+    size_t module;
   };
   struct Snapshot {
+    std::vector<LoadedModule> modules;
     std::vector<Range> ranges;  // sorted by start
   };
-  struct Compiled {
-    std::vector<FrameRule> rules;
-  };
 
-  const FrameRule* find(const Snapshot* s, uintptr_t pc) const;
+  static const LoadedModule* module_at(const Snapshot* snapshot, uintptr_t pc);
+  static bool rule_at(const Snapshot* snapshot, bool may_read_modules, uintptr_t pc,
+                      FrameRule* rule);
 
   std::mutex refresh_mutex_;
   uint64_t seen_adds_ = 0, seen_subs_ = 0;
-  // Compiled tables, kept for the life of the process: a module that is
-  // dlclosed and opened again reuses its table (bounded by distinct modules).
-  std::unordered_map<std::string, std::unique_ptr<Compiled>> compiled_;
   std::atomic<Snapshot*> current_{nullptr};
   std::vector<Snapshot*> retired_;
-  std::atomic<int> walks_in_flight_{0};
+  std::atomic<int> walks_in_flight_{0};  // walks that may read a snapshot
   std::atomic<uintptr_t> signal_return_{0};
 };
 
