@@ -120,8 +120,10 @@ inline bool forget_if_sampled(void* p, SampledBlock* block) {
 
 // free's rare path, out of line so that the common one stays two loads.
 __attribute__((noinline)) void forget_freed_sample(void* p) {
+  if (t_in_agent) return;  // the agent never frees the program's blocks
+  AgentScope scope;        // the bookkeeping is the agent's work, not the program's
   SampledBlock block;
-  if (forget_if_sampled(p, &block)) HeapProfiler::count_free(block);
+  if (HeapProfiler::take(p, &block)) HeapProfiler::count_free(block);
 }
 
 }  // namespace

