@@ -25,7 +25,7 @@
 #include "http_request.h"
 #include "live_profiles.h"
 #include "log.h"
-#include "symbolizer.h"
+#include "symbols/symbolizer.h"
 
 namespace ppagent {
 
@@ -177,11 +177,11 @@ MHD_Result serve_symbol(MHD_Connection* connection, const RequestState& state, b
   std::vector<uint64_t> addresses = parse_symbol_request(post ? state.body : query);
   std::vector<ResolvedSymbol> symbols;
   if (!addresses.empty()) {
-    Symbolizer symbolizer;
-    for (uint64_t address : addresses) {
-      std::vector<SourceFrame> frames = symbolizer.frames(static_cast<uintptr_t>(address));
+    std::vector<std::vector<SourceFrame>> frames = Symbolizer::shared()->frames(
+        std::vector<uintptr_t>(addresses.begin(), addresses.end()));
+    for (size_t i = 0; i < addresses.size(); i++) {
       // The innermost frame's linker name: pprof demangles it itself.
-      if (!frames.empty()) symbols.push_back({address, frames.front().system_name});
+      if (!frames[i].empty()) symbols.push_back({addresses[i], frames[i].front().system_name});
     }
   }
   return send(connection, MHD_HTTP_OK, format_symbol_answer(symbols), kTextType);

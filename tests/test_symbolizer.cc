@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "symbolizer.h"
+#include "symbols/symbolizer.h"
 
 namespace {
 
@@ -54,7 +54,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 TEST(Symbolizer, NamesAPlainFunctionWithFileAndLine) {
   Symbolizer sym;
-  ASSERT_TRUE(sym.ok());
   auto frames = sym.frames(plain_c_function_pc());
   ASSERT_FALSE(frames.empty());
   EXPECT_EQ(frames.back().name, "plain_c_function_pc");
