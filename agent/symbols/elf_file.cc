@@ -154,6 +154,13 @@ bool ElfFile::parse() {
   return true;
 }
 
+void ElfFile::prefault(uint64_t offset, uint64_t length) const {
+  if (mapping_ == nullptr || !contains(offset, length) || length == 0) return;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(at(offset)) & ~(page_size() - 1);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(at(offset)) + length;
+  madvise(reinterpret_cast<void*>(start), end - start, MADV_POPULATE_READ);  // best effort (Linux 5.14+)
+}
+
 std::string_view ElfFile::section_name(size_t index) const {
   if (names_ == nullptr || index >= sections_.size()) return std::string_view();
   uint64_t name = sections_[index].sh_name;

@@ -46,15 +46,27 @@ void SymbolIndex::add(const ElfFile* file) {
   const uint64_t file_index = strings_.size();
   strings_.push_back({file, names.sh_offset, names.sh_size});
   const size_t count = table->sh_size / sizeof(Elf64_Sym);
+  file->prefault(table->sh_offset, count * sizeof(Elf64_Sym));
   const uint8_t* symbols = file->at(table->sh_offset);
+  auto wanted = [&](const Elf64_Sym& sym) {
+    const unsigned type = ELF64_ST_TYPE(sym.st_info);
+    return (type == STT_FUNC || type == STT_GNU_IFUNC) && sym.st_shndx != SHN_UNDEF &&
+           sym.st_size != 0 && sym.st_name != 0 && sym.st_name < names.sh_size &&
+           sym.st_name < kSecondFile;
+  };
+  // Counted first: a large table (node's has 110,000 symbols) would
+  // otherwise be copied again at every growth of the vector.
+  size_t functions = 0;
   for (size_t i = 0; i < count; i++) {
     Elf64_Sym sym;
     memcpy(&sym, symbols + i * sizeof sym, sizeof sym);
-    const unsigned type = ELF64_ST_TYPE(sym.st_info);
-    if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF ||
-        sym.st_size == 0 || sym.st_name == 0 || sym.st_name >= names.sh_size ||
-        sym.st_name >= kSecondFile)
-      continue;
+    functions += wanted(sym);
+  }
+  pending_.reserve(pending_.size() + functions);
+  for (size_t i = 0; i < count; i++) {
+    Elf64_Sym sym;
+    memcpy(&sym, symbols + i * sizeof sym, sizeof sym);
+    if (!wanted(sym)) continue;
     Candidate c;
     c.entry.start = sym.st_value;
     c.entry.size = static_cast<uint32_t>(std::min<uint64_t>(sym.st_size, UINT32_MAX));
@@ -69,11 +81,16 @@ void SymbolIndex::finish() {
     return a.entry.start != b.entry.start ? a.entry.start < b.entry.start
                                           : a.preference < b.preference;
   });
+  // One entry per address, the first of each run (the preferred alias),
+  // into a vector of exactly that size.
+  size_t distinct = 0;
+  for (size_t i = 0; i < pending_.size(); i++)
+    distinct += i == 0 || pending_[i].entry.start != pending_[i - 1].entry.start;
   entries_.clear();
-  entries_.reserve(pending_.size());
-  for (const Candidate& c : pending_)
-    if (entries_.empty() || entries_.back().start != c.entry.start) entries_.push_back(c.entry);
-  entries_.shrink_to_fit();
+  entries_.reserve(distinct);
+  for (size_t i = 0; i < pending_.size(); i++)
+    if (i == 0 || pending_[i].entry.start != pending_[i - 1].entry.start)
+      entries_.push_back(pending_[i].entry);
   std::vector<Candidate>().swap(pending_);
 }
 
