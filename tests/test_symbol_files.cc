@@ -197,6 +197,19 @@ TEST(SymbolFiles, DebuglinkCrcDecidesWithoutBuildIds) {
   }
 }
 
+TEST(SymbolFiles, AFifoWhereTheDebugFileWouldBeIsSkippedNotWaitedOn) {
+  ScratchDir dir;
+  copy_file(kFiles + "/libsymtest_linked.so", dir.path() + "/libsymtest_linked.so");
+  ASSERT_EQ(mkfifo((dir.path() + "/libsymtest.debug").c_str(), 0600), 0);
+  LoadedLibrary lib(dir.path() + "/libsymtest_linked.so");
+  ASSERT_TRUE(lib.ok()) << dlerror();
+  Symbolizer sym(dir.path() + "/no-debug-root");
+  alarm(30);  // opening the FIFO for reading would block until a writer comes
+  EXPECT_EQ(function_at(&sym, lib.hidden().pc), "");
+  EXPECT_EQ(function_at(&sym, lib.exported().pc), "symtest_exported_function");
+  alarm(0);
+}
+
 TEST(SymbolFiles, DeletedLibraryIsReadThroughItsMapping) {
   ScratchDir dir;
   const std::string path = dir.path() + "/libsymtest.so";

@@ -62,7 +62,9 @@ std::string hex_string(std::string_view bytes) {
 }
 
 std::unique_ptr<ElfFile> ElfFile::open(const std::string& path, const FileIdentity* expected) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO where a debug file was looked for must not hang the
+  // writer (it is then refused as no regular file).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return nullptr;
   std::unique_ptr<ElfFile> file(new ElfFile);
   struct stat st;
