@@ -203,11 +203,11 @@ void write_dump(bool by_signal) {
       threads = capture_thread_stacks(kThreadStacksDeadlineMs);
       created = live_thread_creation_stacks();
     }
-    Symbolizer symbolizer;  // what is mapped now
+    Symbolizer* symbolizer = Symbolizer::shared();
     int sequence = ++g_dump_sequence;
-    if (by_signal) write_thread_profiles(sequence, threads, created, &symbolizer);
-    if (g_heap_on) write_heap_profiles(sequence, &symbolizer);
-    write_contention_profiles(sequence, &symbolizer);
+    if (by_signal) write_thread_profiles(sequence, threads, created, symbolizer);
+    if (g_heap_on) write_heap_profiles(sequence, symbolizer);
+    write_contention_profiles(sequence, symbolizer);
   }
   pthread_mutex_unlock(&g_write_mutex);
 }
@@ -219,10 +219,10 @@ void flush_profiles() {
   AgentScope scope;
   pthread_mutex_lock(&g_write_mutex);
   if (!g_written) {
-    Symbolizer symbolizer;
-    if (g_cpu_on) write_cpu_profile(&symbolizer, /*flushing=*/true);
-    if (g_heap_on) write_heap_profiles(0, &symbolizer, /*flushing=*/true);
-    write_contention_profiles(0, &symbolizer, /*flushing=*/true);
+    Symbolizer* symbolizer = Symbolizer::shared();
+    if (g_cpu_on) write_cpu_profile(symbolizer, /*flushing=*/true);
+    if (g_heap_on) write_heap_profiles(0, symbolizer, /*flushing=*/true);
+    write_contention_profiles(0, symbolizer, /*flushing=*/true);
   }
   pthread_mutex_unlock(&g_write_mutex);
 }
@@ -425,6 +425,7 @@ void child_after_fork() {
   reset_unload_guard_in_child();  // walks and unloads of the parent's other threads
   if (!g_active.load()) return;
   g_process_id.store(getpid());
+  Symbolizer::shared()->child_after_fork();
   if (!g_fork_children_profiled) {
     go_inert_in_child();
     return;
@@ -565,10 +566,10 @@ void write_profiles_at_end() {
     g_written = true;
     // As Go's StopCPUProfile before writing: the writing is not the program's CPU.
     if (g_cpu_on) CpuSampler::stop();
-    Symbolizer symbolizer;  // one for all profiles: loading debug info is the costly part
-    if (g_cpu_on) write_cpu_profile(&symbolizer);
-    if (g_heap_on) write_heap_profiles(0, &symbolizer);
-    write_contention_profiles(0, &symbolizer);
+    Symbolizer* symbolizer = Symbolizer::shared();  // what earlier writes resolved is kept
+    if (g_cpu_on) write_cpu_profile(symbolizer);
+    if (g_heap_on) write_heap_profiles(0, symbolizer);
+    write_contention_profiles(0, symbolizer);
   }
   pthread_mutex_unlock(&g_write_mutex);
 }

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "contention_profiler.h"
-#include "symbolizer.h"
+#include "symbols/symbolizer.h"
 
 namespace ppagent {
 

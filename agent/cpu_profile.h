@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "symbolizer.h"
+#include "symbols/symbolizer.h"
 #include "trace_store.h"
 
 namespace ppagent {

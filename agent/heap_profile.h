@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "heap_profiler.h"
-#include "symbolizer.h"
+#include "symbols/symbolizer.h"
 
 namespace ppagent {
 

@@ -17,7 +17,7 @@
 #include "agent_scope.h"
 #include "http_request.h"
 #include "live_profiles.h"
-#include "symbolizer.h"
+#include "symbols/symbolizer.h"
 
 namespace ppagent {
 
@@ -124,11 +124,11 @@ Answer serve_symbol(const ppagent_http_request& http, bool post) {
       post ? std::string_view(http.body, http.body_size) : std::string_view(http.raw_query));
   std::vector<ResolvedSymbol> symbols;
   if (!addresses.empty()) {
-    Symbolizer symbolizer;
-    for (uint64_t address : addresses) {
-      std::vector<SourceFrame> frames = symbolizer.frames(static_cast<uintptr_t>(address));
+    std::vector<std::vector<SourceFrame>> frames = Symbolizer::shared()->frames(
+        std::vector<uintptr_t>(addresses.begin(), addresses.end()));
+    for (size_t i = 0; i < addresses.size(); i++) {
       // The innermost frame's linker name: pprof demangles it itself.
-      if (!frames.empty()) symbols.push_back({address, frames.front().system_name});
+      if (!frames[i].empty()) symbols.push_back({addresses[i], frames[i].front().system_name});
     }
   }
   return text_answer(200, format_symbol_answer(symbols));

@@ -21,7 +21,7 @@
 #include "profile_delta.h"
 #include "profile_file.h"
 #include "profile_text.h"
-#include "symbolizer.h"
+#include "symbols/symbolizer.h"
 #include "thread_profile.h"
 #include "thread_random.h"
 #include "trace_store.h"
@@ -83,9 +83,9 @@ std::string heap_profile(const LiveRequest& request, bool* ok) {
     buckets = heap_delta(buckets, heap_snapshot());
     duration = window.length_ns();
   }
-  Symbolizer symbolizer;
+  Symbolizer* symbolizer = Symbolizer::shared();
   return build_heap_profile(buckets, heap_sampling_rate(), kind, window.start_unix_ns,
-                            &symbolizer, duration);
+                            symbolizer, duration);
 }
 
 std::string contention_profile(const LiveRequest& request, bool* ok) {
@@ -99,8 +99,8 @@ std::string contention_profile(const LiveRequest& request, bool* ok) {
     events = contention_delta(events, snapshot());
     duration = window.length_ns();
   }
-  Symbolizer symbolizer;
-  return build_contention_profile(events, window.start_unix_ns, &symbolizer, duration);
+  Symbolizer* symbolizer = Symbolizer::shared();
+  return build_contention_profile(events, window.start_unix_ns, symbolizer, duration);
 }
 
 std::vector<ThreadGroup> thread_groups(LiveKind kind) {
@@ -117,11 +117,11 @@ std::string thread_profile(const LiveRequest& request, bool* ok) {
   }
   // build_thread_profile has no duration: a thread profile is a moment, and
   // its delta is told by the time and the counts.
-  Symbolizer symbolizer;
+  Symbolizer* symbolizer = Symbolizer::shared();
   return build_thread_profile(groups,
                               request.kind == LiveKind::kThreads ? ThreadProfileKind::kThreads
                                                                  : ThreadProfileKind::kThreadCreate,
-                              window.start_unix_ns, &symbolizer);
+                              window.start_unix_ns, symbolizer);
 }
 
 // ---- CPU windows ----------------------------------------------------------
@@ -178,8 +178,8 @@ LiveResult cpu_profile(const LiveRequest& request, std::string* profile) {
     dropped = store->dropped_samples();
   }
   params.duration_ns = window.length_ns();
-  Symbolizer symbolizer;
-  *profile = build_cpu_profile(traces, dropped, params, &symbolizer);
+  Symbolizer* symbolizer = Symbolizer::shared();
+  *profile = build_cpu_profile(traces, dropped, params, symbolizer);
   return {};
 }
 

@@ -22,12 +22,15 @@ std::string read_file(const char* path) {
   return text;
 }
 
-std::string strip_deleted(std::string path) {
+// Removes a " (deleted)" suffix; says whether there was one.
+bool strip_deleted(std::string* path) {
   static const std::string kDeleted = " (deleted)";
-  if (path.size() > kDeleted.size() &&
-      path.compare(path.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0)
-    path.resize(path.size() - kDeleted.size());
-  return path;
+  if (path->size() > kDeleted.size() &&
+      path->compare(path->size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0) {
+    path->resize(path->size() - kDeleted.size());
+    return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -48,12 +51,16 @@ std::vector<MapEntry> parse_executable_mappings(const std::string& maps_text,
     e.start = start;
     e.limit = limit;
     e.offset = offset;
-    if (path_at > 0 && static_cast<size_t>(path_at) < line.size()) e.path = strip_deleted(line.substr(path_at));
+    if (path_at > 0 && static_cast<size_t>(path_at) < line.size()) {
+      e.path = line.substr(path_at);
+      e.deleted = strip_deleted(&e.path);
+    }
     if (e.path.empty()) continue;  // anonymous executable memory (JIT): nothing to name it by
+    e.main_executable = e.path == main_executable;
     entries.push_back(e);
   }
   std::stable_partition(entries.begin(), entries.end(),
-                        [&](const MapEntry& e) { return e.path == main_executable; });
+                        [](const MapEntry& e) { return e.main_executable; });
   return entries;
 }
 
@@ -62,7 +69,8 @@ std::vector<MapEntry> read_executable_mappings() {
   // process's own entries show nothing, the calling thread's still do.
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/thread-self/exe", exe, sizeof exe - 1);
-  std::string main_executable = n > 0 ? strip_deleted(std::string(exe, n)) : std::string();
+  std::string main_executable = n > 0 ? std::string(exe, n) : std::string();
+  strip_deleted(&main_executable);
   return parse_executable_mappings(read_file("/proc/thread-self/maps"), main_executable);
 }
 

@@ -10,10 +10,13 @@ namespace ppagent {
 struct MapEntry {
   uintptr_t start = 0, limit = 0, offset = 0;
   std::string path;  // file path, or a pseudo name like "[vdso]"
+  bool deleted = false;          // the file was deleted (or replaced) since it was mapped
+  bool main_executable = false;  // a mapping of /proc/self/exe
 };
 
 // Executable mappings, the main executable's first (pprof takes mapping 1 as
-// the program). Paths of deleted files lose their " (deleted)" suffix.
+// the program). Paths of deleted files lose their " (deleted)" suffix and
+// have `deleted` set instead.
 std::vector<MapEntry> read_executable_mappings();
 
 // Parses the text of a maps file (split out for tests).

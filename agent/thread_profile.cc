@@ -11,7 +11,7 @@
 #include "locations.h"
 #include "process_maps.h"
 #include "profile_builder.h"
-#include "symbolizer.h"
+#include "symbols/symbolizer.h"
 
 namespace ppagent {
 

@@ -1,7 +1,11 @@
 """Names, files and lines from separate debug files: a GNU debuglink next to a
 stripped binary, and Debian's libc6-dbg, found by build-id under
-/usr/lib/debug/.build-id (installed by scripts/install-deps.sh)."""
+/usr/lib/debug/.build-id (installed by scripts/install-deps.sh). Only files
+are read: nothing is loaded once the program runs, debuginfod never asked.
+And go tool pprof keeps the names the agent wrote, binary or no binary."""
 
+import gzip
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -101,3 +105,86 @@ def test_mappings_carry_build_ids_and_main_binary_first(h):
         assert m.memory_start < m.memory_limit, m
     # The program's own mapping was fully symbolized, with DWARF lines.
     assert main.has_functions and main.has_filenames and main.has_line_numbers, main
+
+
+def lines_after_transfer(stderr):
+    """LD_DEBUG's lines after `transferring control` (the jump to the program), or None."""
+    lines = stderr.splitlines()
+    for i, line in enumerate(lines):
+        if "transferring control" in line:
+            return lines[i + 1:]
+    return None
+
+
+@pytest.mark.timeout(120)
+def test_nothing_loaded_once_the_program_runs_and_no_debuginfod(h):
+    # cpu_burn_nodebug has no DWARF and no debug file anywhere: that is when
+    # elfutils' libdwfl asks a debuginfod server (loading libdebuginfod,
+    # libcurl and, through them, libssh2 and OpenSSL).
+    prog = h.workload("cpu_burn_nodebug")
+    r = h.run_agent([prog, "0", "0.5"],
+                    env={"DEBUGINFOD_URLS": "http://127.0.0.1:9", "LD_DEBUG": "files"})
+    assert r.returncode == 0, r.describe()
+    after = lines_after_transfer(r.stderr)
+    assert after is not None, f"no 'transferring control' from LD_DEBUG=files:\n{r.stderr[-3000:]}"
+    loads = [line for line in after if "file=" in line]
+    assert not loads, "loaded after the program started:\n" + "\n".join(loads)
+    for word in ("debuginfod", "libcurl"):
+        assert word not in r.stderr.lower(), r.stderr[-3000:]
+    # The module without debug information was symbolized (from its symbols).
+    view = h.assert_valid_profile(r.the_profile(), program="cpu_burn_nodebug")
+    assert "burn_cpu" in view.flat_by_function(), view.flat_by_function()
+
+
+def raw_locations(text):
+    """pprof -raw's Locations block: {address: [function, ...]} innermost first."""
+    out, current = {}, None
+    block = text.split("Locations\n", 1)[1].split("Mappings\n", 1)[0]
+    for line in block.splitlines():
+        m = re.match(r"\s+\d+: (0x[0-9a-f]+) M=\d+ (.*)", line)
+        if m:
+            current = out.setdefault(m.group(1), [])
+            current.append(m.group(2))
+        elif current is not None and line.strip():
+            current.append(line.strip())
+    return out
+
+
+def helper_inlined_in_hot_loop(locations):
+    """Locations whose frames are work::mix_step inlined into hot_loop, as the agent names them."""
+    return [a for a, frames in locations.items()
+            if len(frames) == 2 and frames[0].startswith("work::mix_step(unsigned long, int) ")
+            and frames[1].startswith("hot_loop(unsigned long) ")]
+
+
+@pytest.mark.timeout(180)
+def test_pprof_keeps_the_agents_names_with_or_without_the_binary(h):
+    bindir = h.tmpdir("pprof-binary")
+    prog = bindir / "inline_helper"
+    shutil.copy2(h.workload("inline_helper"), prog)
+    r = h.run_agent([prog, "0.5"], hz=1000, cwd=bindir)
+    assert r.returncode == 0, r.describe()
+    profile = r.the_profile()
+
+    # The same profile with every mapping flag cleared: what pprof does when
+    # it is told nothing (it reads the binary itself, and complains without it).
+    view = h.decode(profile)
+    for m in view.p.mapping:
+        m.has_functions = m.has_filenames = m.has_line_numbers = m.has_inline_frames = False
+    cleared = bindir / "cleared.pb.gz"
+    cleared.write_bytes(gzip.compress(view.p.SerializeToString()))
+
+    for binary in ("present", "absent"):
+        if binary == "absent":
+            prog.unlink()
+        res = h.pprof(["-raw"], profile)  # pprof's default symbolization, as users run it
+        assert res.stderr.strip() == "", f"binary {binary}: pprof printed:\n{res.stderr}"
+        assert helper_inlined_in_hot_loop(raw_locations(res.stdout)), (
+            f"binary {binary}: the agent's inlined frames are gone:\n{res.stdout[:3000]}")
+
+        control = h.pprof(["-raw"], cleared)
+        if binary == "present":
+            assert not helper_inlined_in_hot_loop(raw_locations(control.stdout)), (
+                "control: without the flags pprof should have replaced the agent's names")
+        else:
+            assert "Local symbolization failed" in control.stderr, control.stderr

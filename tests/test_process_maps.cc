@@ -17,6 +17,10 @@ TEST(ProcessMaps, KeepsExecutableFileMappingsMainFirst) {
   EXPECT_EQ(entries[0].path, "/opt/app/server");
   EXPECT_EQ(entries[0].start, 0x555500000000u);
   EXPECT_EQ(entries[0].offset, 0x2000u);
+  EXPECT_TRUE(entries[0].deleted);
+  EXPECT_TRUE(entries[0].main_executable);
+  EXPECT_FALSE(entries[1].deleted);
+  EXPECT_FALSE(entries[1].main_executable);
   EXPECT_EQ(entries[1].path, "/usr/lib/libc.so.6");
   EXPECT_EQ(entries[1].limit, 0x7f0000005000u);
   EXPECT_EQ(entries[2].path, "[vdso]");

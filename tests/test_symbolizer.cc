@@ -1,11 +1,27 @@
 // The symbolizer on this test binary (built with -g -O2): plain and C++
-// names, file and line, and an inlined helper reported as its own frame.
+// names, file and line, an inlined helper reported as its own frame; the
+// symbol index on hand-made symbols (symbols/gap_functions.S); what is kept
+// across profile builds; forked children.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <functional>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 
-#include "symbolizer.h"
+#include "locations.h"
+#include "profile_builder.h"
+#include "symbols/symbolizer.h"
+
+extern "C" {
+void gap_first();
+void gap_second();
+void alias_global();
+void weak_or_local_w();
+}
 
 namespace {
 
@@ -54,7 +70,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 TEST(Symbolizer, NamesAPlainFunctionWithFileAndLine) {
   Symbolizer sym;
-  ASSERT_TRUE(sym.ok());
   auto frames = sym.frames(plain_c_function_pc());
   ASSERT_FALSE(frames.empty());
   EXPECT_EQ(frames.back().name, "plain_c_function_pc");
@@ -106,6 +121,112 @@ TEST(Symbolizer, BuildIdOfThisExecutable) {
   std::string id = sym.build_id(plain_c_function_pc());
   EXPECT_GE(id.size(), 16u);
   EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
+uintptr_t address_of(void (*f)()) { return reinterpret_cast<uintptr_t>(f); }
+
+std::string innermost_name(Symbolizer* sym, uintptr_t address) {
+  std::vector<SourceFrame> frames = sym->frames(address);
+  return frames.empty() ? std::string() : frames.front().system_name;
+}
+
+TEST(Symbolizer, AnAddressBetweenTwoFunctionsHasNoName) {
+  Symbolizer sym;
+  const uintptr_t first = address_of(gap_first), second = address_of(gap_second);
+  ASSERT_EQ(second - first, 48u) << "gap_functions.S lays out 16 + 32 bytes";
+  EXPECT_EQ(innermost_name(&sym, first + 4), "gap_first");
+  EXPECT_EQ(innermost_name(&sym, first + 15), "gap_first");
+  // Past gap_first's size: not gap_first's, though it is the symbol before.
+  EXPECT_TRUE(sym.frames(first + 16).empty());
+  EXPECT_TRUE(sym.frames(first + 40).empty());
+  EXPECT_EQ(innermost_name(&sym, second + 4), "gap_second");
+}
+
+TEST(Symbolizer, AliasesResolveToTheGlobalNameThenTheWeakOne) {
+  Symbolizer sym;
+  // alias_local, alias_weak and alias_global name one function.
+  EXPECT_EQ(innermost_name(&sym, address_of(alias_global) + 2), "alias_global");
+  // weak_or_local_l and weak_or_local_w.
+  EXPECT_EQ(innermost_name(&sym, address_of(weak_or_local_w) + 2), "weak_or_local_w");
+}
+
+std::string build_profile(Symbolizer* sym, const std::vector<uintptr_t>& addresses) {
+  ProfileBuilder builder;
+  LocationResolver locations(&builder, sym, read_executable_mappings());
+  std::vector<uint64_t> ids;
+  for (uintptr_t a : addresses) ids.push_back(locations.location_id(a, false));
+  builder.add_sample_type("samples", "count");
+  builder.add_sample(ids, {1}, {});
+  locations.finish();
+  return builder.encode();
+}
+
+TEST(Symbolizer, ASecondProfileReusesWhatTheFirstBuilt) {
+  Symbolizer sym;
+  const std::vector<uintptr_t> addresses = {plain_c_function_pc(), demo::Widget::method_pc(),
+                                            reinterpret_cast<uintptr_t>(&strlen) + 1};
+  build_profile(&sym, addresses);
+  SymbolizerCounters first = sym.counters();
+  EXPECT_GE(first.files_opened, 2u);  // this executable and libc
+  EXPECT_EQ(first.addresses_resolved, addresses.size());
+  build_profile(&sym, addresses);
+  SymbolizerCounters second = sym.counters();
+  EXPECT_EQ(second.files_opened, first.files_opened);
+  EXPECT_EQ(second.indexes_built, first.indexes_built);
+  EXPECT_EQ(second.dwarf_opened, first.dwarf_opened);
+  EXPECT_EQ(second.addresses_resolved, first.addresses_resolved);
+  EXPECT_EQ(second.cache_hits - first.cache_hits, addresses.size());
+}
+
+TEST(Symbolizer, SharedInstanceIsOneForTheProcess) {
+  EXPECT_EQ(Symbolizer::shared(), Symbolizer::shared());
+  EXPECT_EQ(innermost_name(Symbolizer::shared(), plain_c_function_pc()), "plain_c_function_pc");
+}
+
+// Runs `child` in a forked child; true when it returned true.
+bool in_forked_child(const std::function<bool()>& child) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(20);  // a deadlock fails the test instead of hanging it
+    _exit(child() ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+TEST(Symbolizer, ForkedChildSymbolizesWithWhatTheParentBuilt) {
+  Symbolizer sym;
+  ASSERT_EQ(innermost_name(&sym, plain_c_function_pc()), "plain_c_function_pc");
+  const uint64_t opened = sym.counters().files_opened;
+  EXPECT_TRUE(in_forked_child([&] {
+    sym.child_after_fork();
+    return innermost_name(&sym, plain_c_function_pc()) == "plain_c_function_pc" &&
+           innermost_name(&sym, demo::Widget::method_pc()) == "_ZN4demo6Widget9method_pcEv" &&
+           sym.counters().files_opened == opened && sym.counters().states_abandoned == 0;
+  }));
+}
+
+TEST(Symbolizer, ForkWhileAnotherThreadIsInsideStartsTheChildEmpty) {
+  Symbolizer sym;
+  ASSERT_EQ(innermost_name(&sym, plain_c_function_pc()), "plain_c_function_pc");
+  std::atomic<bool> holding{false}, forked{false};
+  std::thread inside([&] {
+    sym.with_lock_held_for_test([&] {
+      holding = true;
+      while (!forked) usleep(1000);
+    });
+  });
+  while (!holding) usleep(1000);
+  const bool child_ok = in_forked_child([&] {
+    sym.child_after_fork();  // the lock held by a thread that is not in the child
+    return innermost_name(&sym, plain_c_function_pc()) == "plain_c_function_pc" &&
+           sym.counters().states_abandoned == 1 && sym.counters().files_opened >= 1;
+  });
+  forked = true;
+  inside.join();
+  EXPECT_TRUE(child_ok);
+  EXPECT_EQ(sym.counters().states_abandoned, 0u);  // the parent's own state is untouched
 }
 
 TEST(Demangle, LeavesPlainNamesAlone) {

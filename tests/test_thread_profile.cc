@@ -20,7 +20,7 @@
 #include "caller_stack.h"
 #include "profile.pb.h"
 #include "unwind/stack_walker.h"
-#include "symbolizer.h"
+#include "symbols/symbolizer.h"
 #include "thread_profile.h"
 
 namespace ppagent {

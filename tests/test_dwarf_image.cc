@@ -1,0 +1,143 @@
+// The lazily inflated DWARF image on Debian's libc6-dbg debug file for libc
+// (compressed, ~10 MB of DWARF): libdw sees only what was inflated, one
+// lookup inflates a small part of it, and what lookups return is what the
+// fully decompressed file gives.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "symbols/debug_file.h"
+#include "symbols/dwarf_frames.h"
+#include "symbols/dwarf_image.h"
+#include "symbols/elf_file.h"
+
+namespace ppagent {
+namespace {
+
+const char kLibc[] = "/lib/x86_64-linux-gnu/libc.so.6";
+
+std::unique_ptr<ElfFile> libc_debug_file() {
+  std::unique_ptr<ElfFile> libc = ElfFile::open(kLibc, nullptr);
+  if (!libc) return nullptr;
+  return find_debug_file(*libc, kLibc, kSystemDebugRoot);
+}
+
+// Sum of the uncompressed sizes of the compressed .debug_* sections.
+uint64_t compressed_dwarf_size(const ElfFile& file) {
+  uint64_t total = 0;
+  for (size_t i = 0; i < file.section_count(); i++) {
+    const Elf64_Shdr& s = file.section(i);
+    if (!(s.sh_flags & SHF_COMPRESSED) || file.section_name(i).substr(0, 7) != ".debug_") continue;
+    Elf64_Chdr chdr;
+    memcpy(&chdr, file.at(s.sh_offset), sizeof chdr);
+    total += chdr.ch_size;
+  }
+  return total;
+}
+
+// File-relative addresses spread over libc's code.
+std::vector<uint64_t> libc_code_addresses(size_t count) {
+  std::unique_ptr<ElfFile> libc = ElfFile::open(kLibc, nullptr);
+  std::vector<uint64_t> out;
+  for (const Elf64_Phdr& p : libc->program_headers()) {
+    if (p.p_type != PT_LOAD || !(p.p_flags & PF_X)) continue;
+    std::mt19937_64 random(7);
+    for (size_t i = 0; i < count; i++) out.push_back(p.p_vaddr + random() % p.p_memsz);
+  }
+  return out;
+}
+
+class LibcDebugFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    debug_ = libc_debug_file();
+    ASSERT_TRUE(debug_) << "no debug file for libc: scripts/install-deps.sh installs libc6-dbg";
+    ASSERT_GT(compressed_dwarf_size(*debug_), 5u << 20) << "libc6-dbg's DWARF is compressed";
+  }
+  std::unique_ptr<ElfFile> debug_;
+};
+
+TEST_F(LibcDebugFile, LibdwSeesOnlyTheUnitsInflated) {
+  std::unique_ptr<DwarfImage> image = DwarfImage::create(debug_.get());
+  ASSERT_TRUE(image);
+  Dwarf* dbg = image->dwarf();
+  Dwarf_Off next;
+  size_t header_size;
+  EXPECT_EQ(dwarf_next_unit(dbg, 0, &next, &header_size, nullptr, nullptr, nullptr, nullptr,
+                            nullptr, nullptr), 1) << "libdw reads .debug_info before it is inflated";
+  ASSERT_TRUE(image->ensure_unit(0));
+  ASSERT_EQ(dwarf_next_unit(dbg, 0, &next, &header_size, nullptr, nullptr, nullptr, nullptr,
+                            nullptr, nullptr), 0);
+  // The next unit is not shown until asked for, even if inflated in part.
+  const Dwarf_Off second = next;
+  EXPECT_EQ(dwarf_next_unit(dbg, second, &next, &header_size, nullptr, nullptr, nullptr, nullptr,
+                            nullptr, nullptr), 1);
+  EXPECT_TRUE(image->ensure_unit(second));
+  EXPECT_EQ(dwarf_next_unit(dbg, second, &next, &header_size, nullptr, nullptr, nullptr, nullptr,
+                            nullptr, nullptr), 0);
+  EXPECT_FALSE(image->ensure_unit(second + 1)) << "not the start of a unit";
+  // A reference into a unit not inflated is refused, not read as zeros.
+  Dwarf_Die die;
+  EXPECT_EQ(dwarf_offdie(dbg, 4 << 20, &die), nullptr);
+}
+
+TEST_F(LibcDebugFile, OneAddressInflatesASmallPartOfTheDwarf) {
+  // __libc_start_main's unit (csu/libc-start.c, also the one of
+  // __libc_start_call_main, in every profile) is near the start of libc's.
+  Dl_info info;
+  void* function = dlsym(RTLD_DEFAULT, "__libc_start_main");
+  ASSERT_TRUE(function && dladdr(function, &info));
+  const uint64_t address = reinterpret_cast<uintptr_t>(function) + 4 -
+                           reinterpret_cast<uintptr_t>(info.dli_fbase);
+  DwarfFrames frames(DwarfImage::create(debug_.get()));
+  std::vector<SourceFrame> out;
+  ASSERT_TRUE(frames.frames(address, "", &out));
+  EXPECT_EQ(out.back().system_name, "__libc_start_main_impl");  // the DIE's name
+  EXPECT_NE(out.back().file.find("libc-start.c"), std::string::npos) << out.back().file;
+  const uint64_t total = compressed_dwarf_size(*debug_);
+  EXPECT_LT(frames.image().inflated_bytes(), total / 8)
+      << frames.image().inflated_bytes() << " of " << total;
+}
+
+TEST_F(LibcDebugFile, LazyLookupsGiveWhatTheDecompressedFileGives) {
+  char dir[] = "/tmp/ppagent-dwarf-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string plain = std::string(dir) + "/libc.debug";
+  const std::string id = hex_string(debug_->build_id());
+  const std::string command = std::string("objcopy --decompress-debug-sections '") +
+                              kSystemDebugRoot + "/.build-id/" + id.substr(0, 2) + "/" +
+                              id.substr(2) + ".debug' '" + plain + "'";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  std::unique_ptr<ElfFile> plain_file = ElfFile::open(plain, nullptr);
+  ASSERT_TRUE(plain_file);
+  ASSERT_EQ(compressed_dwarf_size(*plain_file), 0u);
+
+  DwarfFrames lazy(DwarfImage::create(debug_.get()));
+  DwarfFrames whole(DwarfImage::create(plain_file.get()));
+  size_t compared = 0, with_lines = 0;
+  for (uint64_t address : libc_code_addresses(300)) {
+    std::vector<SourceFrame> a, b;
+    const bool found_a = lazy.frames(address, "", &a), found_b = whole.frames(address, "", &b);
+    ASSERT_EQ(found_a, found_b) << std::hex << address;
+    ASSERT_EQ(a.size(), b.size()) << std::hex << address;
+    for (size_t i = 0; i < a.size(); i++) {
+      EXPECT_EQ(a[i].system_name, b[i].system_name) << std::hex << address;
+      EXPECT_EQ(a[i].file, b[i].file) << std::hex << address;
+      EXPECT_EQ(a[i].line, b[i].line) << std::hex << address;
+      EXPECT_EQ(a[i].start_line, b[i].start_line) << std::hex << address;
+    }
+    compared++;
+    with_lines += !a.empty() && a.back().line > 0;
+  }
+  EXPECT_EQ(whole.image().inflated_bytes(), 0u);
+  EXPECT_GT(with_lines, compared / 2) << "libc6-dbg covers most of libc's code";
+  std::system(("rm -rf '" + std::string(dir) + "'").c_str());
+}
+
+}  // namespace
+}  // namespace ppagent
