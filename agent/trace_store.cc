@@ -30,13 +30,15 @@ TraceStore::TraceStore(size_t max_traces, size_t max_frames) {
   while (slot_count_ < max_traces) slot_count_ <<= 1;
   frame_capacity_ = max_frames;
   size_t slot_bytes = slot_count_ * sizeof(Slot);
-  mapped_bytes_ = slot_bytes + frame_capacity_ * sizeof(uintptr_t);
+  size_t claimed_bytes = slot_count_ * sizeof(std::atomic<uint32_t>);
+  mapped_bytes_ = slot_bytes + claimed_bytes + frame_capacity_ * sizeof(uintptr_t);
   // Untouched pages cost no memory; MAP_NORESERVE keeps overcommit accounting out of it.
   void* mem = mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED) return;
   slots_ = static_cast<Slot*>(mem);  // zeroed memory is a valid empty Slot
-  frames_ = reinterpret_cast<uintptr_t*>(static_cast<char*>(mem) + slot_bytes);
+  claimed_ = reinterpret_cast<std::atomic<uint32_t>*>(static_cast<char*>(mem) + slot_bytes);
+  frames_ = reinterpret_cast<uintptr_t*>(static_cast<char*>(mem) + slot_bytes + claimed_bytes);
 }
 
 TraceStore::~TraceStore() {
@@ -82,6 +84,9 @@ bool TraceStore::add(const TraceKey& key, uint64_t weight, uint64_t samples) {
         slot.weight.fetch_add(weight, std::memory_order_relaxed);
         slot.samples.fetch_add(samples, std::memory_order_relaxed);
         slot.ready.store(1, std::memory_order_release);
+        // Each slot is claimed once, so the list never outgrows the table.
+        claimed_[claimed_count_.fetch_add(1, std::memory_order_relaxed)].store(
+            static_cast<uint32_t>(index + 1), std::memory_order_release);
         return true;
       }
     }
@@ -102,8 +107,11 @@ bool TraceStore::add(const TraceKey& key, uint64_t weight, uint64_t samples) {
 void TraceStore::for_each(
     const std::function<void(const TraceKey&, uint64_t, uint64_t)>& visit) const {
   if (!slots_) return;
-  for (size_t i = 0; i < slot_count_; i++) {
-    const Slot& slot = slots_[i];
+  const size_t claimed = claimed_count_.load(std::memory_order_acquire);
+  for (size_t i = 0; i < claimed && i < slot_count_; i++) {
+    const uint32_t index_plus_one = claimed_[i].load(std::memory_order_acquire);
+    if (index_plus_one == 0) continue;  // still being added
+    const Slot& slot = slots_[index_plus_one - 1];
     if (slot.hash.load(std::memory_order_acquire) == 0 ||
         !slot.ready.load(std::memory_order_acquire))
       continue;

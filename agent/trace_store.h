@@ -56,6 +56,11 @@ class TraceStore {
 
   Slot* slots_ = nullptr;
   size_t slot_count_ = 0;  // a power of two
+  // The claimed slots' indexes + 1, in the order they were claimed (0: being
+  // written), so that reading the store touches only what was stored, not
+  // every slot of a table sized for the worst case.
+  std::atomic<uint32_t>* claimed_ = nullptr;
+  std::atomic<size_t> claimed_count_{0};
   uintptr_t* frames_ = nullptr;
   size_t frame_capacity_ = 0;
   std::atomic<size_t> frames_used_{0};
