@@ -27,6 +27,7 @@ is said at its test, from what its files carry (readelf --dyn-syms / -S).
 Run time (quiet 2-core VM, the whole file): see README.md ("Real programs").
 """
 
+import base64
 import json
 import os
 import random
@@ -333,6 +334,7 @@ def write_text(path, size, seed=1):
 def data_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("data")
     write_text(d / "data.txt", TEXT_SIZE)
+    write_text(d / "small.txt", 65536, seed=3)
     write_text(d / "big.txt", 64 << 20, seed=2)
     return d
 
@@ -422,14 +424,15 @@ def test_openssl_dgst_sha512(h, mode, data_dir):
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("mode", MODES)
 def test_openssl_enc_pbkdf2(h, mode, data_dir):
-    """AES-256-CBC with a key from 1,000,000 PBKDF2-HMAC-SHA256 iterations
-    (~0.7 s), fixed salt: the output is the same on every run."""
+    """64 KiB through AES-256-CBC with a key from 1,000,000
+    PBKDF2-HMAC-SHA256 iterations (~0.7 s), fixed salt given with -S (so no
+    salt header is written): the output is the same on every run."""
     need(OPENSSL)
-    src = data_dir / "data.txt"
+    src = data_dir / "small.txt"
     pair = run_pair(h, mode, lambda d: [
         OPENSSL, "enc", "-aes-256-cbc", "-pbkdf2", "-iter", "1000000", "-md", "sha256",
         "-S", "0011223344556677", "-pass", "pass:ppagent", "-in", src, "-a"])
-    assert pair.run.stdout.startswith("U2FsdGVkX1"), describe(pair.run)  # "Salted__"
+    assert len(base64.b64decode(pair.run.stdout)) == 65536 + 16, describe(pair.run)
     p = single(h, pair, mode, "openssl", "openssl")
     assert_named(p, "libcrypto.so")
     assert_exe_locations(p, "openssl")
@@ -473,9 +476,9 @@ def test_ssh_keygen(h, mode):
 
 
 # ---------------------------------------------------------------------------
-# node. /usr/bin/node keeps its .symtab (V8, node, its own OpenSSL): every
-# address in it has a name. JIT-compiled JavaScript is in anonymous memory
-# (no mapping, nothing to name).
+# node. /usr/bin/node keeps its .symtab (V8, node, its own OpenSSL) and some
+# .debug_info: its functions are named. JIT-compiled JavaScript is in
+# anonymous memory (no mapping, nothing to name).
 
 NODE_CPU = r"""
 const crypto = require('crypto');
@@ -513,8 +516,9 @@ def test_node_cpu_script(h, mode):
     assert re.fullmatch(r"[0-9a-f]{64} [0-9]+ 100000\n", pair.run.stdout), describe(pair.run)
     p = single(h, pair, mode, "node", binary_of(node))
     assert_named(p, binary_of(node), at_least=20)
-    share = assert_hot(p, lambda n: "sha256" in n.lower() or n.startswith("SHA256"), 0.3,
-                       "SHA-256 (node's OpenSSL)")
+    # ~28% on a CPU with SHA extensions (sha256_block_data_order_shaext,
+    # 1.6 GB/s), more without them.
+    share = assert_hot(p, lambda n: "sha256" in n.lower(), 0.15, "SHA-256 (node's OpenSSL)")
     print(f"\nnode: SHA-256 functions on {share:.0%} of the CPU samples")
     report(f"node script, {mode}", {p.pid: p})
 
