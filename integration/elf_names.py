@@ -16,6 +16,8 @@ profile with `go tool pprof -raw` (the reader users have), and compares:
   (a name there is a wrong one, such as the nearest exported function);
 - the mapping's build ID must be the file's (the file read is the one that ran).
 
+A name "X@plt" for an address in a PLT section is accepted too (the stub for X).
+
 Objects with debug information (glibc and ld.so through libc6-dbg, the agent
 itself, node's partial .debug_info) carry DWARF names, inlined frames and local
 functions the symbol table does not list: their names are recorded (for the
@@ -253,6 +255,13 @@ class ElfObject:
                 return idx
         return None
 
+    def plt_stub(self, vaddr, name):
+        """A name "X@plt" for an address in a PLT section (where no symbol is): the stub
+        through which the object calls X, as perf and gdb name it."""
+        idx = self.section_of(vaddr)
+        return (name.endswith("@plt") and idx is not None
+                and self.sections[idx][0] in (".plt", ".plt.sec", ".plt.got"))
+
     def covering(self, vaddr):
         """Names the symbol table gives vaddr: symbols whose [start, end)
         holds it; failing that, as elfutils does, the nearest sizeless symbol
@@ -348,11 +357,21 @@ def check_names(raw, label=""):
             rep.problems.append(f"{label}: {loc.address:#x} in {os.path.basename(path)} has "
                                 f"inlined frames {loc.lines}, but the object has no debug "
                                 f"information")
-        if system not in here | before and name not in here | before:
-            rep.problems.append(
-                f"{label}: {loc.address:#x} ({os.path.basename(path)} {v:#x}) is named "
-                f"{name!r} ({system!r}), but the symbols there are "
-                f"{sorted(here | before)[:3] or 'none (it should be unnamed)'}")
+        symbols = here | before
+        if system in symbols or name in symbols or obj.plt_stub(v, system):
+            rep.named.setdefault(path, set()).add(name)
             continue
-        rep.named.setdefault(path, set()).add(name)
+        why = f"the symbols there are {sorted(symbols)[:3] or 'none (it should be unnamed)'}"
+        # (c++filt only for the first problems: the failure message shows 40)
+        demangled = {demangle(x): x for x in symbols} if len(rep.problems) < 40 else {}
+        if name in demangled:
+            why = (f"that is the demangled {demangled[name]!r}, which the system name should "
+                   f"be (README: mangled names as system names)")
+        rep.problems.append(f"{label}: {loc.address:#x} ({os.path.basename(path)} {v:#x}) is "
+                            f"named {name!r} (system name {system!r}), but {why}")
     return rep
+
+
+def demangle(name):
+    r = subprocess.run(["c++filt", name], capture_output=True, text=True, timeout=60)
+    return r.stdout.strip() if r.returncode == 0 else name

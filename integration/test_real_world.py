@@ -24,7 +24,7 @@ functions, and where the program worked enough a known hot function is on
 the stacks of most CPU samples. What "own functions" means for each program
 is said at its test, from what its files carry (readelf --dyn-syms / -S).
 
-Run time (quiet 2-core VM, the whole file): see README.md ("Real programs").
+Run time of the whole file: README.md ("Real programs").
 """
 
 import base64
