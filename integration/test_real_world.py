@@ -812,7 +812,8 @@ def pg_cluster(h):
             (base / "agent").mkdir()
             shutil.copy2(launcher, base / "launcher" / "ppagent")
             for so in h.agent.parent.glob("*.so*"):
-                shutil.copy2(so, base / "agent" / so.name)
+                if so.is_file():  # not meson's libppagent.so.p/ object directory
+                    shutil.copy2(so, base / "agent" / so.name)
             launcher = base / "launcher" / "ppagent"
         data, sock = base / "data", base / "sock"
         sock.mkdir()
