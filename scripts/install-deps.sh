@@ -15,7 +15,15 @@ packages=(
   libjemalloc2 libjemalloc-dev heaptrack
   libmicrohttpd-dev clang libclang-rt-14-dev curl
   nginx-light sqlite3 perl
+  # integration/test_real_world.py and bench/run_real_bench.py: Debian's programs
+  # under the agent (readelf from binutils reads their symbols).
+  binutils openssl openssh-client git postgresql-15 python3
 )
+# node: a node already on PATH (e.g. NodeSource's) is used as it is; otherwise
+# Debian's nodejs.
+if ! command -v node >/dev/null 2>&1; then
+  packages+=(nodejs)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

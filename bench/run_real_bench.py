@@ -1,0 +1,464 @@
+#!/usr/bin/python3
+"""Real-programs benchmark for ppagent: Debian's own programs, each run without a profiler and
+under ppagent, side by side with gperftools' CPU profiler and heaptrack, in one run.
+
+Sections (each in interleaved rounds: every round runs every configuration once, the starting
+configuration rotating from round to round; figures are medians over the rounds, quoted as
+differences and ratios to the same command without a profiler):
+
+  fixed    the cost per process when nothing is sampled: `clang++ --version`,
+           `/usr/bin/python3 -c pass`, `/bin/true` under `ppagent run` (defaults), plain
+           LD_PRELOAD with the agent's variables (defaults), and gperftools (CPUPROFILE, 100 Hz)
+  clang    `clang++ -std=c++17 -O1 -c bench/template_heavy.cc` under ppagent defaults, CPU only
+           (--mem-rate 0), heap only (--cpu-hz 0), gperftools CPUPROFILE at 100 Hz, heaptrack
+  gxx      `g++` on the same file (three processes: driver, cc1plus, as): ppagent defaults,
+           CPU only, gperftools
+  pgbench  postgres (fsync=off) under `ppagent run` (defaults; the postmaster and every process
+           it forks), driven by pgbench (not profiled) with fixed clients and seconds: throughput
+
+CPU is user+system of the whole process tree: os.wait4's rusage of the child started, which
+includes every descendant it waited for (the launcher waits for the program, g++'s driver for
+cc1plus and as, heaptrack's script for its interpreter, the postmaster for its children). Peak RSS
+is wait4's ru_maxrss for the same child: the peak of the largest single process in the tree (not
+a sum over processes). ppagent always runs through `ppagent run` except in the LD_PRELOAD row.
+
+A benchmark, not a test: it prints figures and the targets next to them and never fails on them.
+Only the Python standard library is used.  Run with /usr/bin/python3.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (REPO, clean_env, finish, loadavg, machine_facts, print_header,  # noqa: E402
+                      read_text, rotations, run_child, spread_pct)
+
+GPERF = "/usr/lib/x86_64-linux-gnu/libprofiler.so.0"
+TEMPLATE = os.path.join(REPO, "bench", "template_heavy.cc")
+PGBIN = "/usr/lib/postgresql/15/bin"
+CXXFLAGS = ["-std=c++17", "-O1", "-c"]
+
+# Targets (from the brief), printed next to the figures.
+FIXED_CPU_MS, FIXED_RSS_MIB = 10.0, 8.0
+COMPILE_RATIO, COMPILE_RSS_MIB = 1.05, 16.0
+PGBENCH_RATIO = 0.97
+
+
+class Config:
+    """How to run a command: `kind` is none, ppagent (through `ppagent run` with `flags`),
+    preload (LD_PRELOAD with the agent's variables), gperftools or heaptrack."""
+
+    def __init__(self, name, kind, flags=()):
+        self.name, self.kind, self.flags = name, kind, list(flags)
+
+
+def command(cfg, argv, outdir, tools):
+    """(argv, env) that run argv under cfg, writing profiles to outdir."""
+    env = clean_env()
+    if cfg.kind == "ppagent":
+        return [tools["launcher"], "run", *cfg.flags, "-o", outdir, "--", *argv], env
+    if cfg.kind == "preload":
+        env.update(LD_PRELOAD=tools["agent"], PPROF_OUTPUT_DIR=outdir)
+        return argv, env
+    if cfg.kind == "gperftools":
+        env.update(LD_PRELOAD=GPERF, CPUPROFILE=os.path.join(outdir, "gperftools.prof"),
+                   CPUPROFILE_FREQUENCY="100")
+        return argv, env
+    if cfg.kind == "heaptrack":
+        return [tools["heaptrack"], "-o", os.path.join(outdir, "heaptrack"), *argv], env
+    return argv, env
+
+
+def profiles_in(outdir):
+    return sorted(f for f in os.listdir(outdir) if f.endswith((".pb.gz", ".prof", ".zst", ".gz")))
+
+
+def run(cfg, argv, tools, scratch, timeout=1800):
+    """Runs argv once under cfg in a fresh directory. Returns a dict of figures; raises when the
+    command fails or a profiler wrote nothing."""
+    outdir = tempfile.mkdtemp(prefix="run-", dir=scratch)
+    full, env = command(cfg, argv, outdir, tools)
+    out_path, err_path = os.path.join(outdir, ".stdout"), os.path.join(outdir, ".stderr")
+    rc, wall, ru, _ = run_child([str(a) for a in full], env, outdir, out_path, err_path,
+                                timeout=timeout)
+    stdout, stderr = read_text(out_path), read_text(err_path)
+    if rc != 0:
+        raise RuntimeError("%s: %s exited with %s\nstderr: %s"
+                           % (cfg.name, " ".join(map(str, full)), rc, stderr[-3000:]))
+    files = profiles_in(outdir)
+    if cfg.kind != "none" and not files:
+        raise RuntimeError("%s: %s wrote no profile in %s\nstderr: %s"
+                           % (cfg.name, " ".join(map(str, full)), outdir, stderr[-3000:]))
+    return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "maxrss_kib": ru.ru_maxrss,
+            "stdout": stdout, "stderr": stderr, "files": len(files), "outdir": outdir}
+
+
+def med(rs, key):
+    return statistics.median(r[key] for r in rs)
+
+
+def paired(rs, base, key, op):
+    """Median over the rounds of op(this run's figure, the figure of the run without a profiler
+    in the same round): the rounds are paired, so a round slowed by other work on the machine
+    slows both sides."""
+    return statistics.median(op(r[key], b[key]) for r, b in zip(rs, base))
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
+def diff(a, b):
+    return a - b
+
+
+def verdict(criteria):
+    """criteria: [(description, met)]. "ok", or what was missed."""
+    missed = [d for d, met in criteria if not met]
+    return "ok" if not missed else "MISSED " + "; ".join(missed)
+
+
+# ---------------------------------------------------------------------------
+# Sections
+
+
+def series(configs, rounds, one, label, results):
+    """Runs one(cfg) for every configuration, interleaved; returns {name: [figures]}."""
+    runs = {c.name: [] for c in configs}
+    for rnd, order in rotations(configs, rounds):
+        for cfg in order:
+            r = one(cfg)
+            runs[cfg.name].append(r)
+            print("  %s round %d %-22s wall %7.3fs cpu %7.3fs maxrss %7.1f MiB%s"
+                  % (label, rnd + 1, cfg.name, r["wall"], r["cpu"], r["maxrss_kib"] / 1024.0,
+                     ("  tps %.0f" % r["tps"]) if "tps" in r else ""),
+                  file=sys.stderr, flush=True)
+    results[label] = {name: [{k: v for k, v in r.items() if k not in ("stdout", "stderr", "outdir")}
+                             for r in rs] for name, rs in runs.items()}
+    return runs
+
+
+def fixed_section(args, tools, scratch, results, notes):
+    configs = [Config("none", "none"), Config("ppagent run", "ppagent"),
+               Config("ppagent LD_PRELOAD", "preload")]
+    if tools["gperftools"]:
+        configs.append(Config("gperftools", "gperftools"))
+    programs = [("clang++ --version", [tools["clang++"], "--version"]),
+                ("python3 -c pass", ["/usr/bin/python3", "-c", "pass"]),
+                ("/bin/true", ["/bin/true"])]
+    print("== fixed cost per process (nothing to sample); %d rounds; load average %s"
+          % (args.fixed_rounds, loadavg()))
+    print("   cpu ms, rss MiB: medians; +cpu ms, cpu/none, +rss MiB: medians over the rounds of the "
+          "difference or ratio to none in the same round; targets: +cpu <= %.0f ms, +rss <= %.0f "
+          "MiB, and never above gperftools'" % (FIXED_CPU_MS, FIXED_RSS_MIB))
+    hdr = "%-18s %-20s %8s %8s %8s %8s %8s %7s  %s" % (
+        "program", "configuration", "cpu ms", "+cpu ms", "cpu/none", "rss MiB", "+rss MiB",
+        "sprd", "target")
+    print(hdr)
+    print("-" * len(hdr))
+    for label, argv in programs:
+        runs = series(configs, args.fixed_rounds,
+                      lambda cfg: cleaned(run(cfg, argv, tools, scratch), args), label, results)
+        base = runs["none"]
+        gp = runs.get("gperftools")
+        gp_cpu = 1000.0 * paired(gp, base, "cpu", diff) if gp else None
+        gp_rss = paired(gp, base, "maxrss_kib", diff) / 1024.0 if gp else None
+        for cfg in configs:
+            rs = runs[cfg.name]
+            cpu, rss = med(rs, "cpu"), med(rs, "maxrss_kib") / 1024.0
+            dcpu = 1000.0 * paired(rs, base, "cpu", diff)
+            drss = paired(rs, base, "maxrss_kib", diff) / 1024.0
+            target = ""
+            if cfg.kind in ("ppagent", "preload"):
+                crit = [("+cpu > %.0f ms" % FIXED_CPU_MS, dcpu <= FIXED_CPU_MS),
+                        ("+rss > %.0f MiB" % FIXED_RSS_MIB, drss <= FIXED_RSS_MIB)]
+                if gp:
+                    crit += [("+cpu > gperftools'", dcpu <= gp_cpu),
+                             ("+rss > gperftools'", drss <= gp_rss)]
+                target = verdict(crit)
+            print("%-18s %-20s %8.1f %8.1f %8.2f %8.1f %8.1f %6.0f%%  %s" % (
+                label, cfg.name, 1000.0 * cpu, dcpu, paired(rs, base, "cpu", ratio), rss,
+                drss, spread_pct([r["cpu"] for r in rs]), target))
+    print(flush=True)
+
+
+def compile_section(args, tools, scratch, results, compiler, label):
+    configs = [Config("none", "none"), Config("ppagent defaults", "ppagent"),
+               Config("ppagent CPU only", "ppagent", ["--mem-rate", "0"])]
+    if compiler == "clang++":
+        configs.append(Config("ppagent heap only", "ppagent", ["--cpu-hz", "0"]))
+    if tools["gperftools"]:
+        configs.append(Config("gperftools 100 Hz", "gperftools"))
+    if compiler == "clang++" and tools["heaptrack"]:
+        configs.append(Config("heaptrack", "heaptrack"))
+    objects = set()
+
+    def one(cfg):
+        d = tempfile.mkdtemp(prefix="obj-", dir=scratch)
+        obj = os.path.join(d, "t.o")
+        r = run(cfg, [tools[compiler], *CXXFLAGS, TEMPLATE, "-o", obj], tools, scratch)
+        with open(obj, "rb") as f:
+            objects.add(f.read())
+        shutil.rmtree(d, ignore_errors=True)
+        return cleaned(r, args)
+
+    print("== %s: %s %s %s; %d rounds; load average %s"
+          % (label, compiler, " ".join(CXXFLAGS), os.path.relpath(TEMPLATE, REPO), args.rounds,
+             loadavg()))
+    runs = series(configs, args.rounds, one, label, results)
+    if len(objects) != 1:
+        print("NOTE: the object files differ between runs (%d different)" % len(objects))
+    base = runs["none"]
+    gp = runs.get("gperftools 100 Hz")
+    gp_ratio = paired(gp, base, "cpu", ratio) if gp else None
+    print("   cpu/none, wall/none, +cpu s, +rss MiB: medians over the rounds of the ratio or "
+          "difference to none in the same round")
+    hdr = "%-20s %8s %8s %9s %8s %8s %8s %8s %7s %6s  %s" % (
+        "configuration", "wall s", "cpu s", "wall/none", "cpu/none", "+cpu s", "rss MiB",
+        "+rss MiB", "sprd", "files", "target")
+    print(hdr)
+    print("-" * len(hdr))
+    for cfg in configs:
+        rs = runs[cfg.name]
+        cpu, wall, rss = med(rs, "cpu"), med(rs, "wall"), med(rs, "maxrss_kib") / 1024.0
+        cpu_ratio = paired(rs, base, "cpu", ratio)
+        drss = paired(rs, base, "maxrss_kib", diff) / 1024.0
+        crit = []
+        if cfg.name in ("ppagent defaults", "ppagent heap only"):
+            crit = [("cpu/none > %.2f" % COMPILE_RATIO, cpu_ratio <= COMPILE_RATIO)]
+        elif cfg.name == "ppagent CPU only" and gp_ratio and compiler == "clang++":
+            crit = [("cpu/none > gperftools' %.3f" % gp_ratio, cpu_ratio <= gp_ratio)]
+        if crit and compiler == "clang++":
+            crit.append(("+rss > %.0f MiB" % COMPILE_RSS_MIB, drss <= COMPILE_RSS_MIB))
+        target = verdict(crit) if crit else ""
+        print("%-20s %8.3f %8.3f %9.3f %8.3f %8.3f %8.1f %8.1f %6.0f%% %6d  %s" % (
+            cfg.name, wall, cpu, paired(rs, base, "wall", ratio), cpu_ratio,
+            paired(rs, base, "cpu", diff), rss, drss, spread_pct([r["cpu"] for r in rs]),
+            med(rs, "files"), target))
+    print(flush=True)
+
+
+# -- postgres ---------------------------------------------------------------------------------
+
+
+def postgres_user():
+    """A preexec_fn running the server as user postgres when we are root (postgres refuses
+    root), else None."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+    pw = pwd.getpwnam("postgres")
+
+    def switch():
+        os.setgroups([])
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+    return switch
+
+
+def pg(*args, **kw):
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True,
+                          env=clean_env(), **kw)
+
+
+def pgbench_section(args, tools, scratch, results, notes):
+    as_pg = postgres_user()
+    base = tempfile.mkdtemp(prefix="pg-", dir=scratch)
+    os.chmod(scratch, 0o755)
+    os.chmod(base, 0o755)
+    data, sock = os.path.join(base, "data"), os.path.join(base, "sock")
+    os.mkdir(sock)
+    if as_pg:
+        shutil.chown(base, "postgres", "postgres")
+        shutil.chown(sock, "postgres", "postgres")
+        for path in (tools["launcher"], tools["agent"]):
+            if pg("runuser", "-u", "postgres", "--", "test", "-r", path).returncode != 0:
+                notes.append("pgbench section skipped: user postgres cannot read %s "
+                             "(build in a directory others can read)" % path)
+                return
+    r = pg(os.path.join(PGBIN, "initdb"), "-D", data, "-U", "postgres", "--auth=trust",
+           "--no-sync", cwd=base, preexec_fn=as_pg)
+    if r.returncode != 0:
+        raise RuntimeError("initdb failed: %s%s" % (r.stdout, r.stderr))
+    port = "5434"
+    conn = ["-h", sock, "-p", port, "-U", "postgres"]
+    server_argv = [os.path.join(PGBIN, "postgres"), "-D", data, "-c", "fsync=off",
+                   "-c", "listen_addresses=", "-c", "unix_socket_directories=" + sock,
+                   "-c", "port=" + port]
+
+    def session(cfg, init=False):
+        """Starts the server under cfg, runs pgbench (or pgbench -i), stops the server.
+        Returns the server's figures with tps."""
+        outdir = tempfile.mkdtemp(prefix="run-", dir=scratch)
+        os.chmod(outdir, 0o1777)
+        full, env = command(cfg, server_argv, outdir, tools)
+        log = open(os.path.join(outdir, ".server.log"), "wb")
+        t0 = time.monotonic()
+        srv = subprocess.Popen([str(a) for a in full], env=env, cwd=base, stdout=log,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               preexec_fn=as_pg)
+        try:
+            deadline = time.monotonic() + 120
+            while pg(os.path.join(PGBIN, "pg_isready"), "-q", "-h", sock, "-p", port).returncode:
+                if srv.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("%s: postgres did not start: %s"
+                                       % (cfg.name, read_text(log.name)[-3000:]))
+                time.sleep(0.1)
+            if init:
+                b = pg(os.path.join(PGBIN, "pgbench"), "-i", "-q", "-s", args.pg_scale, *conn,
+                       "postgres")
+            else:
+                b = pg(os.path.join(PGBIN, "pgbench"), "-c", args.pg_clients, "-j", "2",
+                       "-T", args.pg_seconds, *conn, "postgres")
+        finally:
+            pg(os.path.join(PGBIN, "pg_ctl"), "stop", "-D", data, "-m", "fast", "-w",
+               preexec_fn=as_pg)
+            _, status, ru = os.wait4(srv.pid, 0)
+            srv.returncode = os.waitstatus_to_exitcode(status)
+            log.close()
+        if b.returncode != 0 or srv.returncode != 0:
+            raise RuntimeError("%s: pgbench %d, postgres %d: %s%s\n%s"
+                               % (cfg.name, b.returncode, srv.returncode, b.stdout, b.stderr,
+                                  read_text(log.name)[-3000:]))
+        files = profiles_in(outdir)
+        if cfg.kind != "none" and not files:
+            raise RuntimeError("%s: postgres wrote no profile" % cfg.name)
+        out = {"wall": time.monotonic() - t0, "cpu": ru.ru_utime + ru.ru_stime,
+               "maxrss_kib": ru.ru_maxrss, "files": len(files)}
+        if not init:
+            m = re.search(r"^tps = ([0-9.]+) \(without initial connection time\)", b.stdout, re.M)
+            tx = re.search(r"^number of transactions actually processed: ([0-9]+)", b.stdout,
+                           re.M)
+            if not (m and tx):
+                raise RuntimeError("%s: no tps in pgbench's output:\n%s" % (cfg.name, b.stdout))
+            out["tps"], out["transactions"] = float(m.group(1)), int(tx.group(1))
+        if not args.keep:
+            shutil.rmtree(outdir, ignore_errors=True)
+        return out
+
+    print("== pgbench: postgres 15 (fsync=off), pgbench -c %s -j 2 -T %s, scale %s (pgbench not "
+          "profiled); %d rounds; load average %s"
+          % (args.pg_clients, args.pg_seconds, args.pg_scale, args.pg_rounds, loadavg()))
+    session(Config("none", "none"), init=True)
+    configs = [Config("none", "none"), Config("ppagent defaults", "ppagent")]
+    runs = series(configs, args.pg_rounds, session, "pgbench", results)
+    base = runs["none"]
+    for rs in runs.values():
+        for r in rs:
+            r["ms_per_tx"] = 1000.0 * r["cpu"] / r["transactions"]
+    print("   tps/none, cpu/tx: medians over the rounds of the ratio to none in the same round")
+    hdr = "%-18s %9s %8s %14s %9s %8s %8s %6s  %s" % (
+        "configuration", "tps", "tps/none", "server cpu s", "ms/tx", "cpu/tx", "rss MiB",
+        "files", "target")
+    print(hdr)
+    print("-" * len(hdr))
+    for cfg in configs:
+        rs = runs[cfg.name]
+        tps_ratio = paired(rs, base, "tps", ratio)
+        target = (verdict([("tps/none < %.2f" % PGBENCH_RATIO, tps_ratio >= PGBENCH_RATIO)])
+                  if cfg.kind != "none" else "")
+        print("%-18s %9.1f %8.3f %14.2f %9.3f %8.3f %8.1f %6d  %s" % (
+            cfg.name, med(rs, "tps"), tps_ratio, med(rs, "cpu"), med(rs, "ms_per_tx"),
+            paired(rs, base, "ms_per_tx", ratio), med(rs, "maxrss_kib") / 1024.0,
+            med(rs, "files"), target))
+    print("   (server cpu s: user+system of the postmaster and every process it forked; ms/tx: "
+          "that per transaction; rss: the largest single server process)")
+    print(flush=True)
+
+
+def cleaned(r, args):
+    if not args.keep:
+        shutil.rmtree(r["outdir"], ignore_errors=True)
+    return r
+
+
+# ---------------------------------------------------------------------------
+
+
+SECTIONS = ("fixed", "clang", "gxx", "pgbench")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build-dir", default=os.path.join(REPO, "build"),
+                    help="meson build directory (default: %(default)s)")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 1 round of the compiles and pgbench (3 s), 3 of the fixed "
+                         "costs; the figures mean little")
+    ap.add_argument("--sections", default=",".join(SECTIONS),
+                    help="comma-separated sections to run (default: %(default)s)")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds of the compiles (default 5)")
+    ap.add_argument("--fixed-rounds", type=int, default=10,
+                    help="rounds of the fixed-cost runs (default 10)")
+    ap.add_argument("--pg-rounds", type=int, default=4, help="rounds of pgbench (default 4)")
+    ap.add_argument("--pg-seconds", default="10", help="pgbench -T (default 10)")
+    ap.add_argument("--pg-clients", default="4", help="pgbench -c (default 4)")
+    ap.add_argument("--pg-scale", default="4", help="pgbench -i -s (default 4)")
+    ap.add_argument("--json", help="also write all per-run figures to this JSON file")
+    ap.add_argument("--keep", action="store_true", help="keep the profiles (prints the directory)")
+    args = ap.parse_args()
+    if args.quick:
+        args.rounds, args.fixed_rounds, args.pg_rounds, args.pg_seconds = 1, 3, 1, "3"
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    bad = set(sections) - set(SECTIONS)
+    if bad:
+        ap.error("unknown sections: %s (choose from %s)" % (", ".join(sorted(bad)),
+                                                            ", ".join(SECTIONS)))
+    if min(args.rounds, args.fixed_rounds, args.pg_rounds) < 1:
+        ap.error("rounds must be at least 1")
+
+    build = os.path.abspath(args.build_dir)
+    tools = {"agent": os.path.join(build, "agent", "libppagent.so"),
+             "launcher": os.path.join(build, "launcher", "ppagent"),
+             "clang++": shutil.which("clang++") or "/usr/bin/clang++",
+             "g++": shutil.which("g++") or "/usr/bin/g++",
+             "gperftools": GPERF if os.path.exists(GPERF) else None,
+             "heaptrack": shutil.which("heaptrack")}
+    for what in ("agent", "launcher"):
+        if not os.path.exists(tools[what]):
+            sys.exit("run_real_bench: %s not found; build with `ninja -C %s`" % (tools[what], build))
+    notes = []
+    if not tools["gperftools"]:
+        notes.append("gperftools rows skipped: %s missing (google-perftools)" % GPERF)
+    if not tools["heaptrack"]:
+        notes.append("heaptrack row skipped: heaptrack not installed")
+
+    scratch = tempfile.mkdtemp(prefix="ppagent-real-bench-")
+    os.chmod(scratch, 0o755)
+    facts = machine_facts()
+    print_header(facts)
+    print("ppagent: %s (launcher %s)" % (tools["agent"], tools["launcher"]))
+    print("CPU: user+system of the process tree (wait4 of the child started); peak RSS: wait4's "
+          "ru_maxrss, the largest single process of the tree")
+    print(flush=True)
+    results = {}
+    started = time.monotonic()
+    # Warm-up (page cache, dynamic loader): not counted.
+    run(Config("none", "none"), [tools["clang++"], *CXXFLAGS, TEMPLATE, "-o",
+                                 os.path.join(scratch, "warm.o")], tools, scratch)
+    if "fixed" in sections:
+        fixed_section(args, tools, scratch, results, notes)
+    if "clang" in sections:
+        compile_section(args, tools, scratch, results, "clang++", "clang")
+    if "gxx" in sections:
+        compile_section(args, tools, scratch, results, "g++", "gxx")
+    if "pgbench" in sections:
+        if os.path.exists(os.path.join(PGBIN, "pgbench")):
+            pgbench_section(args, tools, scratch, results, notes)
+        else:
+            notes.append("pgbench section skipped: %s/pgbench missing (postgresql-15)" % PGBIN)
+    print("load average at end: %s; benchmark took %.0f s" % (loadavg(), time.monotonic() - started))
+    args.rounds = {"compiles": args.rounds, "fixed": args.fixed_rounds, "pgbench": args.pg_rounds}
+    finish(args, notes, scratch, facts, results)
+
+
+if __name__ == "__main__":
+    main()
