@@ -160,6 +160,7 @@ Cie parse_cie(const uint8_t* record) {
 struct State {
   FrameRule::CfaBase cfa_base = FrameRule::kNone;
   int64_t cfa_offset = 0;
+  uint8_t deref_addend = 0;
   int64_t fp_offset = FrameRule::kFpUnchanged;
   int64_t ra_offset = -8;
   bool ra_known = true;
@@ -178,6 +179,19 @@ bool is_plt_cfa_expression(Reader r, uint64_t len, int64_t* threshold) {
   if (lit < 0x30 || lit > 0x4f) return false;
   *threshold = lit - 0x30;
   return true;
+}
+
+// The whole expression is breg7 OFF; deref, then at most plus_uconst N < 256.
+bool rsp_deref_rule(const uint8_t* e, uint64_t len, int64_t* offset, uint8_t* addend) {
+  Reader x(e + 1, e + len);
+  *offset = x.sleb();
+  if (!x.ok() || x.at_end() || x.u8() != 0x06) return false;
+  *addend = 0;
+  if (x.at_end()) return x.ok();
+  if (x.u8() != 0x23) return false;
+  const uint64_t n = x.uleb();
+  *addend = static_cast<uint8_t>(n);
+  return x.ok() && x.at_end() && n < 256;
 }
 
 class RuleCompiler {
@@ -209,6 +223,7 @@ class RuleCompiler {
                   : fits             ? state_.cfa_base
                                      : FrameRule::kNone;
     rule.cfa_offset = static_cast<int32_t>(state_.cfa_offset);
+    rule.deref_addend = state_.deref_addend;
     rule.ra_offset = static_cast<int32_t>(state_.ra_offset);
     if (state_.fp_offset == FrameRule::kFpUnchanged || state_.fp_offset == FrameRule::kFpLost)
       rule.fp_offset = static_cast<int16_t>(state_.fp_offset);
@@ -293,10 +308,18 @@ class RuleCompiler {
         case 0x0e: state_.cfa_offset = static_cast<int64_t>(r.uleb()); break;
         case 0x0f: {                                                       // def_cfa_expression
           uint64_t len = r.uleb();
-          int64_t threshold;
+          int64_t threshold, deref_offset;
+          uint8_t addend;
+          const uint8_t* e = r.pos();
           if (is_plt_cfa_expression(r, len, &threshold)) {
             state_.cfa_base = FrameRule::kPlt;
             state_.cfa_offset = threshold;
+          } else if (len >= 2 && e[0] == 0x77 && rsp_deref_rule(e, len, &deref_offset, &addend)) {
+            // DW_OP_breg7 OFF; DW_OP_deref [; DW_OP_plus_uconst N]: OpenSSL's realigned
+            // frames, glibc's signal trampoline.
+            state_.cfa_base = FrameRule::kRspDeref;
+            state_.cfa_offset = deref_offset;
+            state_.deref_addend = addend;
           } else {
             state_.cfa_base = FrameRule::kNone;
           }

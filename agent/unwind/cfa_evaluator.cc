@@ -85,6 +85,7 @@ bool parse_cie(const ModuleView& module, const uint8_t* record, Cie* cie) {
 struct State {
   FrameRule::CfaBase cfa_base = FrameRule::kNone;
   int64_t cfa_offset = 0;
+  uint8_t deref_addend = 0;
   int64_t fp_offset = FrameRule::kFpUnchanged;
   int64_t ra_offset = -8;
   bool ra_known = true;
@@ -104,6 +105,25 @@ bool is_plt_cfa_expression(const Reader& r, uint64_t len, int64_t* threshold) {
   if (lit < 0x30 || lit > 0x4f) return false;
   *threshold = lit - 0x30;
   return true;
+}
+
+// DW_OP_breg7 OFFSET; DW_OP_deref [; DW_OP_plus_uconst ADDEND]: the CFA is a
+// value saved on the stack, plus a constant. OpenSSL's perlasm emits it
+// (cfi_cfa_expression) for functions that realign rsp and keep the caller's
+// rsp in a slot, such as sha512_block_data_order_avx2.
+bool is_deref_cfa_expression(const uint8_t* p, uint64_t len, int64_t* offset, uint8_t* addend) {
+  Reader e(p, p + len);
+  if (e.u8() != 0x77) return false;  // DW_OP_breg7 (rsp)
+  *offset = e.sleb();
+  if (e.u8() != 0x06) return false;  // DW_OP_deref
+  *addend = 0;
+  if (e.ok() && !e.at_end()) {
+    if (e.u8() != 0x23) return false;  // DW_OP_plus_uconst
+    const uint64_t value = e.uleb();
+    if (value > UINT8_MAX) return false;
+    *addend = static_cast<uint8_t>(value);
+  }
+  return e.ok() && e.at_end() && *offset >= INT32_MIN && *offset <= INT32_MAX;
 }
 
 // Runs CFA programs up to a target pc. The row in force at the target is the
@@ -142,6 +162,7 @@ class CfaEvaluator {
                   : fits             ? state_.cfa_base
                                      : FrameRule::kNone;
     rule.cfa_offset = static_cast<int32_t>(state_.cfa_offset);
+    rule.deref_addend = state_.deref_addend;
     rule.ra_offset = static_cast<int32_t>(state_.ra_offset);
     if (state_.fp_offset == FrameRule::kFpUnchanged || state_.fp_offset == FrameRule::kFpLost)
       rule.fp_offset = static_cast<int16_t>(state_.fp_offset);
@@ -240,10 +261,16 @@ class CfaEvaluator {
         case 0x0e: state_.cfa_offset = static_cast<int64_t>(r.uleb()); break;
         case 0x0f: {                                                       // def_cfa_expression
           const uint64_t len = r.uleb();
-          int64_t threshold;
+          int64_t threshold, offset;
+          uint8_t addend;
           if (r.ok() && is_plt_cfa_expression(r, len, &threshold)) {
             state_.cfa_base = FrameRule::kPlt;
             state_.cfa_offset = threshold;
+          } else if (r.ok() && static_cast<uint64_t>(r.end() - r.pos()) >= len &&
+                     is_deref_cfa_expression(r.pos(), len, &offset, &addend)) {
+            state_.cfa_base = FrameRule::kRspDeref;
+            state_.cfa_offset = offset;
+            state_.deref_addend = addend;
           } else {
             state_.cfa_base = FrameRule::kNone;
           }

@@ -15,7 +15,8 @@ struct RuleCache::Entry {
   std::atomic<uint32_t> generation;  // of the rule's module; 0: never written
   std::atomic<uint64_t> pc;
   std::atomic<uint64_t> offsets;     // cfa_offset | ra_offset << 32
-  std::atomic<uint64_t> shape;       // cfa_base | fp_offset << 8 | pc_offset << 32
+  std::atomic<uint64_t> shape;       // cfa_base | fp_offset << 8 | deref_addend << 24 |
+                                     // pc_offset << 32
 };
 static_assert(sizeof(std::atomic<uint64_t>) == 8 && std::atomic<uint64_t>::is_always_lock_free &&
                   std::atomic<uint32_t>::is_always_lock_free,
@@ -60,6 +61,7 @@ bool RuleCache::lookup(uintptr_t pc, uint32_t generation, FrameRule* rule) const
   rule->ra_offset = static_cast<int32_t>(static_cast<uint32_t>(offsets >> 32));
   rule->cfa_base = static_cast<FrameRule::CfaBase>(shape & 0xff);
   rule->fp_offset = static_cast<int16_t>(static_cast<uint16_t>(shape >> 8));
+  rule->deref_addend = static_cast<uint8_t>(shape >> 24);
   rule->pc_offset = static_cast<uint32_t>(shape >> 32);
   return true;
 }
@@ -80,6 +82,7 @@ void RuleCache::store(uintptr_t pc, uint32_t generation, const FrameRule& rule) 
                   std::memory_order_relaxed);
   e.shape.store(static_cast<uint64_t>(rule.cfa_base) |
                     static_cast<uint64_t>(static_cast<uint16_t>(rule.fp_offset)) << 8 |
+                    static_cast<uint64_t>(rule.deref_addend) << 24 |
                     static_cast<uint64_t>(rule.pc_offset) << 32,
                 std::memory_order_relaxed);
   e.sequence.store(sequence + 2, std::memory_order_release);

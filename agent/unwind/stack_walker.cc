@@ -184,14 +184,18 @@ int ModuleTables::walk_registers(uintptr_t pc, uintptr_t sp, uintptr_t fp, bool 
   int depth = 0;
   pcs[depth++] = pc;
 
-  // Direct loads are safe only between the interrupted sp and the top of this
-  // thread's stack; anything else (unknown bounds, an alternate signal stack)
-  // goes through the fault-safe read.
+  // Direct loads are safe only between the interrupted sp (less the red zone
+  // below it, which leaf code uses and the kernel leaves alone when it pushes
+  // a signal frame) and the top of this thread's stack; anything else
+  // (unknown bounds, an alternate signal stack) goes through the fault-safe read.
+  constexpr uintptr_t kRedZone = 128;
   const bool direct = bounds.high != 0 && sp >= bounds.low && sp < bounds.high;
   const uintptr_t stack_top = bounds.high;
   auto read = [&](uintptr_t addr, uintptr_t* out) {
     if (direct) {
-      if (addr < sp || addr > stack_top - sizeof(uintptr_t) || (addr & 7) != 0) return false;
+      if (addr < bounds.low || addr + kRedZone < sp || addr > stack_top - sizeof(uintptr_t) ||
+          (addr & 7) != 0)
+        return false;
       *out = *reinterpret_cast<const uintptr_t*>(addr);
       return true;
     }
@@ -216,6 +220,12 @@ int ModuleTables::walk_registers(uintptr_t pc, uintptr_t sp, uintptr_t fp, bool 
         cfa = fp + rule->cfa_offset;
         break;
       case FrameRule::kPlt: cfa = sp + 8 + ((pc & 15) >= static_cast<uintptr_t>(rule->cfa_offset) ? 8 : 0); break;
+      case FrameRule::kRspDeref: {
+        uintptr_t saved_sp;
+        if (!read(sp + rule->cfa_offset, &saved_sp)) goto done;
+        cfa = saved_sp + rule->deref_addend;
+        break;
+      }
       default: goto done;
     }
     if (cfa <= sp) break;  // the stack grows down: a caller's frame is above
