@@ -20,7 +20,8 @@ CPU is user+system of the whole process tree: os.wait4's rusage of the child sta
 includes every descendant it waited for (the launcher waits for the program, g++'s driver for
 cc1plus and as, heaptrack's script for its interpreter, the postmaster for its children). Peak RSS
 is wait4's ru_maxrss for the same child: the peak of the largest single process in the tree (not
-a sum over processes). ppagent always runs through `ppagent run` except in the LD_PRELOAD row.
+a sum over processes). Both are taken by bench/rusage_exec, which forks the command from a small
+process: forked from Python, a small program's peak RSS would be Python's own (~14 MiB). ppagent always runs through `ppagent run` except in the LD_PRELOAD row.
 
 A benchmark, not a test: it prints figures and the targets next to them and never fails on them.
 Only the Python standard library is used.  Run with /usr/bin/python3.
@@ -80,18 +81,32 @@ def profiles_in(outdir):
     return sorted(f for f in os.listdir(outdir) if f.endswith((".pb.gz", ".prof", ".zst", ".gz")))
 
 
+class Usage:
+    """The figures of wait4's rusage that the benchmark reads."""
+
+    def __init__(self, utime, stime, maxrss):
+        self.ru_utime, self.ru_stime, self.ru_maxrss = utime, stime, maxrss
+
+
 def run(cfg, argv, tools, scratch, timeout=1800):
     """Runs argv once under cfg in a fresh directory. Returns a dict of figures; raises when the
     command fails or a profiler wrote nothing."""
     outdir = tempfile.mkdtemp(prefix="run-", dir=scratch)
     full, env = command(cfg, argv, outdir, tools)
     out_path, err_path = os.path.join(outdir, ".stdout"), os.path.join(outdir, ".stderr")
-    rc, wall, ru, _ = run_child([str(a) for a in full], env, outdir, out_path, err_path,
-                                timeout=timeout)
+    # rusage_exec forks the command from a small process and reports its own wait4: the
+    # variables the command adds to a clean environment are set in its child only.
+    usage_path = os.path.join(outdir, ".rusage")
+    base_env = clean_env()
+    added = ["%s=%s" % (k, v) for k, v in env.items() if base_env.get(k) != v]
+    wrapped = [tools["rusage_exec"], usage_path, *added, "--", *[str(a) for a in full]]
+    rc, wall, _, _ = run_child(wrapped, base_env, outdir, out_path, err_path, timeout=timeout)
     stdout, stderr = read_text(out_path), read_text(err_path)
     if rc != 0:
         raise RuntimeError("%s: %s exited with %s\nstderr: %s"
                            % (cfg.name, " ".join(map(str, full)), rc, stderr[-3000:]))
+    status, user_us, sys_us, maxrss_kib = (int(x) for x in read_text(usage_path).split())
+    ru = Usage(user_us / 1e6, sys_us / 1e6, maxrss_kib)
     files = profiles_in(outdir)
     if cfg.kind != "none" and not files:
         raise RuntimeError("%s: %s wrote no profile in %s\nstderr: %s"
@@ -418,11 +433,12 @@ def main():
     build = os.path.abspath(args.build_dir)
     tools = {"agent": os.path.join(build, "agent", "libppagent.so"),
              "launcher": os.path.join(build, "launcher", "ppagent"),
+             "rusage_exec": os.path.join(build, "bench", "rusage_exec"),
              "clang++": shutil.which("clang++") or "/usr/bin/clang++",
              "g++": shutil.which("g++") or "/usr/bin/g++",
              "gperftools": GPERF if os.path.exists(GPERF) else None,
              "heaptrack": shutil.which("heaptrack")}
-    for what in ("agent", "launcher"):
+    for what in ("agent", "launcher", "rusage_exec"):
         if not os.path.exists(tools[what]):
             sys.exit("run_real_bench: %s not found; build with `ninja -C %s`" % (tools[what], build))
     notes = []
