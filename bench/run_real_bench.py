@@ -397,7 +397,59 @@ def cleaned(r, args):
 # ---------------------------------------------------------------------------
 
 
-SECTIONS = ("fixed", "clang", "gxx", "pgbench")
+SECTIONS = ("fixed", "clang", "gxx", "pgbench", "instructions")
+DEFAULT_SECTIONS = ("fixed", "clang", "gxx", "pgbench")
+
+
+def callgrind_instructions(argv, env, scratch):
+    """Instructions the command executes under valgrind --tool=callgrind (all threads; the
+    dynamic loader included). Deterministic for the same binaries and inputs, whatever the
+    machine's load, unlike times on a shared VM."""
+    d = tempfile.mkdtemp(prefix="cg-", dir=scratch)
+    out = os.path.join(d, "callgrind.out")
+    log = os.path.join(d, "valgrind.log")
+    full = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, "--log-file=" + log,
+            *[str(a) for a in argv]]
+    rc, _, _, _ = run_child(full, env, d, os.path.join(d, ".stdout"), os.path.join(d, ".stderr"))
+    if rc != 0:
+        raise RuntimeError("callgrind run failed (%s): %s" % (rc, read_text(log)[-2000:]))
+    m = re.search(r"refs:\s+([\d,]+)", read_text(log))
+    if not m:
+        raise RuntimeError("no instruction count in %s" % log)
+    return int(m.group(1).replace(",", ""))
+
+
+def instructions_section(tools, scratch, results):
+    """Instructions added by the agent, counted with callgrind: the repeatable figure behind
+    the time ratios above. CPU sampling is off here (under valgrind a program runs ~50 times
+    slower, so its CPU timers would fire ~50 times as often per instruction); heap sampling
+    counts bytes, not time, so it samples exactly as it does natively."""
+    obj = os.path.join(scratch, "cg.o")
+    programs = [("clang++ compile", [tools["clang++"], *CXXFLAGS, TEMPLATE, "-o", obj]),
+                ("clang++ --version", [tools["clang++"], "--version"]),
+                ("python3 -c pass", ["/usr/bin/python3", "-c", "pass"]),
+                ("/bin/true", ["/bin/true"])]
+    configs = [("none", {}),
+               ("agent idle", {"PPROF_CPU_HZ": "0", "PPROF_MEM_RATE": "0"}),
+               ("agent heap only", {"PPROF_CPU_HZ": "0"})]
+    print("== instructions (valgrind --tool=callgrind; the agent by LD_PRELOAD, CPU sampling off); "
+          "load average %s" % loadavg())
+    hdr = "%-18s %-16s %15s %15s %9s" % ("program", "configuration", "instructions", "+instr",
+                                        "ratio")
+    print(hdr)
+    print("-" * len(hdr))
+    for label, argv in programs:
+        base = None
+        for name, extra in configs:
+            env = clean_env()
+            if name != "none":
+                outdir = tempfile.mkdtemp(prefix="cgout-", dir=scratch)
+                env.update(LD_PRELOAD=tools["agent"], PPROF_OUTPUT_DIR=outdir, **extra)
+            n = callgrind_instructions(argv, env, scratch)
+            base = n if base is None else base
+            results.setdefault("instructions", {}).setdefault(label, {})[name] = n
+            print("%-18s %-16s %15d %15d %9.4f" % (label, name, n, n - base, n / base), flush=True)
+    print(flush=True)
 
 
 def main():
@@ -408,8 +460,9 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 1 round of the compiles and pgbench (3 s), 3 of the fixed "
                          "costs; the figures mean little")
-    ap.add_argument("--sections", default=",".join(SECTIONS),
-                    help="comma-separated sections to run (default: %(default)s)")
+    ap.add_argument("--sections", default=",".join(DEFAULT_SECTIONS),
+                    help="comma-separated sections to run, of %s (default: %%(default)s; "
+                         "instructions runs valgrind, ~10 minutes)" % ", ".join(SECTIONS))
     ap.add_argument("--rounds", type=int, default=5, help="rounds of the compiles (default 5)")
     ap.add_argument("--fixed-rounds", type=int, default=10,
                     help="rounds of the fixed-cost runs (default 10)")
@@ -471,6 +524,11 @@ def main():
             pgbench_section(args, tools, scratch, results, notes)
         else:
             notes.append("pgbench section skipped: %s/pgbench missing (postgresql-15)" % PGBIN)
+    if "instructions" in sections:
+        if shutil.which("valgrind"):
+            instructions_section(tools, scratch, results)
+        else:
+            notes.append("instructions section skipped: valgrind not installed")
     print("load average at end: %s; benchmark took %.0f s" % (loadavg(), time.monotonic() - started))
     args.rounds = {"compiles": args.rounds, "fixed": args.fixed_rounds, "pgbench": args.pg_rounds}
     finish(args, notes, scratch, facts, results)

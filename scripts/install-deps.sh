@@ -14,7 +14,7 @@ packages=(
   redis-server redis-tools
   libjemalloc2 libjemalloc-dev heaptrack
   libmicrohttpd-dev clang libclang-rt-14-dev curl
-  nginx-light sqlite3 perl
+  nginx-light sqlite3 perl valgrind
   # integration/test_real_world.py and bench/run_real_bench.py: Debian's programs
   # under the agent (readelf from binutils reads their symbols).
   binutils openssl openssh-client git postgresql-15 python3

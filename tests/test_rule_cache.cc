@@ -80,7 +80,6 @@ constexpr size_t kEntries = 16;
 constexpr uintptr_t kPcs = 64;
 RuleCache* g_cache;
 std::atomic<long> g_hits, g_wrong, g_signals;
-std::atomic<bool> g_stop;
 
 uint64_t next_random(uint64_t* state) {
   *state ^= *state << 13;
