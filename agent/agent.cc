@@ -381,7 +381,10 @@ void install_signal_handlers() {
   if (!g_config->output_dir.empty()) install_fatal_signal_handlers();
 }
 
-void at_exit() { write_profiles_at_end(); }
+void at_exit() {
+  AgentScope scope;  // before the call: see main_then_write (interpose_exit.cc)
+  write_profiles_at_end();
+}
 
 void prepare_fork() {
   AgentScope scope;

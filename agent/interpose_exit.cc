@@ -110,8 +110,14 @@ MainFn g_program_main = nullptr;
 PPAGENT_HIDDEN_FRAME int main_then_write(int argc, char** argv, char** envp) {
   const int status = g_program_main(argc, argv, envp);
   // The main thread is between main and exit: it holds no lock of the
-  // program's, so it writes itself.
-  if (!t_in_agent && agent_active() && getpid() == agent_process_id()) write_profiles_at_end();
+  // program's, so it writes itself. The scope is entered here, not only in
+  // the writer: the first call into the writer's code can take a page fault,
+  // and a CPU timer signal due during it is delivered on that first
+  // instruction, before the writer's own scope.
+  if (!t_in_agent && agent_active() && getpid() == agent_process_id()) {
+    AgentScope scope;
+    write_profiles_at_end();
+  }
   return status;
 }
 
