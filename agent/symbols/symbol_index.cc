@@ -76,21 +76,50 @@ void SymbolIndex::add(const ElfFile* file) {
   }
 }
 
+namespace {
+
+// Sorts by start address only: a least-significant-digit radix sort, 11 bits
+// per pass, passes only over the bits in which the addresses differ (three
+// for a module of up to 8 GB). libLLVM's 35,000 functions took 16 M
+// instructions to sort by comparison, a tenth of a short clang run's cost
+// under the agent.
+void sort_by_start(std::vector<SymbolIndex::Candidate>* candidates) {
+  constexpr int kBits = 11;
+  constexpr uint64_t kMask = (1u << kBits) - 1;
+  if (candidates->size() < 2) return;
+  uint64_t differing = 0;
+  const uint64_t first = candidates->front().entry.start;
+  for (const auto& c : *candidates) differing |= c.entry.start ^ first;
+  std::vector<SymbolIndex::Candidate> other(candidates->size());
+  std::vector<size_t> counts(kMask + 2);
+  for (int shift = 0; shift < 64 && (differing >> shift) != 0; shift += kBits) {
+    if (((differing >> shift) & kMask) == 0) continue;
+    std::fill(counts.begin(), counts.end(), 0);
+    for (const auto& c : *candidates) counts[((c.entry.start >> shift) & kMask) + 1]++;
+    for (uint64_t b = 0; b <= kMask; b++) counts[b + 1] += counts[b];
+    for (const auto& c : *candidates) other[counts[(c.entry.start >> shift) & kMask]++] = c;
+    candidates->swap(other);
+  }
+}
+
+}  // namespace
+
 void SymbolIndex::finish() {
-  std::sort(pending_.begin(), pending_.end(), [](const Candidate& a, const Candidate& b) {
-    return a.entry.start != b.entry.start ? a.entry.start < b.entry.start
-                                          : a.preference < b.preference;
-  });
-  // One entry per address, the first of each run (the preferred alias),
+  sort_by_start(&pending_);
+  // One entry per address, the preferred alias of each run of equal starts,
   // into a vector of exactly that size.
   size_t distinct = 0;
   for (size_t i = 0; i < pending_.size(); i++)
     distinct += i == 0 || pending_[i].entry.start != pending_[i - 1].entry.start;
   entries_.clear();
   entries_.reserve(distinct);
-  for (size_t i = 0; i < pending_.size(); i++)
-    if (i == 0 || pending_[i].entry.start != pending_[i - 1].entry.start)
-      entries_.push_back(pending_[i].entry);
+  for (size_t i = 0; i < pending_.size();) {
+    size_t best = i, next = i + 1;
+    for (; next < pending_.size() && pending_[next].entry.start == pending_[i].entry.start; next++)
+      if (pending_[next].preference < pending_[best].preference) best = next;
+    entries_.push_back(pending_[best].entry);
+    i = next;
+  }
   std::vector<Candidate>().swap(pending_);
 }
 

@@ -32,23 +32,23 @@ class SymbolIndex {
 
   size_t size() const { return entries_.size(); }
 
- private:
   struct Entry {
     uint64_t start;
     uint32_t size;
     uint32_t name;  // top bit: which file; the rest: offset in its string table
   };
-  struct Strings {
-    const ElfFile* file;
-    uint64_t offset, size;  // of the string table in the file
-  };
-  std::string_view name_of(const Entry& e) const;
-
   // Before finish(): the symbols with what decides between aliases.
   struct Candidate {
     Entry entry;
     uint64_t preference;  // lower wins: binding rank, then file, then symbol order
   };
+
+ private:
+  struct Strings {
+    const ElfFile* file;
+    uint64_t offset, size;  // of the string table in the file
+  };
+  std::string_view name_of(const Entry& e) const;
 
   std::vector<Entry> entries_;
   std::vector<Strings> strings_;
