@@ -37,6 +37,7 @@
 #include "write_failure_log.h"
 #include "program_name.h"
 #include "real_functions.h"
+#include "symbols/inflated_section_cache.h"
 #include "thread_proc.h"
 #include "unwind/stack_walker.h"
 #include "unwind/unload_guard.h"
@@ -472,6 +473,7 @@ __attribute__((constructor)) void agent_start() {
   std::vector<std::string> problems;
   g_config = new Config(parse_config(getenv, current_directory(), &problems));
   set_profile_file_mode(g_config->file_mode);
+  configure_inflated_section_cache(g_config->cache_dir, g_config->cache_dir_named);
   const ProcessFilter process_filter = parse_process_filter(getenv, &problems);
   g_fork_children_profiled = process_filter.children;
   for (const std::string& p : problems) log_line("%s", p.c_str());

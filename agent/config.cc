@@ -342,6 +342,27 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
   if (const char* report = env("PPROF_REPORT_FILE"))
     if (*report != '\0') config.report_file = absolute_path(report, cwd);
 
+  const char* cache = env("PPROF_CACHE_DIR");
+  if (cache != nullptr && *cache != '\0') {
+    if (strcmp(cache, "off") == 0) {
+      // no cache
+    } else if (cache[0] == '/') {
+      config.cache_dir = cache;
+      config.cache_dir_named = true;
+    } else {
+      problems->push_back(std::string("PPROF_CACHE_DIR=\"") + cache +
+                          "\" is not valid (expected an absolute directory, or off); "
+                          "the debug-section cache is off");
+    }
+  } else {
+    // Only absolute bases: a relative one would follow the program's cwd.
+    const char* xdg = env("XDG_CACHE_HOME");
+    const char* home = env("HOME");
+    if (xdg != nullptr && xdg[0] == '/') config.cache_dir = std::string(xdg) + "/ppagent";
+    else if (home != nullptr && home[0] == '/' && home[1] != '\0')
+      config.cache_dir = std::string(home) + "/.cache/ppagent";
+  }
+
   return config;
 }
 

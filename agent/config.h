@@ -30,6 +30,11 @@ struct Config {
   std::string http_host;
   int http_port = 0;
   bool http_allow_remote = false;  // PPROF_HTTP_ALLOW_REMOTE=1: any address, not only loopback
+  // PPROF_CACHE_DIR: where compressed debug sections are kept inflated for
+  // later processes (symbols/inflated_section_cache.h). Absolute; empty = no
+  // cache. By default $XDG_CACHE_HOME/ppagent, else $HOME/.cache/ppagent.
+  std::string cache_dir;
+  bool cache_dir_named = false;  // set by PPROF_CACHE_DIR rather than by default
 
   Config();
 };

@@ -209,6 +209,9 @@ def clean_env():
     """The test process's environment without anything that would steer the agent."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("PPROF_") and k != "LD_PRELOAD"}
+    # The agent's debug-section cache (PPROF_CACHE_DIR) goes in the build
+    # directory, not in the home of whoever runs the tests.
+    env["XDG_CACHE_HOME"] = str(BUILD / "test-cache")
     return env
 
 

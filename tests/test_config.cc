@@ -253,5 +253,29 @@ TEST(Config, ReportFile) {
   EXPECT_EQ(parse({{"PPROF_REPORT_FILE", "r.txt"}}, &problems, "/var").report_file, "/var/r.txt");
 }
 
+TEST(Config, CacheDir) {
+  std::vector<std::string> problems;
+  Config c = parse({{"XDG_CACHE_HOME", "/x/cache"}, {"HOME", "/home/u"}}, &problems);
+  EXPECT_EQ(c.cache_dir, "/x/cache/ppagent");
+  EXPECT_FALSE(c.cache_dir_named);
+  // A relative XDG_CACHE_HOME is ignored, as the XDG rules say.
+  EXPECT_EQ(parse({{"XDG_CACHE_HOME", "cache"}, {"HOME", "/home/u"}}, &problems).cache_dir,
+            "/home/u/.cache/ppagent");
+  EXPECT_EQ(parse({{"HOME", "/"}}, &problems).cache_dir, "");
+  EXPECT_EQ(parse({}, &problems).cache_dir, "");
+  EXPECT_TRUE(problems.empty());
+
+  c = parse({{"PPROF_CACHE_DIR", "/var/cache/pp"}, {"HOME", "/home/u"}}, &problems);
+  EXPECT_EQ(c.cache_dir, "/var/cache/pp");
+  EXPECT_TRUE(c.cache_dir_named);
+  EXPECT_EQ(parse({{"PPROF_CACHE_DIR", "off"}, {"HOME", "/home/u"}}, &problems).cache_dir, "");
+  EXPECT_TRUE(problems.empty());
+
+  c = parse({{"PPROF_CACHE_DIR", "rel/dir"}, {"HOME", "/home/u"}}, &problems);
+  EXPECT_EQ(c.cache_dir, "");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("PPROF_CACHE_DIR=\"rel/dir\""), std::string::npos) << problems[0];
+}
+
 }  // namespace
 }  // namespace ppagent

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string>
 
+#include "symbols/inflated_section_cache.h"
+
 namespace ppagent {
 
 namespace {
@@ -170,6 +172,7 @@ std::unique_ptr<DwarfImage> DwarfImage::create(ElfFile* file) {
   auto* headers = reinterpret_cast<Elf64_Shdr*>(room);
   char* names = reinterpret_cast<char*>(room + count * sizeof(Elf64_Shdr));
   size_t names_at = 1;  // names[0] = "": the null section's
+  std::vector<SectionToInflate> to_inflate;
   for (size_t i = 0; i < layout.sections.size(); i++) {
     const PlannedSection& s = layout.sections[i];
     const Elf64_Shdr& original = file->section(s.file_index);
@@ -192,9 +195,17 @@ std::unique_ptr<DwarfImage> DwarfImage::create(ElfFile* file) {
       h.sh_offset = file->image_offset() + s.room_offset;
       part.data = room + s.room_offset;
       part.compressed = true;
-      if (!part.inflater.start(file->at(s.stream_offset), s.stream_size, part.data, s.size))
-        return nullptr;
+      to_inflate.push_back({s.id, file->at(s.stream_offset), s.stream_size, s.size, part.data});
     }
+  }
+  // Whole from the cache shared by all processes (inflated_section_cache.h),
+  // else each in part, as lookups need it.
+  if (!to_inflate.empty() && map_inflated_sections(file->build_id(), file->size(), to_inflate)) {
+    for (const SectionToInflate& s : to_inflate) image->parts_[s.id].compressed = false;
+  } else {
+    for (const SectionToInflate& s : to_inflate)
+      if (!image->parts_[s.id].inflater.start(s.stream, s.stream_size, s.target, s.size))
+        return nullptr;
   }
   Elf64_Shdr& names_header = headers[count - 1];
   names_header.sh_name = static_cast<Elf64_Word>(names_at);
