@@ -26,6 +26,25 @@ TEST(ProcessMaps, KeepsExecutableFileMappingsMainFirst) {
   EXPECT_EQ(entries[2].path, "[vdso]");
 }
 
+TEST(ProcessMaps, PathsWithSpacesPaddingAndBrokenLines) {
+  const std::string maps =
+      "7f0000001000-7f0000005000 r-xp 00001000 fd:01 1234567                    /opt/my app/lib x.so\n"
+      "garbage\n"
+      "7f0000001000-7f0000005000\n"
+      "7f0000006000-7f0000007000 r-x\n"
+      "7f0000008000-7f0000009000 r-xp zz 08:01 1 /x\n"
+      "\n"
+      "7f000000a000-7f000000b000 r-xp 0000a000 08:01 2 /last/without/newline";
+  auto entries = parse_executable_mappings(maps, "");
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].path, "/opt/my app/lib x.so");
+  EXPECT_EQ(entries[0].offset, 0x1000u);
+  EXPECT_EQ(entries[1].path, "/last/without/newline");
+  EXPECT_EQ(entries[1].start, 0x7f000000a000u);
+  EXPECT_EQ(entries[1].limit, 0x7f000000b000u);
+  EXPECT_EQ(entries[1].offset, 0xa000u);
+}
+
 TEST(ProcessMaps, ThisProcessHasItsExecutableFirst) {
   auto entries = read_executable_mappings();
   ASSERT_FALSE(entries.empty());
