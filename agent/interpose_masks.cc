@@ -32,7 +32,7 @@ Fn next_definition(const char* name) {
 int managed_signal() {
   if (t_in_agent) return 0;
   const int signo = cpu_signal();
-  if (signo == 0 || !signal_claimed(signo)) return 0;
+  if (signo == 0 || !signal_claim_recorded(signo)) return 0;
   return signo;
 }
 

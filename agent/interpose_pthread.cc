@@ -76,7 +76,7 @@ void* start_registered_thread(void* raw) {
     note_current_thread_stack();
     // A thread inherits its creator's mask: the program's view of it too.
     t_program_blocks_cpu_signal = routine_blocks_cpu_signal;
-    if (signal_claimed(cpu_signal())) keep_cpu_signal_unblocked(cpu_signal());
+    if (signal_claim_recorded(cpu_signal())) keep_cpu_signal_unblocked(cpu_signal());
     CpuSampler::thread_started();
   }
   return function(argument);
