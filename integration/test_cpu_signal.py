@@ -74,7 +74,7 @@ def check_profile_of_real_program(h, run, program, executable):
     print(ctx.split("\nstderr")[0])  # the figures, with pytest -s
     assert f"cpu signal: SIGRTMAX ({RTMAX})" in view.comments(), ctx
     # At 100 Hz about a second of CPU is ~100 samples; the program's own code
-    # holds a good share of them (sort ~35%, vim ~60% here).
+    # holds a good share of them (sort ~30%, vim ~65% here).
     assert own >= 0.10 * total, ctx
     assert abs(prof_cpu - run.cpu_seconds) <= 0.10 * run.cpu_seconds, ctx
     return view
