@@ -414,6 +414,7 @@ void go_inert_in_child() {
   thread_creation_child_after_fork();
   CpuSampler::child_after_fork(nullptr);
   CpuSampler::stop();
+  CpuSampler::give_back_signal_in_child();
   forget_all_agent_threads();
   for (int signo : kTerminationSignals) restore_default_if_agents(signo);
   if (g_config->dump_signal != 0) restore_default_if_agents(g_config->dump_signal);

@@ -27,6 +27,10 @@ bool signal_claimed(int signo);
 // signal kept out of their masks).
 bool signal_claim_recorded(int signo);
 
+// Drops the claim on `signo` without running its on_taken function (the
+// agent gives the signal back itself).
+void forget_claim(int signo);
+
 // Gives `signo` up: runs its on_taken function (once, even if two threads
 // race here). Returns after the agent has stepped aside.
 void release_signal(int signo);

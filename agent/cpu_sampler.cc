@@ -280,6 +280,24 @@ void CpuSampler::child_after_fork(TraceStore* fresh_store) {
   if (g_running.load()) register_thread(current_tid());
 }
 
+void CpuSampler::give_back_signal_in_child() {
+  const int signo = cpu_signal();
+  if (signo == 0 || !signal_claim_recorded(signo)) return;
+  forget_claim(signo);
+  // A fork child has no pending signals and no timers: nothing of the
+  // agent's can arrive after this.
+  struct sigaction current;
+  if (sigaction(signo, nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) &&
+      current.sa_sigaction == on_cpu_signal)
+    signal(signo, SIG_DFL);
+  if (t_program_blocks_cpu_signal) {
+    sigset_t just_this;
+    sigemptyset(&just_this);
+    sigaddset(&just_this, signo);
+    pthread_sigmask(SIG_BLOCK, &just_this, nullptr);
+  }
+}
+
 void CpuSampler::thread_exiting() {
   if (g_timers == nullptr) return;
   // POSIX timers belong to the process, not the thread: without this, every

@@ -49,6 +49,11 @@ class CpuSampler {
   static void prepare_fork();
   static void parent_after_fork();
   static void child_after_fork(TraceStore* fresh_store);
+  // In a forked child the agent leaves alone (PPROF_CHILDREN=0): the CPU
+  // signal goes back to its default disposition and, if the program has it
+  // blocked on this thread, into the mask, so that a program the child execs
+  // inherits what it would without the agent.
+  static void give_back_signal_in_child();
 };
 
 }  // namespace ppagent

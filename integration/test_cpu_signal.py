@@ -252,6 +252,24 @@ def test_program_that_uses_the_cpu_signal_by_name_takes_it(h):
     assert burnt >= 20, view.flat_by_function()  # the ~300 ms before it took SIGRTMAX
 
 
+@pytest.mark.timeout(120)
+def test_child_left_alone_gives_the_signal_back(h):
+    """With PPROF_CHILDREN=0 a forked child is not profiled: the CPU signal
+    goes back into the mask the program set (every signal blocked), so the
+    program it execs inherits the kernel mask it would without the agent."""
+    argv = [h.workload("cpu_signal_masks"), "fork-exec"]
+    plain = h.run(argv, agent=False)
+    assert plain.returncode == 0, plain.describe()
+    blk = int(plain.stdout.split("SigBlk:")[1].split()[0], 16)
+    assert blk & (1 << (RTMAX - 1)), plain.describe()
+    run = h.run_agent(argv, env={"PPROF_CHILDREN": 0})
+    assert run.returncode == 0, run.describe()
+    assert run.stdout == plain.stdout, run.describe()
+    assert run.ppagent_lines == [], run.describe()
+    view = cpu_profile(h, run, "cpu_signal_masks")
+    assert samples(view) >= 20, view.flat_by_function()
+
+
 # ---------------------------------------------------------------------------
 # Choosing the signal
 

@@ -12,7 +12,11 @@
  *   own-rtmax
  *       burns ~300 ms in own_burn(), then uses SIGRTMAX itself: blocks just
  *       that signal, queues it to itself 5 times with a value and takes each
- *       with sigwaitinfo, checking code and value.
+ *       with sigwaitinfo, checking code and value;
+ *   fork-exec
+ *       burns ~300 ms, blocks every signal, forks, and the child execs grep to
+ *       print the SigBlk line of its own /proc status: the mask the exec'd
+ *       program inherited, as the kernel has it.
  * Prints only what is the same with and without the agent. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "burnlib.h"
@@ -91,6 +96,24 @@ static int own_rtmax(void) {
   return 0;
 }
 
+static int fork_exec(void) {
+  own_burn();
+  sigset_t all;
+  sigfillset(&all);
+  if (pthread_sigmask(SIG_BLOCK, &all, NULL) != 0) return 3;
+  fflush(stdout);
+  pid_t child = fork();
+  if (child < 0) return 3;
+  if (child == 0) {
+    execl("/bin/grep", "grep", "^SigBlk", "/proc/self/status", (char *)NULL);
+    _exit(127);
+  }
+  int status = 0;
+  if (waitpid(child, &status, 0) != child) return 3;
+  printf("child status %d\n", status);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: cpu_signal_masks MODE\n");
@@ -98,6 +121,7 @@ int main(int argc, char **argv) {
   }
   const char *mode = argv[1];
   if (strcmp(mode, "own-rtmax") == 0) return own_rtmax();
+  if (strcmp(mode, "fork-exec") == 0) return fork_exec();
   if (strcmp(mode, "sigwait") != 0 && strcmp(mode, "sigwaitinfo") != 0 &&
       strcmp(mode, "sigtimedwait") != 0 && strcmp(mode, "signalfd") != 0) {
     fprintf(stderr, "unknown mode %s\n", mode);
