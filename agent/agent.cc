@@ -143,6 +143,7 @@ void write_cpu_profile(Symbolizer* symbolizer, bool flushing = false) {
   params.hz = g_config->cpu_hz;
   params.start_unix_ns = g_start_unix_ns;
   params.duration_ns = clock_ns(CLOCK_MONOTONIC) - g_start_mono_ns;
+  params.signal = cpu_signal();
   write_file("cpu", build_cpu_profile(*g_cpu_store, params, symbolizer), flushing);
   if (flushing) return;
   if (uint64_t dropped = g_cpu_store->dropped_samples()) {
@@ -414,6 +415,7 @@ void go_inert_in_child() {
   thread_creation_child_after_fork();
   CpuSampler::child_after_fork(nullptr);
   CpuSampler::stop();
+  CpuSampler::give_back_signal_in_child();
   forget_all_agent_threads();
   for (int signo : kTerminationSignals) restore_default_if_agents(signo);
   if (g_config->dump_signal != 0) restore_default_if_agents(g_config->dump_signal);
@@ -510,6 +512,10 @@ __attribute__((constructor)) void agent_start() {
   g_module_tables->refresh(true);
   init_caller_stack();
   init_thread_stacks(g_module_tables);
+  // Chosen before any handler of the agent's is installed (the dump signal's
+  // is not there yet, hence `avoid`); the threads profile and live CPU
+  // windows use it even when CPU profiling is off.
+  CpuSampler::choose_signal(g_config->cpu_signal, g_config->dump_signal);
 
   start_heap_backend(g_config->heap_backend, want_heap ? g_config->mem_rate : 0, g_module_tables);
   take_idle_malloc_hooks_out_of_calls();

@@ -42,6 +42,14 @@ bool signal_claimed(int signo) {
   return false;
 }
 
+bool signal_claim_recorded(int signo) {
+  return valid(signo) && g_claims[signo].handler.load(std::memory_order_relaxed) != nullptr;
+}
+
+void forget_claim(int signo) {
+  if (valid(signo)) g_claims[signo].handler.store(nullptr);
+}
+
 void release_signal(int signo) {
   if (!valid(signo)) return;
   if (g_claims[signo].handler.exchange(nullptr) == nullptr) return;

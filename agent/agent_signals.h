@@ -21,6 +21,16 @@ void claim_signal(int signo, void* handler, SignalTakenFn on_taken);
 // whose handler was replaced behind the interposer's back is dropped).
 bool signal_claimed(int signo);
 
+// Whether a claim on `signo` is recorded: one atomic load, without checking
+// the installed handler (for the interposed mask calls, which programs make
+// often; a handler replaced behind the interposer's back only costs them a
+// signal kept out of their masks).
+bool signal_claim_recorded(int signo);
+
+// Drops the claim on `signo` without running its on_taken function (the
+// agent gives the signal back itself).
+void forget_claim(int signo);
+
 // Gives `signo` up: runs its on_taken function (once, even if two threads
 // race here). Returns after the agent has stepped aside.
 void release_signal(int signo);

@@ -96,6 +96,40 @@ bool usable_as_dump_signal(int signo) {
   }
 }
 
+const char* cpu_signal_problem(int signo) {
+  if (signo >= SIGRTMIN && signo <= SIGRTMAX) return nullptr;
+  switch (signo) {
+    case SIGPROF: case SIGVTALRM: case SIGALRM: case SIGUSR1: case SIGUSR2:
+      return nullptr;
+    case 0:
+      return "CPU sampling needs a signal";
+    case SIGKILL: case SIGSTOP:
+      return "it cannot be caught";
+    case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGTRAP: case SIGABRT: case SIGSYS:
+      return "it reports a fault, which the agent's handler must not swallow";
+    case SIGTSTP: case SIGTTIN: case SIGTTOU: case SIGCONT: case SIGCHLD:
+      return "it is a job-control or child-status signal";
+    default:
+      break;
+  }
+  if (signo > 31 && signo < SIGRTMIN) return "the C library uses it itself";
+  // HUP, INT, QUIT, TERM, PIPE, XCPU, XFSZ, URG, WINCH, IO, PWR, STKFLT: the
+  // kernel, the terminal or other programs send them with a meaning of their own.
+  return "the kernel, the terminal or other programs send it with a meaning of its own";
+}
+
+std::string signal_short_name(int signo) {
+  if (signo >= SIGRTMIN && signo <= SIGRTMAX) {
+    const int from_min = signo - SIGRTMIN, from_max = SIGRTMAX - signo;
+    if (from_max == 0) return "SIGRTMAX";
+    if (from_min == 0) return "SIGRTMIN";
+    return from_max <= from_min ? "SIGRTMAX-" + std::to_string(from_max)
+                                : "SIGRTMIN+" + std::to_string(from_min);
+  }
+  if (const char* abbrev = sigabbrev_np(signo)) return std::string("SIG") + abbrev;
+  return "signal " + std::to_string(signo);
+}
+
 bool parse_http_address(const char* text, std::string* host, int* port) {
   if (text == nullptr) return false;
   std::string value(text);
@@ -252,6 +286,31 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
                           "RTMIN+N can); no dump signal");
     } else {
       config.dump_signal = signo;
+    }
+  }
+
+  // After PPROF_DUMP_SIGNAL: one signal cannot be both.
+  const char* cpu_signal = env("PPROF_CPU_SIGNAL");
+  if (cpu_signal != nullptr && *cpu_signal != '\0') {
+    static const char kDefault[] =
+        "; using the default, the highest real-time signal that has its default disposition";
+    int signo = 0;
+    const char* why = nullptr;
+    if (!parse_signal(cpu_signal, &signo)) {
+      problems->push_back(std::string("PPROF_CPU_SIGNAL=\"") + cpu_signal +
+                          "\" is not valid (expected PROF, VTALRM, ALRM, USR1, USR2, or a "
+                          "real-time signal such as RTMAX, RTMAX-2 or RTMIN+3, or its number)" +
+                          kDefault);
+    } else if ((why = cpu_signal_problem(signo)) != nullptr) {
+      problems->push_back(std::string("PPROF_CPU_SIGNAL=\"") + cpu_signal +
+                          "\" cannot be the CPU signal (" + why + "; PROF, VTALRM, ALRM, USR1, "
+                          "USR2 or a real-time signal such as RTMAX-2 can)" + kDefault);
+    } else if (signo == config.dump_signal) {
+      problems->push_back(std::string("PPROF_CPU_SIGNAL=\"") + cpu_signal +
+                          "\" is also the dump signal (PPROF_DUMP_SIGNAL); choose another one "
+                          "for either" + kDefault);
+    } else {
+      config.cpu_signal = signo;
     }
   }
 

@@ -19,6 +19,7 @@ struct Config {
   enum class HeapBackend { kInterpose, kJemalloc, kAuto };
   HeapBackend heap_backend = HeapBackend::kInterpose;
   int dump_signal;             // PPROF_DUMP_SIGNAL: 0 = none (default SIGUSR2)
+  int cpu_signal = 0;          // PPROF_CPU_SIGNAL: 0 = the agent chooses (cpu_sampler.h)
   long heap_dump_interval = 0; // PPROF_HEAP_DUMP_INTERVAL: seconds; 0 = off
   long long heap_dump_bytes = 0;  // PPROF_HEAP_DUMP_BYTES: allocated bytes; 0 = off
   long flush_interval = 0;     // PPROF_FLUSH_INTERVAL: seconds between rewrites of the
@@ -53,6 +54,13 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
 bool parse_signal(const char* text, int* signo);
 // False for signals a dump handler must not take (KILL, SEGV, PROF, ...).
 bool usable_as_dump_signal(int signo);
+// Why `signo` cannot carry the CPU timers' samples and the threads profile's
+// requests, or nullptr if it can: PROF, VTALRM, ALRM, USR1, USR2 and the
+// real-time signals SIGRTMIN..SIGRTMAX can.
+const char* cpu_signal_problem(int signo);
+// "SIGPROF", "SIGRTMAX", "SIGRTMAX-2", "SIGRTMIN+3" (a real-time signal is
+// named from the nearer end), "signal N" otherwise.
+std::string signal_short_name(int signo);
 
 // Strict decimal integer in [min, max]: no sign other than a leading '-', no
 // spaces, no trailing characters. Returns false if malformed or out of range.

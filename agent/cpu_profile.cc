@@ -5,6 +5,7 @@
 #include <tuple>
 #include <vector>
 
+#include "config.h"
 #include "locations.h"
 #include "process_maps.h"
 #include "profile_builder.h"
@@ -46,6 +47,11 @@ std::string build_cpu_profile(const std::vector<CpuTrace>& traces, uint64_t drop
   builder.set_period("cpu", "nanoseconds", period);
   builder.set_time(params.start_unix_ns, params.duration_ns);
   builder.add_comment("dropped samples: " + std::to_string(dropped_samples));
+  // Which signal sampled: a reader can tell why a program that uses it itself
+  // has a short profile.
+  if (params.signal != 0)
+    builder.add_comment("cpu signal: " + signal_short_name(params.signal) + " (" +
+                        std::to_string(params.signal) + ")");
 
   LocationResolver locations(&builder, symbolizer, read_executable_mappings());
   for (const CpuTrace& trace : traces) {

@@ -14,6 +14,7 @@ struct CpuProfileParams {
   int hz = 100;
   int64_t start_unix_ns = 0;
   int64_t duration_ns = 0;
+  int signal = 0;  // the CPU signal, named in a comment (0: none)
 };
 
 // One distinct (thread, stack) of a trace store with its totals.

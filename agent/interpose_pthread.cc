@@ -14,8 +14,10 @@
 #include "agent_threads.h"
 #include "agent_wakeup.h"
 #include "caller_stack.h"
+#include "agent_signals.h"
 #include "cpu_sampler.h"
 #include "real_functions.h"
+#include "signal_masks.h"
 #include "unwind/stack_walker.h"
 #include "thread_profile.h"
 
@@ -33,6 +35,7 @@ struct StartRoutine {
   void* (*function)(void*);
   void* argument;
   std::vector<uintptr_t> creation_stack;  // pthread_create's caller first
+  bool blocks_cpu_signal;                 // the creator's mask, as the program sees it
 };
 
 pthread_key_t g_exit_key;
@@ -58,17 +61,22 @@ void make_exit_key() { pthread_key_create(&g_exit_key, on_thread_exit); }
 void* start_registered_thread(void* raw) {
   void* (*function)(void*);
   void* argument;
+  bool routine_blocks_cpu_signal;
   {
     // The agent's work on the new thread: not profiled, not re-entering.
     AgentScope scope;
     auto* routine = static_cast<StartRoutine*>(raw);
     function = routine->function;
     argument = routine->argument;
+    routine_blocks_cpu_signal = routine->blocks_cpu_signal;
     note_thread_created(std::move(routine->creation_stack));
     delete routine;
     pthread_once(&g_exit_key_once, make_exit_key);
     pthread_setspecific(g_exit_key, reinterpret_cast<void*>(1));
     note_current_thread_stack();
+    // A thread inherits its creator's mask: the program's view of it too.
+    t_program_blocks_cpu_signal = routine_blocks_cpu_signal;
+    if (signal_claim_recorded(cpu_signal())) keep_cpu_signal_unblocked(cpu_signal());
     CpuSampler::thread_started();
   }
   return function(argument);
@@ -129,7 +137,7 @@ int create_registered_thread(pthread_t* thread, const pthread_attr_t* attr,
   StartRoutine* routine;
   {
     AgentScope scope;  // freed inside a scope too: never a sampled block
-    routine = new (std::nothrow) StartRoutine{function, argument, {}};
+    routine = new (std::nothrow) StartRoutine{function, argument, {}, t_program_blocks_cpu_signal};
     if (routine != nullptr) {
       // For the threadcreate profile: who created the thread.
       uintptr_t pcs[kMaxStackDepth];

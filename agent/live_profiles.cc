@@ -178,6 +178,7 @@ LiveResult cpu_profile(const LiveRequest& request, std::string* profile) {
     dropped = store->dropped_samples();
   }
   params.duration_ns = window.length_ns();
+  params.signal = cpu_signal();
   Symbolizer* symbolizer = Symbolizer::shared();
   *profile = build_cpu_profile(traces, dropped, params, symbolizer);
   return {};

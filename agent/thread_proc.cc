@@ -64,12 +64,10 @@ ThreadStatus read_thread_status(pid_t tid) {
     status.exited = *state == 'Z' || *state == 'X';
   }
   if (const char* blocked = strstr(buf, "\nSigBlk:")) {
-    unsigned long long mask = strtoull(blocked + strlen("\nSigBlk:"), nullptr, 16);
-    status.sigprof_blocked = (mask >> (SIGPROF - 1)) & 1;
+    status.sig_blocked = strtoull(blocked + strlen("\nSigBlk:"), nullptr, 16);
   }
   if (const char* pending = strstr(buf, "\nSigPnd:")) {
-    unsigned long long mask = strtoull(pending + strlen("\nSigPnd:"), nullptr, 16);
-    status.sigprof_pending = (mask >> (SIGPROF - 1)) & 1;
+    status.sig_pending = strtoull(pending + strlen("\nSigPnd:"), nullptr, 16);
   }
   return status;
 }

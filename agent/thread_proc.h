@@ -21,8 +21,10 @@ struct ThreadStatus {
   bool stopped = false;         // State T (stopped) or t (traced), or exiting (Z, X)
   bool exited = false;          // State Z or X: it ended (a main thread that ended
                                 // stays a zombie while other threads run)
-  bool sigprof_blocked = false;  // SigBlk has SIGPROF
-  bool sigprof_pending = false;  // SigPnd (sent to this thread) has SIGPROF
+  uint64_t sig_blocked = 0;     // SigBlk: bit n-1 for signal n
+  uint64_t sig_pending = 0;     // SigPnd (sent to this thread)
+  bool blocked(int signo) const { return signo > 0 && ((sig_blocked >> (signo - 1)) & 1); }
+  bool pending(int signo) const { return signo > 0 && ((sig_pending >> (signo - 1)) & 1); }
 };
 ThreadStatus read_thread_status(pid_t tid);
 

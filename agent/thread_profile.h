@@ -55,7 +55,7 @@ std::vector<ThreadSample> capture_thread_stacks(int deadline_ms);
 // every thread is reported as not answered.
 void init_thread_stacks(ModuleTables* tables);
 
-// Called by the SIGPROF handler (cpu_sampler.cc) for every signal that is not
+// Called by the CPU signal's handler (cpu_sampler.cc) for every signal that is not
 // a CPU timer's. Async-signal-safe. Returns false if the signal is not a
 // request from capture_thread_stacks (then it is not the agent's either).
 bool answer_thread_stack_request(const siginfo_t* info, void* context, ModuleTables* tables);
@@ -75,10 +75,10 @@ void note_thread_ended();
 // threadcreate profile starts empty.
 void thread_stacks_child_after_fork();
 
-// The program took SIGPROF for itself (cpu_sampler.cc): waits for a capture
+// The program took the CPU signal for itself (cpu_sampler.cc): waits for a capture
 // in progress to end; later captures signal no thread (and say nothing more,
 // the step-aside was reported once).
-void thread_stacks_sigprof_given_up();
+void thread_stacks_cpu_signal_given_up();
 void thread_creation_child_after_fork();
 
 }  // namespace ppagent

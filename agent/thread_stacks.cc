@@ -1,5 +1,5 @@
 // The threads profile's capture: each thread of the program unwinds itself in
-// its SIGPROF handler when asked by a queued signal; a thread blocked in a
+// the CPU signal's handler when asked by a queued signal; a thread blocked in a
 // call that any signal would cut short (sleep, poll, ...) is not signalled but
 // unwound from outside, from the sp and pc the kernel shows for it.
 #include "thread_profile.h"
@@ -17,6 +17,7 @@
 
 #include "agent_scope.h"
 #include "agent_threads.h"
+#include "config.h"
 #include "cpu_sampler.h"
 #include "log.h"
 #include "unwind/stack_walker.h"
@@ -27,7 +28,7 @@ namespace ppagent {
 
 namespace {
 
-// A request is a SIGPROF with si_code SI_QUEUE whose value packs this cookie
+// A request is the CPU signal with si_code SI_QUEUE whose value packs this cookie
 // (16 bits), the answer slot (16 bits) and the capture's generation (32 bits).
 constexpr uint64_t kRequestCookie = 0x7470;
 constexpr int kSlots = 2048;  // threads asked at once; more go in further rounds
@@ -77,13 +78,13 @@ Slot* slots() {
 bool send_request(pid_t tid, int slot, uint32_t generation) {
   siginfo_t info;
   memset(&info, 0, sizeof info);
-  info.si_signo = SIGPROF;
+  info.si_signo = cpu_signal();
   info.si_code = SI_QUEUE;
   info.si_pid = g_pid;
   info.si_uid = getuid();
   const uint64_t value = (kRequestCookie << 48) | (static_cast<uint64_t>(slot) << 32) | generation;
   info.si_value.sival_ptr = reinterpret_cast<void*>(value);
-  return syscall(SYS_rt_tgsigqueueinfo, g_pid, tid, SIGPROF, &info) == 0;
+  return syscall(SYS_rt_tgsigqueueinfo, g_pid, tid, info.si_signo, &info) == 0;
 }
 
 enum class Outside { kUnwound, kSignalInstead, kGaveUp };
@@ -140,10 +141,10 @@ bool may_signal(pid_t tid, ModuleTables* tables, ThreadSample* sample, bool* ans
     if (outcome == Outside::kUnwound) *answered = true;
     if (outcome != Outside::kSignalInstead) return false;
   }
-  // A stopped thread or one blocking SIGPROF cannot answer, and a signal left
-  // pending would reach it later, perhaps in a sleep.
+  // A stopped thread or one blocking the CPU signal cannot answer, and a
+  // signal left pending would reach it later, perhaps in a sleep.
   ThreadStatus status = read_thread_status(tid);
-  return status.exists && !status.stopped && !status.sigprof_blocked;
+  return status.exists && !status.stopped && !status.blocked(cpu_signal());
 }
 
 void capture_round(const std::vector<pid_t>& tids, int64_t deadline_ns,
@@ -262,8 +263,9 @@ std::vector<ThreadSample> capture_thread_stacks(int deadline_ms) {
   bool can_signal = slot_array != nullptr && CpuSampler::install_handler(tables);
   if (slot_array != nullptr && !can_signal && !g_foreign_handler_logged) {
     g_foreign_handler_logged = true;
-    log_line("SIGPROF has a handler or disposition of the program's; threads profiles show "
-             "only threads blocked in system calls");
+    log_line("%s, the agent's CPU signal, has a handler or disposition of the program's; "
+             "threads profiles show only threads blocked in system calls",
+             signal_short_name(cpu_signal()).c_str());
   }
   for (size_t begin = 0; begin < tids.size(); begin += kSlots) {
     std::vector<pid_t> round(tids.begin() + begin,
@@ -274,7 +276,7 @@ std::vector<ThreadSample> capture_thread_stacks(int deadline_ms) {
   return result;
 }
 
-void thread_stacks_sigprof_given_up() {
+void thread_stacks_cpu_signal_given_up() {
   pthread_mutex_lock(&g_capture_mutex);
   g_foreign_handler_logged = true;
   pthread_mutex_unlock(&g_capture_mutex);

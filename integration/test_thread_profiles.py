@@ -3,7 +3,8 @@
 The workload (workloads/thread_profiles.c) puts threads in known places: 3
 named waiter-a blocked in wait_here_a(), 2 waiter-b in wait_here_b(), three
 sleepers in sleep()/poll()/nanosleep() (each checks it was not cut short), one
-thread with SIGPROF blocked, and two short-lived threads that are gone before
+thread with every signal blocked by a raw system call (so the agent's signal
+too), and two short-lived threads that are gone before
 `ready`. Several dumps are taken while the sleepers sleep; each must show every
 thread where it is, and the threadcreate profile where each live thread was
 created. Read with protobuf classes and with `go tool pprof`.
@@ -74,7 +75,7 @@ def check_threads(h, path, pid):
     by_name = {}
     for c, name, ids, fns in samples:
         by_name[name] = by_name.get(name, 0) + c
-    want = {"waiter-a": 3, "waiter-b": 2, "no-sigprof": 1, PROGRAM: 1,
+    want = {"waiter-a": 3, "waiter-b": 2, "no-signals": 1, PROGRAM: 1,
             **{n: 1 for n in SLEEPERS}}
     assert by_name == want, f"{path.name}: threads by name {by_name}, want {want}"
     all_ids = [i for _, _, ids, _ in samples for i in ids]
@@ -90,8 +91,8 @@ def check_threads(h, path, pid):
         # Unwound from outside (they are in a call a signal would cut short).
         assert count_where(samples, lambda n, f: fn in f and n == name) == 1, ctx
     assert count_where(samples, lambda n, f: "main" in f and n == PROGRAM) == 1, ctx
-    # SIGPROF blocked: counted, with the pseudo frame that says why it has no stack.
-    blocked = [(c, fns) for c, n, _, fns in samples if n == "no-sigprof"]
+    # The agent's signal blocked: counted, with the pseudo frame that says why it has no stack.
+    blocked = [(c, fns) for c, n, _, fns in samples if n == "no-signals"]
     assert blocked == [(1, {NOT_ANSWERED})], ctx
 
     cum, text = pprof_cum(h, path)
@@ -109,7 +110,7 @@ def check_threadcreate(h, path):
     samples = thread_samples(view)
     ctx = f"{path.name}: {[(c, n, sorted(f for f in fns if not f.startswith('_'))) for c, n, _, fns in samples]}"
     creators = {"create_waiters_a": (3, {"waiter-a"}), "create_waiters_b": (2, {"waiter-b"}),
-                "create_sleepers": (3, set(SLEEPERS)), "create_blocker": (1, {"no-sigprof"})}
+                "create_sleepers": (3, set(SLEEPERS)), "create_blocker": (1, {"no-signals"})}
     for fn, (n, names) in creators.items():
         assert count_where(samples, lambda name, f: fn in f) == n, ctx
         assert count_where(samples, lambda name, f: fn in f and name in names) == n, ctx
@@ -125,9 +126,13 @@ def check_threadcreate(h, path):
 
 
 @pytest.mark.timeout(300)
-def test_threads_and_threadcreate_on_dump_signal(h):
+@pytest.mark.parametrize("cpu_signal", [None, "PROF"])
+def test_threads_and_threadcreate_on_dump_signal(h, cpu_signal):
+    """The threads are asked for their stacks with the agent's CPU signal: the
+    default one, and SIGPROF when PPROF_CPU_SIGNAL says so."""
     out = h.tmpdir("out")
-    p = h.start([h.workload("thread_profiles"), SLEEP_SECONDS], outdir=out)
+    env = {"PPROF_CPU_SIGNAL": cpu_signal} if cpu_signal else {}
+    p = h.start([h.workload("thread_profiles"), SLEEP_SECONDS], outdir=out, env=env)
     stem = f"{PROGRAM}.{p.pid}"
     dumps = []
     try:

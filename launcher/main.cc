@@ -48,6 +48,11 @@ with PROGRAM's exit status. PROGRAM is searched for in PATH unless it contains a
 Options of run (before PROGRAM):
   --cpu-hz N              CPU sampling rate in Hz, an integer from 0 to 1000
                           (0 turns CPU profiling off; default 100)
+  --cpu-signal SIG        signal the CPU timers deliver: PROF (Go's convention),
+                          VTALRM, ALRM, USR1, USR2 or a real-time signal (RTMAX,
+                          RTMAX-2, RTMIN+3, a number); default: the highest
+                          real-time signal the program has not claimed at start
+                          (SIGRTMAX), since many programs handle SIGPROF
   --mem-rate N            heap sampling rate: on average one sample every N bytes
                           allocated, an integer from 0 to 1073741824 (1 samples
                           every allocation; 0 turns heap profiling off;
@@ -107,7 +112,7 @@ agent, so that it writes a dump and runs on: the profiles that are on, as
 .block.<n>.pb.gz. PID may also be that of a `ppagent run`.
 
 Environment:
-  PPROF_CPU_HZ, PPROF_MEM_RATE, PPROF_MUTEX_FRACTION, PPROF_BLOCK_RATE,
+  PPROF_CPU_HZ, PPROF_CPU_SIGNAL, PPROF_MEM_RATE, PPROF_MUTEX_FRACTION, PPROF_BLOCK_RATE,
   PPROF_DUMP_SIGNAL, PPROF_HEAP_DUMP_INTERVAL, PPROF_HEAP_DUMP_BYTES,
   PPROF_FLUSH_INTERVAL,
   PPROF_OUTPUT_DIR, PPROF_HTTP, PPROF_HTTP_ALLOW_REMOTE, PPROF_CHILDREN,
@@ -209,6 +214,7 @@ std::string find_agent_or_die() {
 // Unset members keep the environment's value.
 struct RunOptions {
   std::optional<std::string> cpu_hz;              // normalised decimal
+  std::optional<std::string> cpu_signal;          // PPROF_CPU_SIGNAL's normalised value
   std::optional<std::string> mem_rate;            // normalised decimal
   std::optional<std::string> heap_backend;        // interpose, jemalloc or auto
   std::optional<std::string> mutex_fraction;      // normalised decimal
@@ -279,6 +285,30 @@ std::string parse_dump_signal_option(const std::string& value, int* number) {
   return ppagent::dump_signal_env_value(*number);
 }
 
+// Checked as the agent checks PPROF_CPU_SIGNAL (agent/config.cc), against the
+// dump signal the program will have: --dump-signal's, else the environment's,
+// else SIGUSR2.
+std::string parse_cpu_signal_option(const std::string& value, int dump_signal_number) {
+  int number = 0;
+  if (!ppagent::parse_signal(value.c_str(), &number))
+    usage_error("--cpu-signal " + quoted(value) + " is not valid (expected PROF, VTALRM, ALRM, "
+                "USR1, USR2, or a real-time signal such as RTMAX, RTMAX-2 or RTMIN+3, or its "
+                "number)");
+  if (const char* why = ppagent::cpu_signal_problem(number))
+    usage_error("--cpu-signal " + quoted(value) + " cannot be the CPU signal (" + why +
+                "; PROF, VTALRM, ALRM, USR1, USR2 or a real-time signal such as RTMAX-2 can)");
+  int dump = dump_signal_number;
+  if (dump < 0) {
+    dump = SIGUSR2;
+    const char* env = getenv("PPROF_DUMP_SIGNAL");
+    if (env != nullptr && *env != '\0' && !ppagent::parse_signal(env, &dump)) dump = SIGUSR2;
+  }
+  if (number == dump)
+    usage_error("--cpu-signal " + quoted(value) + " is also the dump signal; choose another "
+                "one for either (--dump-signal)");
+  return ppagent::dump_signal_env_value(number);
+}
+
 // The agent resolves a relative PPROF_OUTPUT_DIR itself, but checking here turns a
 // typo into an error before the program runs instead of a lost profile after it.
 // The agent checks PPROF_HTTP with the same functions (agent/config.cc); here a
@@ -347,6 +377,8 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
     std::string value;
     if (take_option(arg, "--cpu-hz", nullptr, argc, argv, &index, &value)) {
       options.cpu_hz = value;
+    } else if (take_option(arg, "--cpu-signal", nullptr, argc, argv, &index, &value)) {
+      options.cpu_signal = value;
     } else if (take_option(arg, "--mem-rate", nullptr, argc, argv, &index, &value)) {
       options.mem_rate = value;
     } else if (take_option(arg, "--heap-backend", nullptr, argc, argv, &index, &value)) {
@@ -399,6 +431,9 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
   }
   if (options.dump_signal) {
     options.dump_signal = parse_dump_signal_option(*options.dump_signal, &options.dump_signal_number);
+  }
+  if (options.cpu_signal) {
+    options.cpu_signal = parse_cpu_signal_option(*options.cpu_signal, options.dump_signal_number);
   }
   if (options.heap_dump_interval) {
     options.heap_dump_interval = parse_integer_option("--heap-dump-interval", *options.heap_dump_interval,
@@ -554,6 +589,7 @@ void forward_signal(int signal_number, siginfo_t* info, void*) {
 void set_environment(const RunOptions& options, const std::string& agent,
                      const std::optional<ReportFile>& report) {
   if (options.cpu_hz) setenv("PPROF_CPU_HZ", options.cpu_hz->c_str(), 1);
+  if (options.cpu_signal) setenv("PPROF_CPU_SIGNAL", options.cpu_signal->c_str(), 1);
   if (options.mem_rate) setenv("PPROF_MEM_RATE", options.mem_rate->c_str(), 1);
   if (options.heap_backend) setenv("PPROF_HEAP_BACKEND", options.heap_backend->c_str(), 1);
   if (options.mutex_fraction) setenv("PPROF_MUTEX_FRACTION", options.mutex_fraction->c_str(), 1);

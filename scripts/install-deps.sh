@@ -18,6 +18,9 @@ packages=(
   # integration/test_real_world.py and bench/run_real_bench.py: Debian's programs
   # under the agent (readelf from binutils reads their symbols).
   binutils openssl openssh-client git postgresql-15 python3
+  # integration/test_cpu_signal.py: programs that handle SIGPROF themselves (vim with
+  # +eval, not vim-tiny; gprof from binutils reads the -pg program's gmon.out).
+  vim
 )
 # node: a node already on PATH (e.g. NodeSource's) is used as it is; otherwise
 # Debian's nodejs.

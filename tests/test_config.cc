@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config.h"
+#include "signal_masks.h"
 
 namespace ppagent {
 namespace {
@@ -160,6 +161,77 @@ TEST(ParseSignal, NamesNumbersAndNone) {
   EXPECT_EQ(s, 0);
   for (const char* bad : {"", "FOO", "65", "-1", "RTMIN-1", "RTMAX+1", "USR2x"})
     EXPECT_FALSE(parse_signal(bad, &s)) << bad;
+}
+
+TEST(Config, CpuSignal) {
+  std::vector<std::string> problems;
+  EXPECT_EQ(parse({}, &problems).cpu_signal, 0);  // the agent chooses
+  const std::pair<const char*, int> good[] = {
+      {"PROF", SIGPROF},       {"SIGPROF", SIGPROF},          {"27", SIGPROF},
+      {"vtalrm", SIGVTALRM},   {"USR1", SIGUSR1},             {"RTMAX", SIGRTMAX},
+      {"RTMAX-3", SIGRTMAX - 3}, {"sigrtmin+2", SIGRTMIN + 2}, {"34", SIGRTMIN}};
+  for (const auto& [text, signo] : good) {
+    problems.clear();
+    EXPECT_EQ(parse({{"PPROF_CPU_SIGNAL", text}}, &problems).cpu_signal, signo) << text;
+    EXPECT_TRUE(problems.empty()) << text;
+  }
+  // Malformed, unusable, or the dump signal: one message that says what to
+  // do, and the agent's own choice instead.
+  const std::pair<std::map<std::string, std::string>, const char*> bad[] = {
+      {{{"PPROF_CPU_SIGNAL", "FOO"}}, "is not valid (expected PROF, VTALRM, ALRM, USR1, USR2"},
+      {{{"PPROF_CPU_SIGNAL", "RTMAX+1"}}, "is not valid"},
+      {{{"PPROF_CPU_SIGNAL", "none"}}, "cannot be the CPU signal (CPU sampling needs a signal"},
+      {{{"PPROF_CPU_SIGNAL", "KILL"}}, "cannot be the CPU signal (it cannot be caught"},
+      {{{"PPROF_CPU_SIGNAL", "SEGV"}}, "cannot be the CPU signal (it reports a fault"},
+      {{{"PPROF_CPU_SIGNAL", "TSTP"}}, "cannot be the CPU signal (it is a job-control"},
+      {{{"PPROF_CPU_SIGNAL", "32"}}, "cannot be the CPU signal (the C library uses it itself"},
+      {{{"PPROF_CPU_SIGNAL", "33"}}, "cannot be the CPU signal (the C library uses it itself"},
+      {{{"PPROF_CPU_SIGNAL", "TERM"}}, "cannot be the CPU signal (the kernel, the terminal"},
+      {{{"PPROF_CPU_SIGNAL", "USR2"}}, "is also the dump signal (PPROF_DUMP_SIGNAL)"},
+      {{{"PPROF_CPU_SIGNAL", "RTMAX"}, {"PPROF_DUMP_SIGNAL", "RTMAX"}}, "is also the dump signal"},
+  };
+  for (const auto& [vars, message] : bad) {
+    problems.clear();
+    EXPECT_EQ(parse(vars, &problems).cpu_signal, 0) << vars.at("PPROF_CPU_SIGNAL");
+    ASSERT_EQ(problems.size(), 1u) << vars.at("PPROF_CPU_SIGNAL");
+    EXPECT_NE(problems[0].find(message), std::string::npos) << problems[0];
+    EXPECT_EQ(problems[0].rfind("PPROF_CPU_SIGNAL=\"", 0), 0u) << problems[0];
+    EXPECT_NE(problems[0].find("; using the default, the highest real-time signal"),
+              std::string::npos) << problems[0];
+  }
+  // With no dump signal, USR2 is free.
+  problems.clear();
+  EXPECT_EQ(parse({{"PPROF_CPU_SIGNAL", "USR2"}, {"PPROF_DUMP_SIGNAL", "none"}}, &problems)
+                .cpu_signal, SIGUSR2);
+  EXPECT_TRUE(problems.empty());
+}
+
+TEST(SignalShortName, NamesRealTimeSignalsFromTheNearerEnd) {
+  EXPECT_EQ(signal_short_name(SIGPROF), "SIGPROF");
+  EXPECT_EQ(signal_short_name(SIGUSR2), "SIGUSR2");
+  EXPECT_EQ(signal_short_name(SIGRTMAX), "SIGRTMAX");
+  EXPECT_EQ(signal_short_name(SIGRTMAX - 2), "SIGRTMAX-2");
+  EXPECT_EQ(signal_short_name(SIGRTMIN), "SIGRTMIN");
+  EXPECT_EQ(signal_short_name(SIGRTMIN + 3), "SIGRTMIN+3");
+  EXPECT_EQ(signal_short_name(32), "signal 32");
+}
+
+TEST(SignalMasks, ASetNamesTheCpuSignalUnlessItHoldsEveryRealTimeSignal) {
+  sigset_t set;
+  sigfillset(&set);
+  EXPECT_FALSE(names_signal_specifically(set, SIGRTMAX));
+  EXPECT_FALSE(names_signal_specifically(set, SIGPROF));
+  sigdelset(&set, SIGINT);  // "everything but SIGINT" is still everything for the agent
+  EXPECT_FALSE(names_signal_specifically(set, SIGRTMAX));
+  sigdelset(&set, SIGRTMIN + 1);
+  EXPECT_TRUE(names_signal_specifically(set, SIGRTMAX));
+  sigemptyset(&set);
+  sigaddset(&set, SIGRTMAX);
+  EXPECT_TRUE(names_signal_specifically(set, SIGRTMAX));
+  sigemptyset(&set);
+  sigaddset(&set, SIGPROF);
+  sigaddset(&set, SIGTERM);
+  EXPECT_TRUE(names_signal_specifically(set, SIGPROF));
 }
 
 TEST(HttpAddress, ParsesHostAndPort) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "caller_stack.h"
+#include "cpu_sampler.h"
 #include "profile.pb.h"
 #include "unwind/stack_walker.h"
 #include "symbols/symbolizer.h"
@@ -142,6 +143,8 @@ struct Fixture {
     note_current_thread_stack();
     init_caller_stack();
     init_thread_stacks(&tables);
+    // The agent's default choice, as at its start (agent.cc).
+    CpuSampler::choose_signal(0, SIGUSR2);
   }
 };
 
@@ -167,8 +170,10 @@ bool has_function(const ThreadSample& t, Symbolizer* symbolizer, const std::stri
   return false;
 }
 
-TEST(CaptureThreadStacks, WaitingSleepingAndSigprofBlockedThreads) {
+TEST(CaptureThreadStacks, WaitingSleepingAndCpuSignalBlockedThreads) {
   fixture();
+  const int cpu = cpu_signal();
+  ASSERT_EQ(cpu, SIGRTMAX) << "nothing in this test handles SIGRTMAX";
   std::atomic<pid_t> waiter_tid{0}, sleeper_tid{0}, blocked_tid{0};
   std::atomic<int> sleep_rc{-2}, sleep_errno{0};
   int pipe_fds[2];
@@ -188,7 +193,7 @@ TEST(CaptureThreadStacks, WaitingSleepingAndSigprofBlockedThreads) {
   std::thread blocked([&] {
     sigset_t prof;
     sigemptyset(&prof);
-    sigaddset(&prof, SIGPROF);
+    sigaddset(&prof, cpu);
     pthread_sigmask(SIG_BLOCK, &prof, nullptr);
     blocked_tid = gettid_now();
     char byte;
@@ -214,7 +219,7 @@ TEST(CaptureThreadStacks, WaitingSleepingAndSigprofBlockedThreads) {
     EXPECT_TRUE(by_tid[waiter_tid]->answered);
     EXPECT_TRUE(has_function(*by_tid[waiter_tid], &symbolizer, "thread_profile_wait_here"));
     EXPECT_TRUE(by_tid[sleeper_tid]->answered);  // from outside: it is in nanosleep
-    EXPECT_TRUE(has_function(*by_tid[sleeper_tid], &symbolizer, "WaitingSleepingAndSigprofBlocked"));
+    EXPECT_TRUE(has_function(*by_tid[sleeper_tid], &symbolizer, "WaitingSleepingAndCpuSignalBlocked"));
     EXPECT_FALSE(by_tid[blocked_tid]->answered);
     // This thread is the capturing one: it answers its own request.
     ASSERT_TRUE(by_tid.count(gettid_now()));

@@ -15,7 +15,11 @@
  *                    SIGHUP, SIGPROF, SIGUSR2), then sets SIG_DFL on each.
  * Prints the disposition sigaction reported as the old one, the count, and
  * how many signals were not the program's own (si_code other than SI_KERNEL
- * for the timer, SI_USER for kill): always 0 when the program is unharmed. */
+ * for the timer, SI_USER for kill): always 0 when the program is unharmed.
+ *
+ * With SIGPROF_USER_SIGNAL=N in the environment the program uses signal N
+ * (the agent's CPU signal, say) instead of SIGPROF, and a POSIX timer on the
+ * process's CPU clock (si_code SI_TIMER) instead of setitimer. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <signal.h>
@@ -23,11 +27,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "burnlib.h"
 
 static volatile sig_atomic_t ticks, foreign;
+static int prof_signal = SIGPROF;
+static int own_code = SI_KERNEL;  /* the si_code of the program's own timer signals */
+static timer_t posix_timer;
 static volatile uint64_t sink;
 
 __attribute__((noinline, noclone)) void user_burn(uint64_t ns) {
@@ -41,7 +49,7 @@ __attribute__((noinline, noclone)) void user_burn(uint64_t ns) {
 static void on_prof_info(int signo, siginfo_t *info, void *context) {
   (void)signo;
   (void)context;
-  if (info->si_code == SI_KERNEL) ticks++;
+  if (info->si_code == own_code) ticks++;
   else foreign++;
 }
 
@@ -67,13 +75,23 @@ static void arm_prof_timer(int on) {
   struct itimerval t;
   memset(&t, 0, sizeof t);
   if (on) t.it_interval.tv_usec = t.it_value.tv_usec = 5000;
+  if (prof_signal != SIGPROF) {
+    struct itimerspec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.it_interval.tv_nsec = spec.it_value.tv_nsec = t.it_value.tv_usec * 1000;
+    if (timer_settime(posix_timer, 0, &spec, NULL) != 0) {
+      perror("timer_settime");
+      exit(3);
+    }
+    return;
+  }
   if (setitimer(ITIMER_PROF, &t, NULL) != 0) {
     perror("setitimer");
     exit(3);
   }
 }
 
-static void count_ticks(volatile sig_atomic_t *counter, int want) {
+__attribute__((noinline, noclone)) static void count_ticks(volatile sig_atomic_t *counter, int want) {
   arm_prof_timer(1);
   while (*counter < want) user_burn(1000000);
   arm_prof_timer(0);
@@ -85,6 +103,19 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *mode = argv[1];
+  const char *own_signal = getenv("SIGPROF_USER_SIGNAL");
+  if (own_signal != NULL) {
+    prof_signal = atoi(own_signal);
+    own_code = SI_TIMER;
+    struct sigevent event;
+    memset(&event, 0, sizeof event);
+    event.sigev_notify = SIGEV_SIGNAL;
+    event.sigev_signo = prof_signal;
+    if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &event, &posix_timer) != 0) {
+      perror("timer_create");
+      return 3;
+    }
+  }
   user_burn(300000000);
   struct sigaction action, old;
   memset(&action, 0, sizeof action);
@@ -92,11 +123,11 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "after-sigaction") == 0) {
     action.sa_sigaction = on_prof_info;
     action.sa_flags = SA_SIGINFO | SA_RESTART;
-    if (sigaction(SIGPROF, &action, &old) != 0) return 3;
+    if (sigaction(prof_signal, &action, &old) != 0) return 3;
     count_ticks(&ticks, 40);
     printf("old=%s ticks>=40 foreign=%d\n", describe(&old), (int)foreign);
   } else if (strcmp(mode, "after-signal") == 0) {
-    sighandler_t previous = signal(SIGPROF, on_prof_plain);
+    sighandler_t previous = signal(prof_signal, on_prof_plain);
     count_ticks(&ticks, 40);
     printf("old=%s ticks>=40\n", previous == SIG_DFL ? "default" : "other");
   } else if (strcmp(mode, "before") == 0) {
@@ -106,7 +137,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "sigprof_preload.so is not loaded\n");
       return 3;
     }
-    sigaction(SIGPROF, NULL, &old);
+    sigaction(prof_signal, NULL, &old);
     count_ticks(counter, 40);
     printf("installed=%s ticks>=40 foreign=%d\n", describe(&old), (int)*others);
   } else if (strcmp(mode, "dump-signal") == 0) {
@@ -119,7 +150,7 @@ int main(int argc, char **argv) {
     }
     printf("old=%s usr2=%d foreign=%d\n", describe(&old), (int)ticks, (int)foreign);
   } else if (strcmp(mode, "query") == 0) {
-    const int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPROF, SIGUSR2};
+    const int signals[] = {SIGINT, SIGTERM, SIGHUP, prof_signal, SIGUSR2};
     for (size_t i = 0; i < sizeof signals / sizeof *signals; i++) {
       sigaction(signals[i], NULL, &old);
       sighandler_t previous = signal(signals[i], SIG_DFL);

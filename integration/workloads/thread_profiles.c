@@ -12,8 +12,10 @@
  *     they sleep would cut the sleep short (EINTR, or sleep() returning the
  *     seconds left); each checks its call's result and the time that really
  *     passed and prints `<name>: ok` or `<name>: EARLY ...`;
- *   - 1 thread "no-sigprof", created by create_blocker(), with SIGPROF
- *     blocked, waiting in read() on a pipe in wait_without_sigprof();
+ *   - 1 thread "no-signals", created by create_blocker(), with every signal
+ *     blocked by a raw rt_sigprocmask system call (as code that bypasses the
+ *     C library does: the agent cannot keep its signal out of that mask),
+ *     waiting in read() on a pipe in wait_without_signals();
  *   - 2 threads created by create_short_lived(), which end (and are joined)
  *     before `ready`: they must not be in the threadcreate profile.
  * Prints `ready` once all are in place; after the sleepers are done it
@@ -27,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
@@ -121,7 +125,7 @@ static void* sleeper(void* arg) {
   return NULL;
 }
 
-NOINLINE static void wait_without_sigprof(void) {
+NOINLINE static void wait_without_signals(void) {
   char byte;
   while (read(g_blocker_pipe[0], &byte, 1) < 0 && errno == EINTR) {
   }
@@ -130,16 +134,14 @@ NOINLINE static void wait_without_sigprof(void) {
 
 static void* blocker(void* arg) {
   (void)arg;
-  pthread_setname_np(pthread_self(), "no-sigprof");
-  sigset_t prof;
-  sigemptyset(&prof);
-  sigaddset(&prof, SIGPROF);
-  pthread_sigmask(SIG_BLOCK, &prof, NULL);
+  pthread_setname_np(pthread_self(), "no-signals");
+  uint64_t all = ~(uint64_t)0;
+  syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof all);
   pthread_mutex_lock(&g_mutex);
   g_waiting++;
   pthread_cond_broadcast(&g_arrived);
   pthread_mutex_unlock(&g_mutex);
-  wait_without_sigprof();
+  wait_without_signals();
   return NULL;
 }
 
