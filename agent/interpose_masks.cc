@@ -27,6 +27,32 @@ Fn next_definition(const char* name) {
   return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
 }
 
+// Resolved at load time: dlsym allocates and may take the loader's lock, and
+// programs call these from signal handlers and vfork children, where neither
+// may happen. A call before this constructor ran (from another preloaded
+// library's constructor) resolves on the spot.
+MaskFn g_sigprocmask = nullptr, g_pthread_sigmask = nullptr;
+SigwaitFn g_sigwait = nullptr;
+SigwaitinfoFn g_sigwaitinfo = nullptr;
+SigtimedwaitFn g_sigtimedwait = nullptr;
+SignalfdFn g_signalfd = nullptr;
+
+template <typename Fn>
+Fn resolved(Fn* slot, const char* name) {
+  if (*slot == nullptr) *slot = next_definition<Fn>(name);
+  return *slot;
+}
+
+__attribute__((constructor)) void resolve_mask_functions() {
+  AgentScope scope;
+  resolved(&g_sigprocmask, "sigprocmask");
+  resolved(&g_pthread_sigmask, "pthread_sigmask");
+  resolved(&g_sigwait, "sigwait");
+  resolved(&g_sigwaitinfo, "sigwaitinfo");
+  resolved(&g_sigtimedwait, "sigtimedwait");
+  resolved(&g_signalfd, "signalfd");
+}
+
 // The CPU signal while the agent holds it and this call is the program's;
 // else 0.
 int managed_signal() {
@@ -79,26 +105,26 @@ extern "C" {
 
 __attribute__((visibility("default"))) int sigprocmask(int how, const sigset_t* set,
                                                        sigset_t* old) noexcept {
-  static MaskFn real = next_definition<MaskFn>("sigprocmask");
+  MaskFn real = resolved(&g_sigprocmask, "sigprocmask");
   return interposed_mask(real, how, set, old);
 }
 
 // pthread_sigmask@GLIBC_2.2.5 is an alias of the current implementation.
 __attribute__((visibility("default"), symver("pthread_sigmask@@GLIBC_2.32"))) int
 ppagent_pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
-  static MaskFn real = next_definition<MaskFn>("pthread_sigmask");
+  MaskFn real = resolved(&g_pthread_sigmask, "pthread_sigmask");
   return interposed_mask(real, how, set, old);
 }
 
 __attribute__((visibility("default"), symver("pthread_sigmask@GLIBC_2.2.5"))) int
 ppagent_pthread_sigmask_2_2_5(int how, const sigset_t* set, sigset_t* old) {
-  static MaskFn real = next_definition<MaskFn>("pthread_sigmask");
+  MaskFn real = resolved(&g_pthread_sigmask, "pthread_sigmask");
   return interposed_mask(real, how, set, old);
 }
 
 __attribute__((visibility("default"))) int sigwait(const sigset_t* __restrict set,
                                                    int* __restrict sig) {
-  static SigwaitFn real = next_definition<SigwaitFn>("sigwait");
+  SigwaitFn real = resolved(&g_sigwait, "sigwait");
   sigset_t copy;
   if (const int signo = managed_signal()) set = without_cpu_signal(signo, set, &copy);
   return real(set, sig);
@@ -106,7 +132,7 @@ __attribute__((visibility("default"))) int sigwait(const sigset_t* __restrict se
 
 __attribute__((visibility("default"))) int sigwaitinfo(const sigset_t* __restrict set,
                                                        siginfo_t* __restrict info) {
-  static SigwaitinfoFn real = next_definition<SigwaitinfoFn>("sigwaitinfo");
+  SigwaitinfoFn real = resolved(&g_sigwaitinfo, "sigwaitinfo");
   sigset_t copy;
   if (const int signo = managed_signal()) set = without_cpu_signal(signo, set, &copy);
   return real(set, info);
@@ -115,7 +141,7 @@ __attribute__((visibility("default"))) int sigwaitinfo(const sigset_t* __restric
 __attribute__((visibility("default"))) int sigtimedwait(const sigset_t* __restrict set,
                                                         siginfo_t* __restrict info,
                                                         const struct timespec* __restrict timeout) {
-  static SigtimedwaitFn real = next_definition<SigtimedwaitFn>("sigtimedwait");
+  SigtimedwaitFn real = resolved(&g_sigtimedwait, "sigtimedwait");
   sigset_t copy;
   if (const int signo = managed_signal()) set = without_cpu_signal(signo, set, &copy);
   return real(set, info, timeout);
@@ -123,7 +149,7 @@ __attribute__((visibility("default"))) int sigtimedwait(const sigset_t* __restri
 
 __attribute__((visibility("default"))) int signalfd(int fd, const sigset_t* mask,
                                                     int flags) noexcept {
-  static SignalfdFn real = next_definition<SignalfdFn>("signalfd");
+  SignalfdFn real = resolved(&g_signalfd, "signalfd");
   sigset_t copy;
   if (const int signo = managed_signal()) mask = without_cpu_signal(signo, mask, &copy);
   return real(fd, mask, flags);
