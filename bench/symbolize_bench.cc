@@ -22,9 +22,9 @@
 #include <string>
 #include <vector>
 
-#include "locations.h"
-#include "process_maps.h"
-#include "profile_builder.h"
+#include "pprof/locations.h"
+#include "base/process_maps.h"
+#include "pprof/profile_builder.h"
 #include "symbols/symbolizer.h"
 
 using namespace ppagent;

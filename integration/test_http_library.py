@@ -1,4 +1,4 @@
-"""The live endpoint's own library (libppagent-http.so, agent/http_server.cc):
+"""The live endpoint's own library (libppagent-http.so, agent/live/http_server.cc):
 libmicrohttpd and what it brings (gnutls, nettle, ...) are in a process only
 when PPROF_HTTP is set, loaded from the agent's own directory before the
 program's main; a missing library costs the endpoint and nothing else."""

@@ -1,4 +1,4 @@
-"""The live endpoint's place in the process (agent/http_transport_mhd.cc): its threads
+"""The live endpoint's place in the process (agent/live/http_transport_mhd.cc): its threads
 are the agent's, forked and exec'd children neither serve nor keep the port,
 IPv6, HEAD, and serving with nothing written to disk."""
 

@@ -1,4 +1,4 @@
-"""On-demand profiles of the live endpoint over a window (agent/live_profiles.cc):
+"""On-demand profiles of the live endpoint over a window (agent/live/live_profiles.cc):
 seconds=N heap deltas, CPU windows with and without whole-run CPU profiling,
 one CPU window at a time, and the debug=1 text form."""
 

@@ -3,8 +3,8 @@
 #include <cstdlib>
 #include <vector>
 
-#include "config.h"
-#include "jemalloc_rate.h"
+#include "base/config.h"
+#include "record/jemalloc_rate.h"
 
 namespace ppagent {
 

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "config.h"  // agent/: parse_http_address, is_loopback_address
-#include "process_filter.h"  // agent/: parse_process_filter
+#include "base/config.h"  // agent/: parse_http_address, is_loopback_address
+#include "base/process_filter.h"  // agent/: parse_process_filter
 #include "dump.h"
 #include "elf_check.h"
 #include "jemalloc_conf.h"

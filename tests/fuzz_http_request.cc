@@ -1,4 +1,4 @@
-// libFuzzer target for the live endpoint's request handling (agent/http_request.cc).
+// libFuzzer target for the live endpoint's request handling (agent/live/http_request.cc).
 // The input is split at '\n' into: method, path, "key=value" query arguments
 // (up to the first empty line), then the body. Invariants are checked with
 // __builtin_trap so that a violation is a crash the fuzzer reports.
@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "http_request.h"
+#include "live/http_request.h"
 
 using namespace ppagent;
 

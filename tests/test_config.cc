@@ -4,8 +4,8 @@
 #include <map>
 #include <string>
 
-#include "config.h"
-#include "signal_masks.h"
+#include "base/config.h"
+#include "base/signal_masks.h"
 
 namespace ppagent {
 namespace {

@@ -6,8 +6,8 @@
 #include <thread>
 #include <time.h>
 
-#include "contention_profiler.h"
-#include "caller_stack.h"
+#include "record/contention_profiler.h"
+#include "unwind/caller_stack.h"
 
 namespace ppagent {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "heap_profile.h"
+#include "pprof/heap_profile.h"
 #include "profile.pb.h"
 
 namespace ppagent {

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "http_request.h"
+#include "live/http_request.h"
 
 namespace ppagent {
 namespace {

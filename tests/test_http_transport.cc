@@ -1,5 +1,5 @@
 // libppagent-http.so on its own, through its one entry point
-// (agent/http_transport.h): dlopened as the agent opens it, with a stand-in
+// (agent/live/http_transport.h): dlopened as the agent opens it, with a stand-in
 // host whose handler answers by the request's path, and raw HTTP/1.1 over a
 // loopback socket. The library comes from $PPAGENT_HTTP_LIBRARY (set by
 // tests/meson.build to the one just built).
@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "http_transport.h"
+#include "live/http_transport.h"
 
 namespace {
 

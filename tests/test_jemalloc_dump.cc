@@ -1,9 +1,9 @@
 // jemalloc's heap_v2 dump (prof.dump) read into heap buckets.
-#include "jemalloc_dump.h"
+#include "record/jemalloc_dump.h"
 
 #include <gtest/gtest.h>
 
-#include "jemalloc_rate.h"
+#include "record/jemalloc_rate.h"
 
 namespace ppagent {
 namespace {

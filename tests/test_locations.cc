@@ -7,9 +7,9 @@
 #include <cstring>
 #include <string>
 
-#include "locations.h"
+#include "pprof/locations.h"
+#include "pprof/profile_builder.h"
 #include "profile.pb.h"
-#include "profile_builder.h"
 
 extern "C" {
 void gap_first();

@@ -1,7 +1,7 @@
 // rebind_plt_calls on this program's own PLT calls into libc. Built twice:
 // with lazy binding (the GOT stays writable, unbound slots lead to the PLT
 // stubs) and with -z now (the GOT is read-only after relocation).
-#include "plt_rebinding.h"
+#include "interpose/plt_rebinding.h"
 
 #include <dlfcn.h>
 #include <gtest/gtest.h>

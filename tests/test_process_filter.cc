@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "process_filter.h"
+#include "base/process_filter.h"
 
 namespace ppagent {
 namespace {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "process_maps.h"
+#include "base/process_maps.h"
 
 namespace ppagent {
 namespace {

@@ -1,5 +1,5 @@
 // The seconds=N deltas: second snapshot minus first, per the profile's key.
-#include "profile_delta.h"
+#include "pprof/profile_delta.h"
 
 #include <gtest/gtest.h>
 

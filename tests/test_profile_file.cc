@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "profile_file.h"
+#include "output/profile_file.h"
 
 namespace ppagent {
 namespace {

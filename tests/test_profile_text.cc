@@ -1,9 +1,9 @@
 // The debug=1 text form, read back from encoded profiles.
-#include "profile_text.h"
+#include "pprof/profile_text.h"
 
 #include <gtest/gtest.h>
 
-#include "profile_builder.h"
+#include "pprof/profile_builder.h"
 
 namespace ppagent {
 namespace {

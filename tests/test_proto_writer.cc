@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "profile.pb.h"
-#include "profile_builder.h"
-#include "proto_writer.h"
+#include "pprof/profile_builder.h"
+#include "pprof/proto_writer.h"
 
 namespace ppagent {
 namespace {

@@ -12,8 +12,8 @@
 #include <cstring>
 #include <thread>
 
-#include "locations.h"
-#include "profile_builder.h"
+#include "pprof/locations.h"
+#include "pprof/profile_builder.h"
 #include "symbols/symbolizer.h"
 
 extern "C" {

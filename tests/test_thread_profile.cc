@@ -17,12 +17,12 @@
 #include <thread>
 #include <unistd.h>
 
-#include "caller_stack.h"
-#include "cpu_sampler.h"
+#include "pprof/thread_profile.h"
 #include "profile.pb.h"
-#include "unwind/stack_walker.h"
+#include "record/cpu_sampler.h"
 #include "symbols/symbolizer.h"
-#include "thread_profile.h"
+#include "unwind/caller_stack.h"
+#include "unwind/stack_walker.h"
 
 namespace ppagent {
 namespace {

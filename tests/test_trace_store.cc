@@ -5,7 +5,7 @@
 #include <thread>
 #include <vector>
 
-#include "trace_store.h"
+#include "record/trace_store.h"
 
 namespace ppagent {
 namespace {

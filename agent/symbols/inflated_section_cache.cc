@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "log.h"
+#include "base/log.h"
 #include "symbols/elf_file.h"
 #include "symbols/section_inflater.h"
 

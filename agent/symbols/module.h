@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "process_maps.h"
+#include "base/process_maps.h"
 #include "symbols/demangle.h"
 #include "symbols/dwarf_frames.h"
 #include "symbols/elf_file.h"

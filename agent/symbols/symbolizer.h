@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "process_maps.h"
+#include "base/process_maps.h"
 #include "symbols/debug_file.h"
 #include "symbols/demangle.h"
 #include "symbols/module.h"

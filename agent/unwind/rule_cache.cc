@@ -4,7 +4,7 @@
 #include <cstring>
 #include <sys/mman.h>
 
-#include "log.h"
+#include "base/log.h"
 
 namespace ppagent {
 

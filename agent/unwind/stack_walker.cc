@@ -11,9 +11,9 @@
 #include <unistd.h>
 #include <unordered_map>
 
-#include "agent_scope.h"
-#include "hidden_frames.h"
+#include "base/agent_scope.h"
 #include "unwind/cfa_evaluator.h"
+#include "unwind/hidden_frames.h"
 #include "unwind/rule_cache.h"
 #include "unwind/unload_guard.h"
 

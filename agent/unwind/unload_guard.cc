@@ -3,7 +3,7 @@
 #include <atomic>
 #include <ctime>
 
-#include "log.h"
+#include "base/log.h"
 
 namespace ppagent {
 

@@ -1,0 +1,210 @@
+// How a process ends, and the agent's last write before it does.
+//
+// The exit profiles are written while the program's libraries are still
+// alive: when main returns (main is wrapped through __libc_start_main) and
+// when exit() or quick_exit() is called, before the program's atexit
+// handlers and library destructors run. Those may tear down what the
+// writer's own calls need (a program's OpenSSL cleaned up by its atexit
+// handler, then used again by a library loaded late, crashed node and curl).
+// The agent's own atexit handler (agent.cc) stays only for exits that pass
+// by both, such as glibc's internal exit after the last thread ends.
+//
+// _exit and _Exit end the process at once, without atexit handlers: programs
+// call them in forked workers, after daemon()'s fork, on fatal errors and from
+// signal handlers. The agent writes the final profiles first, as exit() would
+// have, then lets the real function run.
+//
+// Only in the process the agent's state belongs to: a vfork child (or a
+// clone without fork handlers) has another pid and shares or copies the
+// parent's state without owning it, so it goes straight to the real _exit.
+// A forked child that calls _exit (a worker, or one whose exec failed) is a
+// process of its own and writes its own files, as with exit().
+//
+// From exit paths the writing runs on an agent thread that the caller waits
+// for at most kWriteDeadlineSeconds: exit and _exit may be called from a
+// signal handler that interrupted the program inside malloc or a lock, where
+// writing on the calling thread could wait forever. Past the deadline the
+// process ends anyway (without the profiles still being written).
+#include <cerrno>
+#include <ctime>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "base/agent_scope.h"
+#include "base/agent_threads.h"
+#include "base/log.h"
+#include "unwind/hidden_frames.h"
+
+#define EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace ppagent {
+namespace {
+
+constexpr int kWriteDeadlineSeconds = 30;
+
+using ExitFn = void (*)(int);
+ExitFn g_real_exit = nullptr;
+ExitFn g_real_Exit = nullptr;
+ExitFn g_real_libc_exit = nullptr;  // exit()
+ExitFn g_real_quick_exit = nullptr;        // quick_exit@@GLIBC_2.24
+ExitFn g_real_quick_exit_2_10 = nullptr;   // the old one, which skips thread_local destructors
+using DaemonFn = int (*)(int, int);
+DaemonFn g_real_daemon = nullptr;
+
+__thread bool t_in_daemon = false;
+
+// Resolved at load time: dlsym allocates and takes the loader's lock, which
+// a vfork child or a signal handler must not do.
+__attribute__((constructor)) void resolve_real_exits() {
+  AgentScope scope;
+  g_real_exit = reinterpret_cast<ExitFn>(dlsym(RTLD_NEXT, "_exit"));
+  g_real_Exit = reinterpret_cast<ExitFn>(dlsym(RTLD_NEXT, "_Exit"));
+  g_real_daemon = reinterpret_cast<DaemonFn>(dlsym(RTLD_NEXT, "daemon"));
+  g_real_libc_exit = reinterpret_cast<ExitFn>(dlsym(RTLD_NEXT, "exit"));
+  g_real_quick_exit = reinterpret_cast<ExitFn>(dlvsym(RTLD_NEXT, "quick_exit", "GLIBC_2.24"));
+  g_real_quick_exit_2_10 =
+      reinterpret_cast<ExitFn>(dlvsym(RTLD_NEXT, "quick_exit", "GLIBC_2.10"));
+}
+
+void* write_profiles_thread(void*) {
+  AgentScope scope;
+  write_profiles_at_end();
+  return nullptr;
+}
+
+void write_profiles_before_exit() {
+  if (t_in_agent || !agent_active()) return;
+  if (getpid() != agent_process_id()) return;  // a vfork child: not ours to touch
+  if (is_agent_thread(current_tid())) return;
+  AgentScope scope;
+  pthread_t thread;
+  if (start_agent_thread(&thread, nullptr, write_profiles_thread, nullptr) != 0) {
+    write_profiles_at_end();  // no thread to spare: the caller writes itself
+    return;
+  }
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += kWriteDeadlineSeconds;
+  int rc;
+  do rc = pthread_timedjoin_np(thread, nullptr, &deadline);
+  while (rc == EINTR);
+}
+
+[[noreturn]] void end_process(ExitFn real, int status) {
+  if (real != nullptr) real(status);
+  for (;;) syscall(SYS_exit_group, status);
+}
+
+// ---- main ------------------------------------------------------------------
+// The program's _start hands main to __libc_start_main; the agent hands over
+// main_then_write instead, which returns main's status after writing. The
+// stack walker hides these frames (hidden_frames.h): they are not the program's.
+using MainFn = int (*)(int, char**, char**);
+using LibcStartMainFn = int (*)(MainFn, int, char**, void (*)(), void (*)(), void (*)(), void*);
+
+MainFn g_program_main = nullptr;
+
+PPAGENT_HIDDEN_FRAME int main_then_write(int argc, char** argv, char** envp) {
+  const int status = g_program_main(argc, argv, envp);
+  // The main thread is between main and exit: it holds no lock of the
+  // program's, so it writes itself. The scope is entered here, not only in
+  // the writer: the first call into the writer's code can take a page fault,
+  // and a CPU timer signal due during it is delivered on that first
+  // instruction, before the writer's own scope.
+  if (!t_in_agent && agent_active() && getpid() == agent_process_id()) {
+    AgentScope scope;
+    write_profiles_at_end();
+  }
+  return status;
+}
+
+PPAGENT_HIDDEN_FRAME int start_main(const char* version, MainFn main, int argc, char** argv, void (*init)(),
+               void (*fini)(), void (*rtld_fini)(), void* stack_end) {
+  LibcStartMainFn real;
+  {
+    AgentScope scope;
+    real = reinterpret_cast<LibcStartMainFn>(dlvsym(RTLD_NEXT, "__libc_start_main", version));
+    if (real == nullptr)
+      real = reinterpret_cast<LibcStartMainFn>(dlsym(RTLD_NEXT, "__libc_start_main"));
+  }
+  if (real == nullptr) {
+    log_line("cannot find __libc_start_main; the program cannot start");
+    syscall(SYS_exit_group, 127);
+  }
+  g_program_main = main;
+  return real(main_then_write, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+}  // namespace
+
+bool forking_for_daemon() { return t_in_daemon; }
+
+}  // namespace ppagent
+
+// Two versions, as glibc has them: a program linked against glibc 2.34 or
+// later asks for the new one, older programs for the old one.
+extern "C" PPAGENT_HIDDEN_FRAME
+__attribute__((visibility("default"), symver("__libc_start_main@@GLIBC_2.34"))) int
+ppagent_libc_start_main(ppagent::MainFn main, int argc, char** argv, void (*init)(),
+                        void (*fini)(), void (*rtld_fini)(), void* stack_end) {
+  return ppagent::start_main("GLIBC_2.34", main, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+extern "C" PPAGENT_HIDDEN_FRAME
+__attribute__((visibility("default"), symver("__libc_start_main@GLIBC_2.2.5"))) int
+ppagent_libc_start_main_2_2_5(ppagent::MainFn main, int argc, char** argv, void (*init)(),
+                              void (*fini)(), void (*rtld_fini)(), void* stack_end) {
+  return ppagent::start_main("GLIBC_2.2.5", main, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+EXPORT void exit(int status) {
+  ppagent::write_profiles_before_exit();
+  ppagent::ExitFn real = ppagent::g_real_libc_exit;
+  if (real == nullptr) {  // called before the agent's constructor ran
+    ppagent::AgentScope scope;
+    real = reinterpret_cast<ppagent::ExitFn>(dlsym(RTLD_NEXT, "exit"));
+  }
+  ppagent::end_process(real, status);
+}
+
+extern "C" __attribute__((visibility("default"), symver("quick_exit@@GLIBC_2.24"))) void
+ppagent_quick_exit(int status) {
+  ppagent::write_profiles_before_exit();
+  ppagent::end_process(ppagent::g_real_quick_exit ? ppagent::g_real_quick_exit
+                                                  : ppagent::g_real_exit,
+                       status);
+}
+
+extern "C" __attribute__((visibility("default"), symver("quick_exit@GLIBC_2.10"))) void
+ppagent_quick_exit_2_10(int status) {
+  ppagent::write_profiles_before_exit();
+  ppagent::end_process(ppagent::g_real_quick_exit_2_10 ? ppagent::g_real_quick_exit_2_10
+                                                       : ppagent::g_real_exit,
+                       status);
+}
+
+EXPORT void _exit(int status) {
+  ppagent::write_profiles_before_exit();
+  ppagent::end_process(ppagent::g_real_exit, status);
+}
+
+EXPORT void _Exit(int status) {
+  ppagent::write_profiles_before_exit();
+  ppagent::end_process(ppagent::g_real_Exit ? ppagent::g_real_Exit : ppagent::g_real_exit, status);
+}
+
+EXPORT int daemon(int nochdir, int noclose) {
+  if (ppagent::g_real_daemon == nullptr) {
+    errno = ENOSYS;
+    return -1;
+  }
+  ppagent::t_in_daemon = true;
+  int rc = ppagent::g_real_daemon(nochdir, noclose);  // only the child returns (or a failure)
+  const int saved_errno = errno;
+  ppagent::t_in_daemon = false;
+  errno = saved_errno;
+  return rc;
+}

@@ -1,0 +1,158 @@
+// Interposed pthread_sigmask/sigprocmask, sigwait/sigwaitinfo/sigtimedwait and
+// signalfd (exported through exports.map): the program never blocks, waits
+// for or reads the agent's CPU signal, and sees the masks it set
+// (signal_masks.h says why). The agent's own calls (inside AgentScope), calls
+// made before the agent chose its signal, and every call once the program has
+// taken the signal for itself go straight to the next definition.
+#include <csignal>
+#include <dlfcn.h>
+#include <sys/signalfd.h>
+
+#include "base/agent_scope.h"
+#include "base/agent_signals.h"
+#include "base/signal_masks.h"
+#include "record/cpu_sampler.h"
+
+namespace ppagent {
+namespace {
+
+using MaskFn = int (*)(int, const sigset_t*, sigset_t*);
+using SigwaitFn = int (*)(const sigset_t*, int*);
+using SigwaitinfoFn = int (*)(const sigset_t*, siginfo_t*);
+using SigtimedwaitFn = int (*)(const sigset_t*, siginfo_t*, const struct timespec*);
+using SignalfdFn = int (*)(int, const sigset_t*, int);
+
+template <typename Fn>
+Fn next_definition(const char* name) {
+  return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+}
+
+// Resolved at load time: dlsym allocates and may take the loader's lock, and
+// programs call these from signal handlers and vfork children, where neither
+// may happen. A call before this constructor ran (from another preloaded
+// library's constructor) resolves on the spot.
+MaskFn g_sigprocmask = nullptr, g_pthread_sigmask = nullptr;
+SigwaitFn g_sigwait = nullptr;
+SigwaitinfoFn g_sigwaitinfo = nullptr;
+SigtimedwaitFn g_sigtimedwait = nullptr;
+SignalfdFn g_signalfd = nullptr;
+
+template <typename Fn>
+Fn resolved(Fn* slot, const char* name) {
+  if (*slot == nullptr) *slot = next_definition<Fn>(name);
+  return *slot;
+}
+
+__attribute__((constructor)) void resolve_mask_functions() {
+  AgentScope scope;
+  resolved(&g_sigprocmask, "sigprocmask");
+  resolved(&g_pthread_sigmask, "pthread_sigmask");
+  resolved(&g_sigwait, "sigwait");
+  resolved(&g_sigwaitinfo, "sigwaitinfo");
+  resolved(&g_sigtimedwait, "sigtimedwait");
+  resolved(&g_signalfd, "signalfd");
+}
+
+// The CPU signal while the agent holds it and this call is the program's;
+// else 0.
+int managed_signal() {
+  if (t_in_agent) return 0;
+  const int signo = cpu_signal();
+  if (signo == 0 || !signal_claim_recorded(signo)) return 0;
+  return signo;
+}
+
+// `set` without the CPU signal in *copy, unless the set names the signal on
+// purpose: then the agent hands it over first and the set is used as it is.
+// Returns the set to pass on.
+const sigset_t* without_cpu_signal(int signo, const sigset_t* set, sigset_t* copy) {
+  if (set == nullptr || sigismember(set, signo) != 1) return set;
+  if (names_signal_specifically(*set, signo)) {
+    release_signal(signo);
+    return set;
+  }
+  *copy = *set;
+  sigdelset(copy, signo);
+  return copy;
+}
+
+int interposed_mask(MaskFn real, int how, const sigset_t* set, sigset_t* old) {
+  if (real == nullptr) return EINVAL;  // pthread_sigmask's convention; never seen
+  const int signo = managed_signal();
+  if (signo == 0) return real(how, set, old);
+  const bool blocked_before = t_program_blocks_cpu_signal;
+  const bool in_set = set != nullptr && sigismember(set, signo) == 1;
+  sigset_t copy;
+  const sigset_t* pass = set;
+  if (how != SIG_UNBLOCK) pass = without_cpu_signal(signo, set, &copy);
+  const int rc = real(how, pass, old);
+  if (rc != 0) return rc;
+  if (old != nullptr && blocked_before) sigaddset(old, signo);
+  if (set != nullptr) {
+    if (how == SIG_BLOCK) t_program_blocks_cpu_signal = blocked_before || in_set;
+    else if (how == SIG_UNBLOCK) t_program_blocks_cpu_signal = blocked_before && !in_set;
+    else if (how == SIG_SETMASK) t_program_blocks_cpu_signal = in_set;
+  }
+  return rc;
+}
+
+}  // namespace
+}  // namespace ppagent
+
+using namespace ppagent;
+
+extern "C" {
+
+__attribute__((visibility("default"))) int sigprocmask(int how, const sigset_t* set,
+                                                       sigset_t* old) noexcept {
+  MaskFn real = resolved(&g_sigprocmask, "sigprocmask");
+  return interposed_mask(real, how, set, old);
+}
+
+// pthread_sigmask@GLIBC_2.2.5 is an alias of the current implementation.
+__attribute__((visibility("default"), symver("pthread_sigmask@@GLIBC_2.32"))) int
+ppagent_pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
+  MaskFn real = resolved(&g_pthread_sigmask, "pthread_sigmask");
+  return interposed_mask(real, how, set, old);
+}
+
+__attribute__((visibility("default"), symver("pthread_sigmask@GLIBC_2.2.5"))) int
+ppagent_pthread_sigmask_2_2_5(int how, const sigset_t* set, sigset_t* old) {
+  MaskFn real = resolved(&g_pthread_sigmask, "pthread_sigmask");
+  return interposed_mask(real, how, set, old);
+}
+
+__attribute__((visibility("default"))) int sigwait(const sigset_t* __restrict set,
+                                                   int* __restrict sig) {
+  SigwaitFn real = resolved(&g_sigwait, "sigwait");
+  sigset_t copy;
+  if (const int signo = managed_signal()) set = without_cpu_signal(signo, set, &copy);
+  return real(set, sig);
+}
+
+__attribute__((visibility("default"))) int sigwaitinfo(const sigset_t* __restrict set,
+                                                       siginfo_t* __restrict info) {
+  SigwaitinfoFn real = resolved(&g_sigwaitinfo, "sigwaitinfo");
+  sigset_t copy;
+  if (const int signo = managed_signal()) set = without_cpu_signal(signo, set, &copy);
+  return real(set, info);
+}
+
+__attribute__((visibility("default"))) int sigtimedwait(const sigset_t* __restrict set,
+                                                        siginfo_t* __restrict info,
+                                                        const struct timespec* __restrict timeout) {
+  SigtimedwaitFn real = resolved(&g_sigtimedwait, "sigtimedwait");
+  sigset_t copy;
+  if (const int signo = managed_signal()) set = without_cpu_signal(signo, set, &copy);
+  return real(set, info, timeout);
+}
+
+__attribute__((visibility("default"))) int signalfd(int fd, const sigset_t* mask,
+                                                    int flags) noexcept {
+  SignalfdFn real = resolved(&g_signalfd, "signalfd");
+  sigset_t copy;
+  if (const int signo = managed_signal()) mask = without_cpu_signal(signo, mask, &copy);
+  return real(fd, mask, flags);
+}
+
+}  // extern "C"

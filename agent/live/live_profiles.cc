@@ -1,0 +1,272 @@
+// Profiles made on demand (live_profiles.h): the current state of a profile,
+// its difference over a window, or a CPU profile of a window.
+#include "live/live_profiles.h"
+
+#include <atomic>
+#include <ctime>
+#include <memory>
+#include <vector>
+
+#include "agent.h"
+#include "base/agent_scope.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "base/thread_random.h"
+#include "output/profile_file.h"
+#include "pprof/contention_profile.h"
+#include "pprof/cpu_profile.h"
+#include "pprof/heap_profile.h"
+#include "pprof/profile_delta.h"
+#include "pprof/profile_text.h"
+#include "pprof/thread_profile.h"
+#include "record/contention_profiler.h"
+#include "record/cpu_sampler.h"
+#include "record/heap_profiler.h"
+#include "record/heap_source.h"
+#include "record/trace_store.h"
+#include "symbols/symbolizer.h"
+
+namespace ppagent {
+
+namespace {
+
+constexpr const char* kBinaryType = "application/octet-stream";
+constexpr const char* kTextType = "text/plain; charset=utf-8";
+constexpr int kDefaultCpuSeconds = 30;  // Go's default for /debug/pprof/profile
+constexpr int kWindowCpuHz = 100;       // Go's rate for a CPU window
+// How long a thread may take to answer the stack-capture signal.
+constexpr int kThreadDeadlineMs = 200;
+
+// Status for a request whose client went away: nobody reads it (nginx's
+// "client closed request").
+constexpr int kClientGone = 499;
+
+LiveResult error_result(int status, std::string message) {
+  LiveResult result;
+  result.status = status;
+  result.body = std::move(message);
+  result.content_type = kTextType;
+  return result;
+}
+
+bool is_cancelled(const LiveRequest& request) { return request.cancelled && request.cancelled(); }
+
+// Waits `seconds`, polling the request every 100 ms; false if it was
+// cancelled.
+bool wait_window(const LiveRequest& request, int seconds) {
+  const int64_t end = clock_ns(CLOCK_MONOTONIC) + static_cast<int64_t>(seconds) * 1000000000LL;
+  for (;;) {
+    if (is_cancelled(request)) return false;
+    int64_t left = end - clock_ns(CLOCK_MONOTONIC);
+    if (left <= 0) return true;
+    int64_t step = left < 100000000LL ? left : 100000000LL;
+    struct timespec pause = {0, static_cast<long>(step)};
+    nanosleep(&pause, nullptr);
+  }
+}
+
+// The time span of a profile: wall-clock start and monotonic length.
+struct Window {
+  int64_t start_unix_ns = 0, start_mono_ns = 0;
+  static Window begin() { return {clock_ns(CLOCK_REALTIME), clock_ns(CLOCK_MONOTONIC)}; }
+  int64_t length_ns() const { return start_mono_ns ? clock_ns(CLOCK_MONOTONIC) - start_mono_ns : 0; }
+};
+
+std::string heap_profile(const LiveRequest& request, bool* ok) {
+  HeapProfileKind kind = request.kind == LiveKind::kAllocs ? HeapProfileKind::kAllocs
+                                                           : HeapProfileKind::kHeap;
+  Window window = Window::begin();
+  std::vector<HeapBucketSnapshot> buckets = heap_snapshot();
+  int64_t duration = 0;
+  if (request.seconds > 0) {
+    if (!(*ok = wait_window(request, request.seconds))) return {};
+    buckets = heap_delta(buckets, heap_snapshot());
+    duration = window.length_ns();
+  }
+  Symbolizer* symbolizer = Symbolizer::shared();
+  return build_heap_profile(buckets, heap_sampling_rate(), kind, window.start_unix_ns,
+                            symbolizer, duration);
+}
+
+std::string contention_profile(const LiveRequest& request, bool* ok) {
+  auto snapshot = request.kind == LiveKind::kMutex ? ContentionProfiler::snapshot_mutex
+                                                   : ContentionProfiler::snapshot_block;
+  Window window = Window::begin();
+  std::vector<ContentionSnapshot> events = snapshot();
+  int64_t duration = 0;
+  if (request.seconds > 0) {
+    if (!(*ok = wait_window(request, request.seconds))) return {};
+    events = contention_delta(events, snapshot());
+    duration = window.length_ns();
+  }
+  Symbolizer* symbolizer = Symbolizer::shared();
+  return build_contention_profile(events, window.start_unix_ns, symbolizer, duration);
+}
+
+std::vector<ThreadGroup> thread_groups(LiveKind kind) {
+  return group_threads(kind == LiveKind::kThreads ? capture_thread_stacks(kThreadDeadlineMs)
+                                                  : live_thread_creation_stacks());
+}
+
+std::string thread_profile(const LiveRequest& request, bool* ok) {
+  Window window = Window::begin();
+  std::vector<ThreadGroup> groups = thread_groups(request.kind);
+  if (request.seconds > 0) {
+    if (!(*ok = wait_window(request, request.seconds))) return {};
+    groups = thread_group_delta(groups, thread_groups(request.kind));
+  }
+  // build_thread_profile has no duration: a thread profile is a moment, and
+  // its delta is told by the time and the counts.
+  Symbolizer* symbolizer = Symbolizer::shared();
+  return build_thread_profile(groups,
+                              request.kind == LiveKind::kThreads ? ThreadProfileKind::kThreads
+                                                                 : ThreadProfileKind::kThreadCreate,
+                              window.start_unix_ns, symbolizer);
+}
+
+// ---- CPU windows ----------------------------------------------------------
+
+// One CPU window at a time, as Go allows one CPU profile at a time.
+std::atomic<bool> g_cpu_window_busy{false};
+
+// The store of the last window that ran its own sampler. It is freed only
+// when the next such window starts: a signal handler that passed the
+// sampler's running check just before stop() may still be adding to it.
+TraceStore* g_previous_window_store = nullptr;  // guarded by g_cpu_window_busy
+
+constexpr size_t kWindowStacks = 16384, kWindowFramesPerStack = 64;
+
+struct CpuWindowGuard {
+  ~CpuWindowGuard() { g_cpu_window_busy.store(false); }
+};
+
+LiveResult cpu_profile(const LiveRequest& request, std::string* profile) {
+  if (g_cpu_window_busy.exchange(true))
+    return error_result(500, "Could not enable CPU profiling: cpu profiling already in use");
+  CpuWindowGuard guard;
+  const int seconds = request.seconds > 0 ? request.seconds : kDefaultCpuSeconds;
+  AgentState state = agent_state();
+  CpuProfileParams params;
+  Window window = Window::begin();
+  params.start_unix_ns = window.start_unix_ns;
+  std::vector<CpuTrace> traces;
+  uint64_t dropped = 0;
+
+  if (state.cpu_on && state.cpu_store != nullptr) {
+    // The whole-run sampler keeps running untouched: the window is the
+    // difference of its store between the start and the end.
+    params.hz = state.config->cpu_hz;
+    std::vector<CpuTrace> before = collect_cpu_traces(*state.cpu_store);
+    uint64_t dropped_before = state.cpu_store->dropped_samples();
+    if (!wait_window(request, seconds)) return error_result(kClientGone, "client went away");
+    traces = cpu_delta(before, collect_cpu_traces(*state.cpu_store));
+    dropped = state.cpu_store->dropped_samples() - dropped_before;
+  } else {
+    if (state.module_tables == nullptr)
+      return error_result(500, "Could not enable CPU profiling: the agent is not running");
+    delete g_previous_window_store;
+    g_previous_window_store = nullptr;
+    auto* store = new TraceStore(kWindowStacks, kWindowStacks * kWindowFramesPerStack);
+    g_previous_window_store = store;
+    if (!store->ok() || !CpuSampler::start(kWindowCpuHz, store, state.module_tables))
+      return error_result(500, "Could not enable CPU profiling: cannot start the sampler");
+    params.hz = kWindowCpuHz;
+    bool completed = wait_window(request, seconds);
+    CpuSampler::stop();
+    if (!completed) return error_result(kClientGone, "client went away");
+    traces = collect_cpu_traces(*store);
+    dropped = store->dropped_samples();
+  }
+  params.duration_ns = window.length_ns();
+  params.signal = cpu_signal();
+  Symbolizer* symbolizer = Symbolizer::shared();
+  *profile = build_cpu_profile(traces, dropped, params, symbolizer);
+  return {};
+}
+
+}  // namespace
+
+const char* live_kind_name(LiveKind kind) {
+  switch (kind) {
+    case LiveKind::kCpu: return "profile";
+    case LiveKind::kHeap: return "heap";
+    case LiveKind::kAllocs: return "allocs";
+    case LiveKind::kMutex: return "mutex";
+    case LiveKind::kBlock: return "block";
+    case LiveKind::kThreads: return "goroutine";
+    case LiveKind::kThreadCreate: return "threadcreate";
+  }
+  return "unknown";
+}
+
+bool live_kind_enabled(LiveKind kind, std::string* how_to_enable) {
+  AgentState state = agent_state();
+  const char* name = live_kind_name(kind);
+  switch (kind) {
+    case LiveKind::kHeap:
+    case LiveKind::kAllocs:
+      if (state.heap_on) return true;
+      *how_to_enable = std::string(name) +
+                       " profile is off: set PPROF_MEM_RATE=N (ppagent run --mem-rate N) to record it";
+      return false;
+    case LiveKind::kMutex:
+      if (state.mutex_on) return true;
+      *how_to_enable = "mutex profile is off: set PPROF_MUTEX_FRACTION=N (ppagent run "
+                       "--mutex-fraction N) to record it";
+      return false;
+    case LiveKind::kBlock:
+      if (state.block_on) return true;
+      *how_to_enable = "block profile is off: set PPROF_BLOCK_RATE=NS (ppagent run --block-rate NS) "
+                       "to record it";
+      return false;
+    case LiveKind::kCpu:
+    case LiveKind::kThreads:
+    case LiveKind::kThreadCreate:
+      return true;
+  }
+  return false;
+}
+
+LiveResult produce_live_profile(const LiveRequest& request) {
+  AgentScope scope;
+  std::string how_to_enable;
+  if (!live_kind_enabled(request.kind, &how_to_enable)) return error_result(404, how_to_enable);
+  if (request.seconds < 0) return error_result(400, "Bad Request: invalid seconds");
+
+  std::string profile;
+  bool completed = true;
+  switch (request.kind) {
+    case LiveKind::kCpu: {
+      LiveResult failed = cpu_profile(request, &profile);
+      if (!failed.content_type.empty()) return failed;
+      break;
+    }
+    case LiveKind::kHeap:
+    case LiveKind::kAllocs:
+      profile = heap_profile(request, &completed);
+      break;
+    case LiveKind::kMutex:
+    case LiveKind::kBlock:
+      profile = contention_profile(request, &completed);
+      break;
+    case LiveKind::kThreads:
+    case LiveKind::kThreadCreate:
+      profile = thread_profile(request, &completed);
+      break;
+  }
+  if (!completed) return error_result(kClientGone, "client went away");
+
+  LiveResult result;
+  if (request.text) {
+    std::string error;
+    if (!profile_text(profile, live_kind_name(request.kind), &result.body, &error))
+      return error_result(500, "cannot render the profile as text: " + error);
+    result.content_type = kTextType;
+  } else {
+    result.body = gzip(profile);
+    result.content_type = kBinaryType;
+  }
+  return result;
+}
+
+}  // namespace ppagent

@@ -1,0 +1,48 @@
+// Turns sampled program counters into pprof Locations: one Location per
+// address (with its inlined frames), attached to the mapping it falls in,
+// named by the Symbolizer. Shared by every profile kind.
+//
+// Only mappings that hold a location are written, plus the main executable,
+// always first (pprof takes mapping 1 as the program).
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "base/process_maps.h"
+#include "pprof/profile_builder.h"
+#include "symbols/symbolizer.h"
+
+namespace ppagent {
+
+class LocationResolver {
+ public:
+  // `mappings`: read_executable_mappings() at the start of the build.
+  LocationResolver(ProfileBuilder* builder, Symbolizer* symbolizer, std::vector<MapEntry> mappings);
+
+  // `pc` is a sampled pc (leaf) or a return address (caller). A return
+  // address is looked up at pc - 1: the call, not the statement after it.
+  uint64_t location_id(uintptr_t pc, bool is_return_address);
+
+  // Sets has_functions / has_filenames / ... on each mapping written, from
+  // what its locations had. Call once, before encoding.
+  void finish();
+
+ private:
+  struct MappingState {
+    MapEntry entry;
+    uint64_t id = 0;  // 0 until written
+    ModuleRef module;
+    bool locations = false, all_named = true, any_file = false, any_line = false;
+  };
+  MappingState* mapping_of(uintptr_t address);
+  void write_mapping(MappingState* m);
+
+  ProfileBuilder* builder_;
+  Symbolizer* symbolizer_;
+  std::vector<MappingState> mappings_;  // sorted by start
+  std::unordered_map<uintptr_t, uint64_t> by_address_;
+};
+
+}  // namespace ppagent

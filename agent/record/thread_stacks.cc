@@ -1,0 +1,291 @@
+// The threads profile's capture: each thread of the program unwinds itself in
+// the CPU signal's handler when asked by a queued signal; a thread blocked in a
+// call that any signal would cut short (sleep, poll, ...) is not signalled but
+// unwound from outside, from the sp and pc the kernel shows for it.
+#include "pprof/thread_profile.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "base/agent_scope.h"
+#include "base/agent_threads.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "base/thread_proc.h"
+#include "base/thread_random.h"
+#include "record/cpu_sampler.h"
+#include "unwind/stack_walker.h"
+
+namespace ppagent {
+
+namespace {
+
+// A request is the CPU signal with si_code SI_QUEUE whose value packs this cookie
+// (16 bits), the answer slot (16 bits) and the capture's generation (32 bits).
+constexpr uint64_t kRequestCookie = 0x7470;
+constexpr int kSlots = 2048;  // threads asked at once; more go in further rounds
+
+enum Phase : uint64_t { kIdle = 0, kRequested = 1, kWriting = 2, kDone = 3 };
+
+// One thread's answer. The state word is generation << 2 | phase: a handler
+// writes only into a slot still requested by its own generation, so an answer
+// that comes after its capture gave up (or to an older one) is dropped.
+struct Slot {
+  std::atomic<uint64_t> state;
+  int depth;
+  uintptr_t pcs[kMaxStackDepth];
+};
+
+uint64_t state_word(uint32_t generation, Phase phase) {
+  return (static_cast<uint64_t>(generation) << 2) | phase;
+}
+Phase phase_of(uint64_t word) { return static_cast<Phase>(word & 3); }
+
+// Mapped once and never unmapped: a late handler may still look at it.
+std::atomic<Slot*> g_slots{nullptr};
+std::atomic<ModuleTables*> g_tables{nullptr};
+pid_t g_pid = 0;  // the process the requests come from (set per capture)
+
+pthread_mutex_t g_capture_mutex = PTHREAD_MUTEX_INITIALIZER;
+uint32_t g_generation = 0;
+bool g_slots_failed_logged = false, g_foreign_handler_logged = false;
+
+Slot* slots() {
+  Slot* s = g_slots.load(std::memory_order_acquire);
+  if (s != nullptr) return s;
+  void* memory = mmap(nullptr, sizeof(Slot) * kSlots, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (memory == MAP_FAILED) {
+    if (!g_slots_failed_logged)
+      log_line("cannot map memory for thread stacks (%s); threads profiles show only threads "
+               "blocked in system calls", strerror(errno));
+    g_slots_failed_logged = true;
+    return nullptr;
+  }
+  s = static_cast<Slot*>(memory);  // zero-filled: every slot idle
+  g_slots.store(s, std::memory_order_release);
+  return s;
+}
+
+bool send_request(pid_t tid, int slot, uint32_t generation) {
+  siginfo_t info;
+  memset(&info, 0, sizeof info);
+  info.si_signo = cpu_signal();
+  info.si_code = SI_QUEUE;
+  info.si_pid = g_pid;
+  info.si_uid = getuid();
+  const uint64_t value = (kRequestCookie << 48) | (static_cast<uint64_t>(slot) << 32) | generation;
+  info.si_value.sival_ptr = reinterpret_cast<void*>(value);
+  return syscall(SYS_rt_tgsigqueueinfo, g_pid, tid, info.si_signo, &info) == 0;
+}
+
+enum class Outside { kUnwound, kSignalInstead, kGaveUp };
+
+// Unwinds a thread blocked in `call` from its sp and pc (rbp unknown), reading
+// its stack through the fault-safe path; keeps the result only if the thread
+// is still blocked at the same place afterwards (else its stack may have
+// changed under the walk).
+Outside unwind_from_outside(pid_t tid, ThreadSyscall call, ModuleTables* tables,
+                            std::vector<uintptr_t>* stack) {
+  uintptr_t pcs[kMaxStackDepth];
+  for (int attempt = 0; attempt < 3; attempt++) {
+    int depth = tables->walk_registers(call.pc, call.sp, 0, false, StackBounds{}, pcs,
+                                       kMaxStackDepth);
+    ThreadSyscall again = read_thread_syscall(tid);
+    if (again.same_place(call)) {
+      stack->assign(pcs, pcs + depth);
+      return Outside::kUnwound;
+    }
+    if (!(again.in_call && interrupted_by_any_signal(again.number)))
+      return Outside::kSignalInstead;
+    call = again;
+  }
+  return Outside::kGaveUp;  // never still: better unanswered than a wrong stack or an EINTR
+}
+
+// A thread's part in one round of a capture.
+struct Request {
+  size_t sample;  // index into the result
+  int slot = -1;  // -1: not signalled (answered from outside, or not at all)
+};
+
+// Takes back a request that was not answered. False if its answer is still
+// being written (the slot then stays out of use until the handler finishes).
+bool withdraw(Slot& slot, uint32_t generation) {
+  uint64_t expected = state_word(generation, kRequested);
+  if (slot.state.compare_exchange_strong(expected, state_word(generation, kIdle),
+                                         std::memory_order_acq_rel))
+    return true;
+  // A handler is writing: that takes microseconds unless the thread was
+  // stopped right then.
+  for (int i = 0; i < 20000 && phase_of(slot.state.load(std::memory_order_acquire)) == kWriting; i++)
+    sched_yield();
+  return phase_of(slot.state.load(std::memory_order_acquire)) != kWriting;
+}
+
+// Whether the thread may be signalled now; if it is blocked in a call that a
+// signal would cut short, unwinds it from outside instead (*answered then).
+bool may_signal(pid_t tid, ModuleTables* tables, ThreadSample* sample, bool* answered) {
+  *answered = false;
+  ThreadSyscall call = read_thread_syscall(tid);
+  if (call.in_call && interrupted_by_any_signal(call.number)) {
+    Outside outcome = unwind_from_outside(tid, call, tables, &sample->stack);
+    if (outcome == Outside::kUnwound) *answered = true;
+    if (outcome != Outside::kSignalInstead) return false;
+  }
+  // A stopped thread or one blocking the CPU signal cannot answer, and a
+  // signal left pending would reach it later, perhaps in a sleep.
+  ThreadStatus status = read_thread_status(tid);
+  return status.exists && !status.stopped && !status.blocked(cpu_signal());
+}
+
+void capture_round(const std::vector<pid_t>& tids, int64_t deadline_ns,
+                   bool can_signal, Slot* slot_array, ModuleTables* tables,
+                   std::vector<ThreadSample>* result) {
+  const uint32_t generation = ++g_generation;
+  std::vector<Request> requests;
+  int next_slot = 0;
+  for (pid_t tid : tids) {
+    ThreadSample sample;
+    sample.tid = tid;
+    sample.name = read_thread_name(tid);
+    if (sample.name.empty() && !read_thread_status(tid).exists) continue;  // gone
+    Request request{result->size()};
+    bool answered = false;
+    if (may_signal(tid, tables, &sample, &answered) && can_signal) {
+      // A slot a late handler may still be writing is skipped.
+      while (next_slot < kSlots &&
+             phase_of(slot_array[next_slot].state.load(std::memory_order_acquire)) == kWriting)
+        next_slot++;
+      if (next_slot < kSlots) {
+        Slot& slot = slot_array[next_slot];
+        slot.depth = 0;
+        slot.state.store(state_word(generation, kRequested), std::memory_order_release);
+        if (send_request(tid, next_slot, generation)) {
+          request.slot = next_slot++;
+        } else {
+          slot.state.store(state_word(generation, kIdle), std::memory_order_release);
+          if (errno == ESRCH) continue;  // exited meanwhile
+        }
+      }
+    }
+    sample.answered = answered;
+    result->push_back(std::move(sample));
+    requests.push_back(request);
+  }
+
+  // Wait for the answers, in 1 ms steps, up to the deadline.
+  auto all_done = [&] {
+    for (const Request& r : requests)
+      if (r.slot >= 0 &&
+          slot_array[r.slot].state.load(std::memory_order_acquire) != state_word(generation, kDone))
+        return false;
+    return true;
+  };
+  while (!all_done() && clock_ns(CLOCK_MONOTONIC) < deadline_ns) {
+    struct timespec step = {0, 1000000};
+    nanosleep(&step, nullptr);
+  }
+
+  std::vector<size_t> gone;
+  for (const Request& r : requests) {
+    if (r.slot < 0) continue;
+    Slot& slot = slot_array[r.slot];
+    ThreadSample& sample = (*result)[r.sample];
+    if (withdraw(slot, generation) &&
+        slot.state.load(std::memory_order_acquire) == state_word(generation, kDone)) {
+      sample.stack.assign(slot.pcs, slot.pcs + slot.depth);
+      sample.answered = true;
+    } else if (!read_thread_status(sample.tid).exists) {
+      gone.push_back(r.sample);  // ended before it could answer: not a thread any more
+    }
+  }
+  for (auto it = gone.rbegin(); it != gone.rend(); ++it) result->erase(result->begin() + *it);
+}
+
+}  // namespace
+
+void init_thread_stacks(ModuleTables* tables) { g_tables.store(tables); }
+
+bool answer_thread_stack_request(const siginfo_t* info, void* context, ModuleTables* tables) {
+  if (info->si_code != SI_QUEUE) return false;
+  const uint64_t value = reinterpret_cast<uintptr_t>(info->si_value.sival_ptr);
+  if ((value >> 48) != kRequestCookie) return false;
+  if (info->si_pid != g_pid) return true;  // not from this process: ignored
+  const uint32_t index = static_cast<uint32_t>(value >> 32) & 0xffff;
+  const uint32_t generation = static_cast<uint32_t>(value);
+  Slot* slot_array = g_slots.load(std::memory_order_acquire);
+  if (slot_array == nullptr || index >= kSlots || tables == nullptr) return true;
+  Slot& slot = slot_array[index];
+  uint64_t expected = state_word(generation, kRequested);
+  if (!slot.state.compare_exchange_strong(expected, state_word(generation, kWriting),
+                                          std::memory_order_acq_rel))
+    return true;  // an answer nobody waits for any more
+  slot.depth = tables->walk(static_cast<const ucontext_t*>(context), current_thread_stack(),
+                            slot.pcs, kMaxStackDepth);
+  slot.state.store(state_word(generation, kDone), std::memory_order_release);
+  return true;
+}
+
+std::vector<ThreadSample> capture_thread_stacks(int deadline_ms) {
+  AgentScope scope;
+  const int64_t deadline_ns =
+      clock_ns(CLOCK_MONOTONIC) + static_cast<int64_t>(deadline_ms) * 1000000;
+  std::vector<ThreadSample> result;
+  pthread_mutex_lock(&g_capture_mutex);
+  g_pid = getpid();
+  ModuleTables* tables = g_tables.load();
+  std::vector<pid_t> tids;
+  for (pid_t tid : list_threads())
+    if (!is_agent_thread(tid)) tids.push_back(tid);
+
+  if (tables == nullptr) {
+    for (pid_t tid : tids) {
+      ThreadSample sample;
+      sample.tid = tid;
+      sample.name = read_thread_name(tid);
+      sample.answered = false;
+      result.push_back(std::move(sample));
+    }
+    pthread_mutex_unlock(&g_capture_mutex);
+    return result;
+  }
+  tables->refresh();  // code loaded since the last refresh is unwound through too
+  Slot* slot_array = slots();
+  bool can_signal = slot_array != nullptr && CpuSampler::install_handler(tables);
+  if (slot_array != nullptr && !can_signal && !g_foreign_handler_logged) {
+    g_foreign_handler_logged = true;
+    log_line("%s, the agent's CPU signal, has a handler or disposition of the program's; "
+             "threads profiles show only threads blocked in system calls",
+             signal_short_name(cpu_signal()).c_str());
+  }
+  for (size_t begin = 0; begin < tids.size(); begin += kSlots) {
+    std::vector<pid_t> round(tids.begin() + begin,
+                             tids.begin() + std::min(tids.size(), begin + kSlots));
+    capture_round(round, deadline_ns, can_signal, slot_array, tables, &result);
+  }
+  pthread_mutex_unlock(&g_capture_mutex);
+  return result;
+}
+
+void thread_stacks_cpu_signal_given_up() {
+  pthread_mutex_lock(&g_capture_mutex);
+  g_foreign_handler_logged = true;
+  pthread_mutex_unlock(&g_capture_mutex);
+}
+
+void thread_stacks_child_after_fork() {
+  g_capture_mutex = PTHREAD_MUTEX_INITIALIZER;
+  // A request the parent left in a slot is for a thread that does not exist here.
+  g_generation += 1;
+}
+
+}  // namespace ppagent
