@@ -15,16 +15,20 @@
 
 #include "base/agent_scope.h"
 #include "base/agent_signals.h"
+#include "base/agent_state.h"
 #include "base/agent_threads.h"
 #include "base/agent_wakeup.h"
+#include "base/clock.h"
 #include "base/config.h"
 #include "base/fatal_signals.h"
 #include "base/log.h"
 #include "base/process_filter.h"
 #include "base/program_name.h"
 #include "base/thread_proc.h"
-#include "base/thread_random.h"
-#include "interpose/real_functions.h"
+#include "interpose/interpose_exit.h"
+#include "interpose/interpose_locks.h"
+#include "interpose/interpose_malloc.h"
+#include "interpose/interpose_pthread.h"
 #include "live/http_server.h"
 #include "output/output_directory.h"
 #include "output/owned_profile_file.h"
@@ -39,6 +43,8 @@
 #include "record/cpu_sampler.h"
 #include "record/heap_profiler.h"
 #include "record/heap_source.h"
+#include "record/thread_creation.h"
+#include "record/thread_stacks.h"
 #include "record/trace_store.h"
 #include "symbols/inflated_section_cache.h"
 #include "unwind/caller_stack.h"
@@ -64,10 +70,6 @@ TraceStore* new_cpu_store() {
   return new TraceStore(stacks, stacks * kFramesPerStack);
 }
 
-std::atomic<bool> g_active{false};
-// The process g_active and the recorded data belong to (updated in a forked
-// child; a vfork child has another pid).
-std::atomic<pid_t> g_process_id{0};
 // PPROF_CHILDREN: a forked child is profiled too. A plain bool, constant-
 // initialized: a global with a constructor (as a ProcessFilter with its
 // vector) could be constructed again after agent_start had set it.
@@ -406,7 +408,7 @@ void parent_after_fork() {
 // recording and the signals the agent took go back to their default action,
 // as if the agent were not loaded.
 void go_inert_in_child() {
-  g_active.store(false);
+  set_agent_active(false);
   ContentionProfiler::child_after_fork(/*keep_recording=*/false);
   route_mutex_hooks(/*lock_profiled=*/false, /*unlock_profiled=*/false, /*rebind_calls=*/false);
   forget_lock_thread_id();
@@ -429,8 +431,8 @@ void go_inert_in_child() {
 void child_after_fork() {
   AgentScope scope;
   reset_unload_guard_in_child();  // walks and unloads of the parent's other threads
-  if (!g_active.load()) return;
-  g_process_id.store(getpid());
+  if (!agent_active(std::memory_order_seq_cst)) return;
+  set_agent_process_id(getpid());
   Symbolizer::shared()->child_after_fork();
   if (!g_fork_children_profiled) {
     go_inert_in_child();
@@ -461,8 +463,24 @@ void child_after_fork() {
   if (!start_dump_thread()) log_line("cannot start the agent's thread in a forked child");
 }
 
+AgentState state_now() {
+  AgentState state;
+  state.config = g_config;
+  state.cpu_on = g_cpu_on;
+  state.heap_on = g_heap_on;
+  state.mutex_on = g_mutex_on;
+  state.block_on = g_block_on;
+  state.cpu_store = g_cpu_store;
+  state.module_tables = g_module_tables;
+  state.start_unix_ns = g_start_unix_ns;
+  state.start_mono_ns = g_start_mono_ns;
+  return state;
+}
+
 __attribute__((constructor)) void agent_start() {
   AgentScope scope;
+  set_agent_state_reader(state_now);
+  set_exit_writer(write_profiles_at_end);
   if (getauxval(AT_SECURE) != 0) {
     // A setuid/setgid program: its environment comes from a less privileged
     // user, so none of it is read and nothing is recorded, written or served.
@@ -511,7 +529,7 @@ __attribute__((constructor)) void agent_start() {
   g_module_tables = new ModuleTables();
   g_module_tables->refresh(true);
   init_caller_stack();
-  init_thread_stacks(g_module_tables);
+  init_thread_stacks(g_module_tables, &CpuSampler::install_handler, &cpu_signal);
   // Chosen before any handler of the agent's is installed (the dump signal's
   // is not there yet, hence `avoid`); the threads profile and live CPU
   // windows use it even when CPU profiling is off.
@@ -538,39 +556,21 @@ __attribute__((constructor)) void agent_start() {
       g_cpu_on = CpuSampler::start(g_config->cpu_hz, g_cpu_store, g_module_tables);
   }
   if (!g_cpu_on && !dumps_on() && !want_http) return;
-  g_process_id.store(getpid());
-  g_active.store(true);
+  set_agent_process_id(getpid());
+  set_agent_active(true);
   watch_main_thread_exit();
 
   if (start_dump_thread()) install_signal_handlers();
   else log_line("cannot start the agent's thread; profiles are written only at exit");
-  if (want_http) start_http_server(*g_config);  // after g_active: its threads are the agent's
+  if (want_http) start_http_server(*g_config);  // once active: its threads are the agent's
   pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
   atexit(at_exit);
 }
 
 }  // namespace
 
-bool agent_active() { return g_active.load(std::memory_order_relaxed); }
-
-pid_t agent_process_id() { return g_process_id.load(std::memory_order_relaxed); }
-
-AgentState agent_state() {
-  AgentState state;
-  state.config = g_config;
-  state.cpu_on = g_cpu_on;
-  state.heap_on = g_heap_on;
-  state.mutex_on = g_mutex_on;
-  state.block_on = g_block_on;
-  state.cpu_store = g_cpu_store;
-  state.module_tables = g_module_tables;
-  state.start_unix_ns = g_start_unix_ns;
-  state.start_mono_ns = g_start_mono_ns;
-  return state;
-}
-
 void write_profiles_at_end() {
-  if (!g_active.load()) return;
+  if (!agent_active(std::memory_order_seq_cst)) return;
   AgentScope scope;
   pthread_mutex_lock(&g_write_mutex);
   if (!g_written) {

@@ -20,6 +20,8 @@
 #include "pprof/thread_profile.h"
 #include "profile.pb.h"
 #include "record/cpu_sampler.h"
+#include "record/thread_creation.h"
+#include "record/thread_stacks.h"
 #include "symbols/symbolizer.h"
 #include "unwind/caller_stack.h"
 #include "unwind/stack_walker.h"
@@ -142,7 +144,7 @@ struct Fixture {
     tables.refresh(true);
     note_current_thread_stack();
     init_caller_stack();
-    init_thread_stacks(&tables);
+    init_thread_stacks(&tables, &CpuSampler::install_handler, &cpu_signal);
     // The agent's default choice, as at its start (agent.cc).
     CpuSampler::choose_signal(0, SIGUSR2);
   }

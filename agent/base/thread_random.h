@@ -7,13 +7,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-namespace ppagent {
+#include "base/clock.h"
 
-inline int64_t clock_ns(clockid_t clock) {
-  struct timespec ts;
-  clock_gettime(clock, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
+namespace ppagent {
 
 inline uint64_t thread_random() {
   static __thread uint64_t state __attribute__((tls_model("initial-exec")));

@@ -12,7 +12,8 @@
 #include <atomic>
 #include <dlfcn.h>
 
-#include "agent.h"
+#include "base/agent_state.h"
+#include "interpose/next_definition.h"
 #include "unwind/stack_walker.h"
 
 namespace ppagent {
@@ -24,7 +25,7 @@ std::atomic<DlcloseFn> g_real_dlclose{nullptr};
 DlcloseFn real_dlclose() {
   DlcloseFn real = g_real_dlclose.load(std::memory_order_acquire);
   if (real == nullptr) {  // a library's constructor closing something before ours ran
-    real = reinterpret_cast<DlcloseFn>(dlsym(RTLD_NEXT, "dlclose"));
+    real = next_definition<DlcloseFn>("dlclose");
     g_real_dlclose.store(real, std::memory_order_release);
   }
   return real;
@@ -45,12 +46,12 @@ int guarded_dlclose(void* handle) {
 
 // dlclose@GLIBC_2.2.5 (what binaries linked with libdl before glibc 2.34 call)
 // is the same function as dlclose@@GLIBC_2.34 in libc.so.6.
-extern "C" __attribute__((visibility("default"), symver("dlclose@@GLIBC_2.34"))) int
+PPAGENT_EXPORT_VERSION("dlclose@@GLIBC_2.34") int
 ppagent_dlclose(void* handle) {
   return ppagent::guarded_dlclose(handle);
 }
 
-extern "C" __attribute__((visibility("default"), symver("dlclose@GLIBC_2.2.5"))) int
+PPAGENT_EXPORT_VERSION("dlclose@GLIBC_2.2.5") int
 ppagent_dlclose_2_2_5(void* handle) {
   return ppagent::guarded_dlclose(handle);
 }

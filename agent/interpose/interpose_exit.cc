@@ -25,6 +25,8 @@
 // signal handler that interrupted the program inside malloc or a lock, where
 // writing on the calling thread could wait forever. Past the deadline the
 // process ends anyway (without the profiles still being written).
+#include "interpose/interpose_exit.h"
+
 #include <cerrno>
 #include <ctime>
 #include <dlfcn.h>
@@ -32,13 +34,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "base/agent_scope.h"
+#include "base/agent_state.h"
 #include "base/agent_threads.h"
 #include "base/log.h"
+#include "interpose/interpose_pthread.h"
+#include "interpose/next_definition.h"
 #include "unwind/hidden_frames.h"
-
-#define EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace ppagent {
 namespace {
@@ -56,22 +58,24 @@ DaemonFn g_real_daemon = nullptr;
 
 __thread bool t_in_daemon = false;
 
+void (*g_write_profiles)() = nullptr;
+
 // Resolved at load time: dlsym allocates and takes the loader's lock, which
 // a vfork child or a signal handler must not do.
 __attribute__((constructor)) void resolve_real_exits() {
   AgentScope scope;
-  g_real_exit = reinterpret_cast<ExitFn>(dlsym(RTLD_NEXT, "_exit"));
-  g_real_Exit = reinterpret_cast<ExitFn>(dlsym(RTLD_NEXT, "_Exit"));
-  g_real_daemon = reinterpret_cast<DaemonFn>(dlsym(RTLD_NEXT, "daemon"));
-  g_real_libc_exit = reinterpret_cast<ExitFn>(dlsym(RTLD_NEXT, "exit"));
-  g_real_quick_exit = reinterpret_cast<ExitFn>(dlvsym(RTLD_NEXT, "quick_exit", "GLIBC_2.24"));
+  g_real_exit = next_definition<ExitFn>("_exit");
+  g_real_Exit = next_definition<ExitFn>("_Exit");
+  g_real_daemon = next_definition<DaemonFn>("daemon");
+  g_real_libc_exit = next_definition<ExitFn>("exit");
+  g_real_quick_exit = next_definition<ExitFn>("quick_exit", "GLIBC_2.24");
   g_real_quick_exit_2_10 =
-      reinterpret_cast<ExitFn>(dlvsym(RTLD_NEXT, "quick_exit", "GLIBC_2.10"));
+      next_definition<ExitFn>("quick_exit", "GLIBC_2.10");
 }
 
 void* write_profiles_thread(void*) {
   AgentScope scope;
-  write_profiles_at_end();
+  g_write_profiles();
   return nullptr;
 }
 
@@ -82,7 +86,7 @@ void write_profiles_before_exit() {
   AgentScope scope;
   pthread_t thread;
   if (start_agent_thread(&thread, nullptr, write_profiles_thread, nullptr) != 0) {
-    write_profiles_at_end();  // no thread to spare: the caller writes itself
+    g_write_profiles();  // no thread to spare: the caller writes itself
     return;
   }
   struct timespec deadline;
@@ -116,7 +120,7 @@ PPAGENT_HIDDEN_FRAME int main_then_write(int argc, char** argv, char** envp) {
   // instruction, before the writer's own scope.
   if (!t_in_agent && agent_active() && getpid() == agent_process_id()) {
     AgentScope scope;
-    write_profiles_at_end();
+    g_write_profiles();
   }
   return status;
 }
@@ -126,9 +130,9 @@ PPAGENT_HIDDEN_FRAME int start_main(const char* version, MainFn main, int argc, 
   LibcStartMainFn real;
   {
     AgentScope scope;
-    real = reinterpret_cast<LibcStartMainFn>(dlvsym(RTLD_NEXT, "__libc_start_main", version));
+    real = next_definition<LibcStartMainFn>("__libc_start_main", version);
     if (real == nullptr)
-      real = reinterpret_cast<LibcStartMainFn>(dlsym(RTLD_NEXT, "__libc_start_main"));
+      real = next_definition<LibcStartMainFn>("__libc_start_main");
   }
   if (real == nullptr) {
     log_line("cannot find __libc_start_main; the program cannot start");
@@ -140,37 +144,37 @@ PPAGENT_HIDDEN_FRAME int start_main(const char* version, MainFn main, int argc, 
 
 }  // namespace
 
+void set_exit_writer(void (*write_profiles)()) { g_write_profiles = write_profiles; }
+
 bool forking_for_daemon() { return t_in_daemon; }
 
 }  // namespace ppagent
 
 // Two versions, as glibc has them: a program linked against glibc 2.34 or
 // later asks for the new one, older programs for the old one.
-extern "C" PPAGENT_HIDDEN_FRAME
-__attribute__((visibility("default"), symver("__libc_start_main@@GLIBC_2.34"))) int
+PPAGENT_EXPORT_VERSION("__libc_start_main@@GLIBC_2.34") PPAGENT_HIDDEN_FRAME int
 ppagent_libc_start_main(ppagent::MainFn main, int argc, char** argv, void (*init)(),
                         void (*fini)(), void (*rtld_fini)(), void* stack_end) {
   return ppagent::start_main("GLIBC_2.34", main, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
-extern "C" PPAGENT_HIDDEN_FRAME
-__attribute__((visibility("default"), symver("__libc_start_main@GLIBC_2.2.5"))) int
+PPAGENT_EXPORT_VERSION("__libc_start_main@GLIBC_2.2.5") PPAGENT_HIDDEN_FRAME int
 ppagent_libc_start_main_2_2_5(ppagent::MainFn main, int argc, char** argv, void (*init)(),
                               void (*fini)(), void (*rtld_fini)(), void* stack_end) {
   return ppagent::start_main("GLIBC_2.2.5", main, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
-EXPORT void exit(int status) {
+PPAGENT_EXPORT void exit(int status) {
   ppagent::write_profiles_before_exit();
   ppagent::ExitFn real = ppagent::g_real_libc_exit;
   if (real == nullptr) {  // called before the agent's constructor ran
     ppagent::AgentScope scope;
-    real = reinterpret_cast<ppagent::ExitFn>(dlsym(RTLD_NEXT, "exit"));
+    real = ppagent::next_definition<ppagent::ExitFn>("exit");
   }
   ppagent::end_process(real, status);
 }
 
-extern "C" __attribute__((visibility("default"), symver("quick_exit@@GLIBC_2.24"))) void
+PPAGENT_EXPORT_VERSION("quick_exit@@GLIBC_2.24") void
 ppagent_quick_exit(int status) {
   ppagent::write_profiles_before_exit();
   ppagent::end_process(ppagent::g_real_quick_exit ? ppagent::g_real_quick_exit
@@ -178,7 +182,7 @@ ppagent_quick_exit(int status) {
                        status);
 }
 
-extern "C" __attribute__((visibility("default"), symver("quick_exit@GLIBC_2.10"))) void
+PPAGENT_EXPORT_VERSION("quick_exit@GLIBC_2.10") void
 ppagent_quick_exit_2_10(int status) {
   ppagent::write_profiles_before_exit();
   ppagent::end_process(ppagent::g_real_quick_exit_2_10 ? ppagent::g_real_quick_exit_2_10
@@ -186,17 +190,17 @@ ppagent_quick_exit_2_10(int status) {
                        status);
 }
 
-EXPORT void _exit(int status) {
+PPAGENT_EXPORT void _exit(int status) {
   ppagent::write_profiles_before_exit();
   ppagent::end_process(ppagent::g_real_exit, status);
 }
 
-EXPORT void _Exit(int status) {
+PPAGENT_EXPORT void _Exit(int status) {
   ppagent::write_profiles_before_exit();
   ppagent::end_process(ppagent::g_real_Exit ? ppagent::g_real_Exit : ppagent::g_real_exit, status);
 }
 
-EXPORT int daemon(int nochdir, int noclose) {
+PPAGENT_EXPORT int daemon(int nochdir, int noclose) {
   if (ppagent::g_real_daemon == nullptr) {
     errno = ENOSYS;
     return -1;

@@ -2,6 +2,8 @@
 // goes to the next definition in the process — glibc's, or jemalloc's or
 // tcmalloc's when the host links one — and costs, unless it is sampled, a
 // thread-local subtract and a branch (allocation) or two loads (free).
+#include "interpose/interpose_malloc.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/agent_scope.h"
+#include "interpose/next_definition.h"
 #include "interpose/plt_rebinding.h"
 #include "record/heap_profiler.h"
 
@@ -42,7 +45,7 @@ __thread bool t_resolving __attribute__((tls_model("initial-exec")));
 
 template <typename F>
 void resolve_one(std::atomic<F>& slot, const char* name) {
-  slot.store(reinterpret_cast<F>(dlsym(RTLD_NEXT, name)), std::memory_order_relaxed);
+  slot.store(next_definition<F>(name), std::memory_order_relaxed);
 }
 
 // Looks up the next definitions, once. Returns false while this very thread
@@ -130,8 +133,6 @@ __attribute__((noinline)) void forget_freed_sample(void* p) {
 }  // namespace ppagent
 
 using namespace ppagent;
-
-#define PPAGENT_EXPORT extern "C" __attribute__((visibility("default")))
 
 PPAGENT_EXPORT void* malloc(size_t size) {
   auto fn = real(g_real.malloc);

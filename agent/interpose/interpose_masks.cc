@@ -11,6 +11,7 @@
 #include "base/agent_scope.h"
 #include "base/agent_signals.h"
 #include "base/signal_masks.h"
+#include "interpose/next_definition.h"
 #include "record/cpu_sampler.h"
 
 namespace ppagent {
@@ -21,11 +22,6 @@ using SigwaitFn = int (*)(const sigset_t*, int*);
 using SigwaitinfoFn = int (*)(const sigset_t*, siginfo_t*);
 using SigtimedwaitFn = int (*)(const sigset_t*, siginfo_t*, const struct timespec*);
 using SignalfdFn = int (*)(int, const sigset_t*, int);
-
-template <typename Fn>
-Fn next_definition(const char* name) {
-  return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
-}
 
 // Resolved at load time: dlsym allocates and may take the loader's lock, and
 // programs call these from signal handlers and vfork children, where neither
@@ -103,52 +99,47 @@ using namespace ppagent;
 
 extern "C" {
 
-__attribute__((visibility("default"))) int sigprocmask(int how, const sigset_t* set,
-                                                       sigset_t* old) noexcept {
+PPAGENT_EXPORT int sigprocmask(int how, const sigset_t* set, sigset_t* old) noexcept {
   MaskFn real = resolved(&g_sigprocmask, "sigprocmask");
   return interposed_mask(real, how, set, old);
 }
 
 // pthread_sigmask@GLIBC_2.2.5 is an alias of the current implementation.
-__attribute__((visibility("default"), symver("pthread_sigmask@@GLIBC_2.32"))) int
+PPAGENT_EXPORT_VERSION("pthread_sigmask@@GLIBC_2.32") int
 ppagent_pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
   MaskFn real = resolved(&g_pthread_sigmask, "pthread_sigmask");
   return interposed_mask(real, how, set, old);
 }
 
-__attribute__((visibility("default"), symver("pthread_sigmask@GLIBC_2.2.5"))) int
+PPAGENT_EXPORT_VERSION("pthread_sigmask@GLIBC_2.2.5") int
 ppagent_pthread_sigmask_2_2_5(int how, const sigset_t* set, sigset_t* old) {
   MaskFn real = resolved(&g_pthread_sigmask, "pthread_sigmask");
   return interposed_mask(real, how, set, old);
 }
 
-__attribute__((visibility("default"))) int sigwait(const sigset_t* __restrict set,
-                                                   int* __restrict sig) {
+PPAGENT_EXPORT int sigwait(const sigset_t* __restrict set, int* __restrict sig) {
   SigwaitFn real = resolved(&g_sigwait, "sigwait");
   sigset_t copy;
   if (const int signo = managed_signal()) set = without_cpu_signal(signo, set, &copy);
   return real(set, sig);
 }
 
-__attribute__((visibility("default"))) int sigwaitinfo(const sigset_t* __restrict set,
-                                                       siginfo_t* __restrict info) {
+PPAGENT_EXPORT int sigwaitinfo(const sigset_t* __restrict set, siginfo_t* __restrict info) {
   SigwaitinfoFn real = resolved(&g_sigwaitinfo, "sigwaitinfo");
   sigset_t copy;
   if (const int signo = managed_signal()) set = without_cpu_signal(signo, set, &copy);
   return real(set, info);
 }
 
-__attribute__((visibility("default"))) int sigtimedwait(const sigset_t* __restrict set,
-                                                        siginfo_t* __restrict info,
-                                                        const struct timespec* __restrict timeout) {
+PPAGENT_EXPORT int sigtimedwait(const sigset_t* __restrict set, siginfo_t* __restrict info,
+                                const struct timespec* __restrict timeout) {
   SigtimedwaitFn real = resolved(&g_sigtimedwait, "sigtimedwait");
   sigset_t copy;
   if (const int signo = managed_signal()) set = without_cpu_signal(signo, set, &copy);
   return real(set, info, timeout);
 }
 
-__attribute__((visibility("default"))) int signalfd(int fd, const sigset_t* mask,
-                                                    int flags) noexcept {
+PPAGENT_EXPORT int signalfd(int fd, const sigset_t* mask, int flags) noexcept {
   SignalfdFn real = resolved(&g_signalfd, "signalfd");
   sigset_t copy;
   if (const int signo = managed_signal()) mask = without_cpu_signal(signo, mask, &copy);

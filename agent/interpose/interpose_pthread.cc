@@ -1,6 +1,8 @@
 // Interposed pthread symbols (exported through exports.map). Threads the
 // program creates are registered for CPU sampling as they start, and
 // unregistered as they end, without the program's help.
+#include "interpose/interpose_pthread.h"
+
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -9,27 +11,29 @@
 #include <pthread.h>
 #include <vector>
 
-#include "agent.h"
 #include "base/agent_scope.h"
 #include "base/agent_signals.h"
+#include "base/agent_state.h"
 #include "base/agent_threads.h"
 #include "base/agent_wakeup.h"
 #include "base/signal_masks.h"
-#include "interpose/real_functions.h"
-#include "pprof/thread_profile.h"
+#include "interpose/next_definition.h"
 #include "record/cpu_sampler.h"
+#include "record/thread_creation.h"
 #include "unwind/caller_stack.h"
 #include "unwind/stack_walker.h"
 
 namespace ppagent {
 
+namespace {
+
+using PthreadCreateFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+
 PthreadCreateFn real_pthread_create() {
   static PthreadCreateFn real =
-      reinterpret_cast<PthreadCreateFn>(dlsym(RTLD_NEXT, "pthread_create"));
+      next_definition<PthreadCreateFn>("pthread_create");
   return real;
 }
-
-namespace {
 
 struct StartRoutine {
   void* (*function)(void*);
@@ -159,12 +163,12 @@ int create_registered_thread(pthread_t* thread, const pthread_attr_t* attr,
 }  // namespace ppagent
 
 // pthread_create@GLIBC_2.2.5 is an alias of the current implementation.
-extern "C" __attribute__((visibility("default"), symver("pthread_create@@GLIBC_2.34"))) int
+PPAGENT_EXPORT_VERSION("pthread_create@@GLIBC_2.34") int
 ppagent_pthread_create(pthread_t* t, const pthread_attr_t* a, void* (*f)(void*), void* arg) {
   return ppagent::create_registered_thread(t, a, f, arg);
 }
 
-extern "C" __attribute__((visibility("default"), symver("pthread_create@GLIBC_2.2.5"))) int
+PPAGENT_EXPORT_VERSION("pthread_create@GLIBC_2.2.5") int
 ppagent_pthread_create_2_2_5(pthread_t* t, const pthread_attr_t* a, void* (*f)(void*), void* arg) {
   return ppagent::create_registered_thread(t, a, f, arg);
 }

@@ -12,17 +12,13 @@
 
 #include "base/agent_scope.h"
 #include "base/agent_signals.h"
+#include "interpose/next_definition.h"
 
 namespace ppagent {
 namespace {
 
 using SigactionFn = int (*)(int, const struct sigaction*, struct sigaction*);
 using SignalFn = sighandler_t (*)(int, sighandler_t);
-
-template <typename Fn>
-Fn next_definition(const char* name) {
-  return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
-}
 
 SigactionFn real_sigaction() {
   static SigactionFn real = next_definition<SigactionFn>("sigaction");
@@ -71,48 +67,48 @@ using ppagent::SignalFn;
 
 extern "C" {
 
-__attribute__((visibility("default"))) int sigaction(int signo,
+PPAGENT_EXPORT int sigaction(int signo,
                                                      const struct sigaction* __restrict act,
                                                      struct sigaction* __restrict old) noexcept {
   return ppagent::interposed_sigaction(signo, act, old);
 }
 
-__attribute__((visibility("default"))) int __sigaction(int signo, const struct sigaction* act,
+PPAGENT_EXPORT int __sigaction(int signo, const struct sigaction* act,
                                                        struct sigaction* old) {
   return ppagent::interposed_sigaction(signo, act, old);
 }
 
-__attribute__((visibility("default"))) sighandler_t signal(int signo,
+PPAGENT_EXPORT sighandler_t signal(int signo,
                                                            sighandler_t handler) noexcept {
   static SignalFn next = next_definition<SignalFn>("signal");
   return interposed_signal(next, signo, handler);
 }
 
-__attribute__((visibility("default"))) sighandler_t bsd_signal(int signo,
+PPAGENT_EXPORT sighandler_t bsd_signal(int signo,
                                                                sighandler_t handler) noexcept {
   static SignalFn next = next_definition<SignalFn>("bsd_signal");
   return interposed_signal(next, signo, handler);
 }
 
-__attribute__((visibility("default"))) sighandler_t ssignal(int signo,
+PPAGENT_EXPORT sighandler_t ssignal(int signo,
                                                             sighandler_t handler) noexcept {
   static SignalFn next = next_definition<SignalFn>("ssignal");
   return interposed_signal(next, signo, handler);
 }
 
-__attribute__((visibility("default"))) sighandler_t sysv_signal(int signo,
+PPAGENT_EXPORT sighandler_t sysv_signal(int signo,
                                                                 sighandler_t handler) noexcept {
   static SignalFn next = next_definition<SignalFn>("sysv_signal");
   return interposed_signal(next, signo, handler);
 }
 
-__attribute__((visibility("default"))) sighandler_t __sysv_signal(int signo,
+PPAGENT_EXPORT sighandler_t __sysv_signal(int signo,
                                                                   sighandler_t handler) noexcept {
   static SignalFn next = next_definition<SignalFn>("__sysv_signal");
   return interposed_signal(next, signo, handler);
 }
 
-__attribute__((visibility("default"))) sighandler_t sigset(int signo,
+PPAGENT_EXPORT sighandler_t sigset(int signo,
                                                            sighandler_t handler) noexcept {
   static SignalFn next = next_definition<SignalFn>("sigset");
   return interposed_signal(next, signo, handler);

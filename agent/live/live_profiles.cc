@@ -7,11 +7,11 @@
 #include <memory>
 #include <vector>
 
-#include "agent.h"
 #include "base/agent_scope.h"
+#include "base/agent_state.h"
+#include "base/clock.h"
 #include "base/config.h"
 #include "base/log.h"
-#include "base/thread_random.h"
 #include "output/profile_file.h"
 #include "pprof/contention_profile.h"
 #include "pprof/cpu_profile.h"
@@ -23,6 +23,8 @@
 #include "record/cpu_sampler.h"
 #include "record/heap_profiler.h"
 #include "record/heap_source.h"
+#include "record/thread_creation.h"
+#include "record/thread_stacks.h"
 #include "record/trace_store.h"
 #include "symbols/symbolizer.h"
 

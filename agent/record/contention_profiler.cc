@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "base/agent_scope.h"
+#include "base/clock.h"
 #include "base/thread_random.h"
-#include "record/cpu_sampler.h"  // kMaxStackDepth
 #include "record/trace_store.h"
 #include "unwind/caller_stack.h"
 

@@ -24,13 +24,6 @@ extern std::atomic<bool> g_lock_profiling;
 // is zero, releases need not look at the side table.
 extern std::atomic<int> g_lock_waiters;
 
-// Points the interposed pthread_mutex_lock/_unlock at glibc's functions or
-// at the profiling wrappers (interpose_locks.cc). With `rebind_calls`, the
-// calls of a function with nothing to record are also taken out of the
-// agent: the loaded objects' PLT slots are pointed at glibc's function. Not
-// in a forked child: walking the loaded objects takes a loader lock that
-// another thread of the parent may have held at the fork.
-void route_mutex_hooks(bool lock_profiled, bool unlock_profiled, bool rebind_calls = true);
 // A forked child's thread has a new id: call in the child after fork.
 void forget_lock_thread_id();
 

@@ -21,7 +21,7 @@
 #include "base/signal_masks.h"
 #include "base/thread_proc.h"
 #include "base/thread_random.h"
-#include "pprof/thread_profile.h"
+#include "record/thread_stacks.h"
 
 namespace ppagent {
 

@@ -14,8 +14,6 @@
 
 namespace ppagent {
 
-constexpr int kMaxStackDepth = 128;
-
 // The agent's CPU signal: 0 until CpuSampler::choose_signal has run.
 int cpu_signal();
 

@@ -12,7 +12,6 @@
 
 #include "base/agent_scope.h"
 #include "base/thread_random.h"
-#include "record/cpu_sampler.h"  // kMaxStackDepth
 #include "unwind/caller_stack.h"
 
 namespace ppagent {

@@ -81,10 +81,4 @@ class HeapProfiler {
   static void child_after_fork(bool keep_recording);
 };
 
-// While nothing samples through the interposed malloc family (heap profiling
-// off, or jemalloc sampling), points the loaded objects' PLT calls of those
-// functions at the next definitions, so the hooks are not in the path at all
-// (interpose_malloc.cc; call once at start, after HeapProfiler::start).
-void take_idle_malloc_hooks_out_of_calls();
-
 }  // namespace ppagent

@@ -12,7 +12,6 @@
 
 #include "base/agent_scope.h"
 #include "base/log.h"
-#include "record/cpu_sampler.h"  // kMaxStackDepth
 #include "record/jemalloc_dump.h"
 #include "record/jemalloc_rate.h"
 #include "unwind/caller_stack.h"

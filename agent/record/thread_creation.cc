@@ -2,7 +2,7 @@
 // created (through the interposed pthread_create) since the agent started,
 // the stack that created it. Thread start and end are not hot paths: one
 // mutex-protected map.
-#include "pprof/thread_profile.h"
+#include "record/thread_creation.h"
 
 #include <pthread.h>
 #include <sys/syscall.h>

@@ -2,7 +2,7 @@
 // the CPU signal's handler when asked by a queued signal; a thread blocked in a
 // call that any signal would cut short (sleep, poll, ...) is not signalled but
 // unwound from outside, from the sp and pc the kernel shows for it.
-#include "pprof/thread_profile.h"
+#include "record/thread_stacks.h"
 
 #include <algorithm>
 #include <atomic>
@@ -17,11 +17,10 @@
 
 #include "base/agent_scope.h"
 #include "base/agent_threads.h"
+#include "base/clock.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "base/thread_proc.h"
-#include "base/thread_random.h"
-#include "record/cpu_sampler.h"
 #include "unwind/stack_walker.h"
 
 namespace ppagent {
@@ -52,6 +51,9 @@ Phase phase_of(uint64_t word) { return static_cast<Phase>(word & 3); }
 // Mapped once and never unmapped: a late handler may still look at it.
 std::atomic<Slot*> g_slots{nullptr};
 std::atomic<ModuleTables*> g_tables{nullptr};
+// Set before g_tables, read after it.
+bool (*g_install_handler)(ModuleTables*) = nullptr;
+int (*g_cpu_signal)() = nullptr;
 pid_t g_pid = 0;  // the process the requests come from (set per capture)
 
 pthread_mutex_t g_capture_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -78,7 +80,7 @@ Slot* slots() {
 bool send_request(pid_t tid, int slot, uint32_t generation) {
   siginfo_t info;
   memset(&info, 0, sizeof info);
-  info.si_signo = cpu_signal();
+  info.si_signo = g_cpu_signal();
   info.si_code = SI_QUEUE;
   info.si_pid = g_pid;
   info.si_uid = getuid();
@@ -144,7 +146,7 @@ bool may_signal(pid_t tid, ModuleTables* tables, ThreadSample* sample, bool* ans
   // A stopped thread or one blocking the CPU signal cannot answer, and a
   // signal left pending would reach it later, perhaps in a sleep.
   ThreadStatus status = read_thread_status(tid);
-  return status.exists && !status.stopped && !status.blocked(cpu_signal());
+  return status.exists && !status.stopped && !status.blocked(g_cpu_signal());
 }
 
 void capture_round(const std::vector<pid_t>& tids, int64_t deadline_ns,
@@ -213,7 +215,12 @@ void capture_round(const std::vector<pid_t>& tids, int64_t deadline_ns,
 
 }  // namespace
 
-void init_thread_stacks(ModuleTables* tables) { g_tables.store(tables); }
+void init_thread_stacks(ModuleTables* tables, bool (*install_handler)(ModuleTables*),
+                        int (*cpu_signal)()) {
+  g_install_handler = install_handler;
+  g_cpu_signal = cpu_signal;
+  g_tables.store(tables);
+}
 
 bool answer_thread_stack_request(const siginfo_t* info, void* context, ModuleTables* tables) {
   if (info->si_code != SI_QUEUE) return false;
@@ -260,12 +267,12 @@ std::vector<ThreadSample> capture_thread_stacks(int deadline_ms) {
   }
   tables->refresh();  // code loaded since the last refresh is unwound through too
   Slot* slot_array = slots();
-  bool can_signal = slot_array != nullptr && CpuSampler::install_handler(tables);
+  bool can_signal = slot_array != nullptr && g_install_handler(tables);
   if (slot_array != nullptr && !can_signal && !g_foreign_handler_logged) {
     g_foreign_handler_logged = true;
     log_line("%s, the agent's CPU signal, has a handler or disposition of the program's; "
              "threads profiles show only threads blocked in system calls",
-             signal_short_name(cpu_signal()).c_str());
+             signal_short_name(g_cpu_signal()).c_str());
   }
   for (size_t begin = 0; begin < tids.size(); begin += kSlots) {
     std::vector<pid_t> round(tids.begin() + begin,

@@ -18,6 +18,10 @@
 
 namespace ppagent {
 
+// The deepest stack the agent records: a sample's, an allocation's or a wait's
+// frames beyond it are left out.
+constexpr int kMaxStackDepth = 128;
+
 // Where the current thread's stack lies; zero when unknown (then every read
 // goes through a fault-safe system call instead of a direct load).
 struct StackBounds {
