@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "signal_spec.h"
+#include "base/signal_spec.h"
 
 namespace ppagent {
 namespace {

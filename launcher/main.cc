@@ -19,11 +19,11 @@
 
 #include "base/config.h"  // agent/: parse_http_address, is_loopback_address
 #include "base/process_filter.h"  // agent/: parse_process_filter
+#include "base/signal_spec.h"
 #include "dump.h"
 #include "elf_check.h"
 #include "jemalloc_conf.h"
 #include "launcher_config.h"  // PPAGENT_VERSION, PPAGENT_AGENT_FROM_BINDIR
-#include "signal_spec.h"
 
 namespace {
 

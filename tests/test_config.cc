@@ -159,6 +159,11 @@ TEST(ParseSignal, NamesNumbersAndNone) {
   EXPECT_EQ(s, 0);
   EXPECT_TRUE(parse_signal("0", &s));
   EXPECT_EQ(s, 0);
+  // The aliases the launcher always took; the agent reads the same grammar.
+  EXPECT_TRUE(parse_signal("CLD", &s));
+  EXPECT_EQ(s, SIGCHLD);
+  EXPECT_TRUE(parse_signal("sigpoll", &s));
+  EXPECT_EQ(s, SIGIO);
   for (const char* bad : {"", "FOO", "65", "-1", "RTMIN-1", "RTMAX+1", "USR2x"})
     EXPECT_FALSE(parse_signal(bad, &s)) << bad;
 }

@@ -36,66 +36,6 @@ bool parse_int_in_range(const char* text, long min, long max, long* out) {
   return true;
 }
 
-bool parse_signal(const char* text, int* signo) {
-  if (text == nullptr || *text == '\0') return false;
-  std::string name;
-  for (const char* p = text; *p; p++) name.push_back(static_cast<char>(toupper(static_cast<unsigned char>(*p))));
-  if (name == "NONE" || name == "0") {
-    *signo = 0;
-    return true;
-  }
-  long number;
-  if (parse_int_in_range(name.c_str(), 1, NSIG - 1, &number)) {
-    *signo = static_cast<int>(number);
-    return true;
-  }
-  if (name.compare(0, 3, "SIG") == 0) name.erase(0, 3);
-  static const struct {
-    const char* name;
-    int signo;
-  } kNames[] = {{"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},
-                {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM}, {"TERM", SIGTERM},
-                {"CHLD", SIGCHLD}, {"CONT", SIGCONT},   {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
-                {"TTOU", SIGTTOU}, {"URG", SIGURG},     {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
-                {"VTALRM", SIGVTALRM}, {"WINCH", SIGWINCH}, {"IO", SIGIO}, {"PWR", SIGPWR},
-                {"SYS", SIGSYS},   {"KILL", SIGKILL},   {"STOP", SIGSTOP}, {"SEGV", SIGSEGV},
-                {"BUS", SIGBUS},   {"ILL", SIGILL},     {"FPE", SIGFPE},   {"TRAP", SIGTRAP},
-                {"ABRT", SIGABRT}, {"IOT", SIGIOT},     {"PROF", SIGPROF}, {"STKFLT", SIGSTKFLT}};
-  for (const auto& entry : kNames)
-    if (name == entry.name) {
-      *signo = entry.signo;
-      return true;
-    }
-  // RTMIN, RTMIN+N, RTMAX, RTMAX-N
-  for (const char* base : {"RTMIN", "RTMAX"}) {
-    if (name.compare(0, 5, base) != 0) continue;
-    bool is_min = base[4] == 'N';
-    int at = is_min ? SIGRTMIN : SIGRTMAX;
-    std::string rest = name.substr(5);
-    long offset = 0;
-    if (!rest.empty()) {
-      if (rest[0] != (is_min ? '+' : '-') ||
-          !parse_int_in_range(rest.c_str() + 1, 0, SIGRTMAX - SIGRTMIN, &offset))
-        return false;
-    }
-    *signo = is_min ? at + static_cast<int>(offset) : at - static_cast<int>(offset);
-    return true;
-  }
-  return false;
-}
-
-bool usable_as_dump_signal(int signo) {
-  switch (signo) {
-    case SIGKILL: case SIGSTOP:                                     // cannot be caught
-    case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGTRAP:
-    case SIGABRT:                                                   // faults: a handler must not return
-    case SIGPROF:                                                   // the CPU profiler's
-      return false;
-    default:
-      return signo == 0 || signo < 32 || signo >= SIGRTMIN;  // 32, 33: glibc's own
-  }
-}
-
 const char* cpu_signal_problem(int signo) {
   if (signo >= SIGRTMIN && signo <= SIGRTMAX) return nullptr;
   switch (signo) {
@@ -192,23 +132,33 @@ static std::string absolute_path(const std::string& path, const std::string& cwd
   return cwd == "/" ? "/" + path : cwd + "/" + path;
 }
 
+// An integer variable. Unset or empty (as systemd's Environment=NAME=
+// suggests) leaves *value as it is; a malformed value or one outside
+// [min, max] is reported as NAME="text" is not valid (expected EXPECTED);
+// WHEN_BAD, and turns the feature off (*value = 0) if `off_when_bad`, else
+// leaves the default.
+template <typename T>
+void read_integer(const EnvLookup& env, const char* name, long long min, long long max,
+                  const char* expected, const char* when_bad, bool off_when_bad, T* value,
+                  std::vector<std::string>* problems) {
+  const char* text = env(name);
+  if (text == nullptr || *text == '\0') return;
+  long long v = 0;
+  if (parse_int_in_range(text, min, max, &v)) {
+    *value = static_cast<T>(v);
+    return;
+  }
+  if (off_when_bad) *value = 0;
+  problems->push_back(std::string(name) + "=\"" + text + "\" is not valid (expected " + expected +
+                      "); " + when_bad);
+}
+
 Config parse_config(const EnvLookup& env, const std::string& cwd,
                     std::vector<std::string>* problems) {
   Config config;
 
-  // An empty value means "unset", as systemd's Environment=NAME= suggests.
-  const char* hz = env("PPROF_CPU_HZ");
-  if (hz != nullptr && *hz != '\0') {
-    long v = 0;
-    if (parse_int_in_range(hz, 0, 1000, &v)) {
-      config.cpu_hz = static_cast<int>(v);
-    } else {
-      config.cpu_hz = 0;
-      problems->push_back(std::string("PPROF_CPU_HZ=\"") + hz +
-                          "\" is not valid (expected an integer from 0 to 1000; "
-                          "0 turns CPU profiling off); CPU profiling is off");
-    }
-  }
+  read_integer(env, "PPROF_CPU_HZ", 0, 1000, "an integer from 0 to 1000; 0 turns CPU profiling off",
+               "CPU profiling is off", true, &config.cpu_hz, problems);
 
   const char* dir = env("PPROF_OUTPUT_DIR");
   if (dir != nullptr && *dir != '\0') {
@@ -233,31 +183,12 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
     config.output_dir = cwd;
   }
 
-  const char* stacks = env("PPROF_CPU_MAX_STACKS");
-  if (stacks != nullptr && *stacks != '\0') {
-    long v = 0;
-    if (parse_int_in_range(stacks, 16, 1 << 22, &v)) {
-      config.cpu_max_stacks = v;
-    } else {
-      problems->push_back(std::string("PPROF_CPU_MAX_STACKS=\"") + stacks +
-                          "\" is not valid (expected an integer from 16 to 4194304); "
-                          "using the default, 65536");
-    }
-  }
-
-  const char* rate = env("PPROF_MEM_RATE");
-  if (rate != nullptr && *rate != '\0') {
-    long v = 0;
-    if (parse_int_in_range(rate, 0, 1L << 30, &v)) {
-      config.mem_rate = v;
-    } else {
-      config.mem_rate = 0;
-      problems->push_back(std::string("PPROF_MEM_RATE=\"") + rate +
-                          "\" is not valid (expected an integer from 0 to 1073741824: the mean "
-                          "bytes between samples, 1 = every allocation, 0 = off); heap profiling "
-                          "is off");
-    }
-  }
+  read_integer(env, "PPROF_CPU_MAX_STACKS", 16, 1 << 22, "an integer from 16 to 4194304",
+               "using the default, 65536", false, &config.cpu_max_stacks, problems);
+  read_integer(env, "PPROF_MEM_RATE", 0, 1L << 30,
+               "an integer from 0 to 1073741824: the mean bytes between samples, 1 = every "
+               "allocation, 0 = off",
+               "heap profiling is off", true, &config.mem_rate, problems);
 
   const char* backend = env("PPROF_HEAP_BACKEND");
   if (backend != nullptr && *backend != '\0') {
@@ -314,50 +245,21 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
     }
   }
 
-  const char* interval = env("PPROF_HEAP_DUMP_INTERVAL");
-  if (interval != nullptr && *interval != '\0' &&
-      !parse_int_in_range(interval, 0, 31536000, &config.heap_dump_interval)) {
-    config.heap_dump_interval = 0;
-    problems->push_back(std::string("PPROF_HEAP_DUMP_INTERVAL=\"") + interval +
-                        "\" is not valid (expected seconds, an integer from 0 to 31536000; "
-                        "0 = off); no periodic heap dumps");
-  }
-
-  const char* flush = env("PPROF_FLUSH_INTERVAL");
-  if (flush != nullptr && *flush != '\0' &&
-      !parse_int_in_range(flush, 0, 31536000, &config.flush_interval)) {
-    config.flush_interval = 0;
-    problems->push_back(std::string("PPROF_FLUSH_INTERVAL=\"") + flush +
-                        "\" is not valid (expected seconds, an integer from 0 to 31536000; "
-                        "0 = off); no periodic flush");
-  }
-
-  const char* dump_bytes = env("PPROF_HEAP_DUMP_BYTES");
-  if (dump_bytes != nullptr && *dump_bytes != '\0' &&
-      !parse_int_in_range(dump_bytes, 0LL, 1LL << 62, &config.heap_dump_bytes)) {
-    config.heap_dump_bytes = 0;
-    problems->push_back(std::string("PPROF_HEAP_DUMP_BYTES=\"") + dump_bytes +
-                        "\" is not valid (expected bytes, an integer from 0 to 4611686018427387904; "
-                        "0 = off); no heap dumps by bytes allocated");
-  }
-
-  const char* fraction = env("PPROF_MUTEX_FRACTION");
-  if (fraction != nullptr && *fraction != '\0' &&
-      !parse_int_in_range(fraction, 0, 1000000000, &config.mutex_fraction)) {
-    config.mutex_fraction = 0;
-    problems->push_back(std::string("PPROF_MUTEX_FRACTION=\"") + fraction +
-                        "\" is not valid (expected an integer from 0 to 1000000000: 1 in n "
-                        "contention events is recorded, 0 = off); mutex profiling is off");
-  }
-
-  const char* block = env("PPROF_BLOCK_RATE");
-  if (block != nullptr && *block != '\0' &&
-      !parse_int_in_range(block, 0LL, 1000000000000LL, &config.block_rate)) {
-    config.block_rate = 0;
-    problems->push_back(std::string("PPROF_BLOCK_RATE=\"") + block +
-                        "\" is not valid (expected nanoseconds, an integer from 0 to "
-                        "1000000000000; 0 = off); block profiling is off");
-  }
+  read_integer(env, "PPROF_HEAP_DUMP_INTERVAL", 0, 31536000,
+               "seconds, an integer from 0 to 31536000; 0 = off", "no periodic heap dumps", true,
+               &config.heap_dump_interval, problems);
+  read_integer(env, "PPROF_FLUSH_INTERVAL", 0, 31536000,
+               "seconds, an integer from 0 to 31536000; 0 = off", "no periodic flush", true,
+               &config.flush_interval, problems);
+  read_integer(env, "PPROF_HEAP_DUMP_BYTES", 0, 1LL << 62,
+               "bytes, an integer from 0 to 4611686018427387904; 0 = off",
+               "no heap dumps by bytes allocated", true, &config.heap_dump_bytes, problems);
+  read_integer(env, "PPROF_MUTEX_FRACTION", 0, 1000000000,
+               "an integer from 0 to 1000000000: 1 in n contention events is recorded, 0 = off",
+               "mutex profiling is off", true, &config.mutex_fraction, problems);
+  read_integer(env, "PPROF_BLOCK_RATE", 0, 1000000000000LL,
+               "nanoseconds, an integer from 0 to 1000000000000; 0 = off", "block profiling is off",
+               true, &config.block_rate, problems);
 
   const char* allow_remote = env("PPROF_HTTP_ALLOW_REMOTE");
   if (allow_remote != nullptr && *allow_remote != '\0') {

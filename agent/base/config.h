@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "base/signal_spec.h"  // PPROF_DUMP_SIGNAL's grammar
+
 namespace ppagent {
 
 struct Config {
@@ -49,11 +51,6 @@ using EnvLookup = std::function<const char*(const char*)>;
 Config parse_config(const EnvLookup& env, const std::string& cwd,
                     std::vector<std::string>* problems);
 
-// A signal by name ("USR2", "SIGUSR2", "RTMIN+3", case-insensitive) or
-// number; "none" and "0" mean no signal (*signo = 0).
-bool parse_signal(const char* text, int* signo);
-// False for signals a dump handler must not take (KILL, SEGV, PROF, ...).
-bool usable_as_dump_signal(int signo);
 // Why `signo` cannot carry the CPU timers' samples and the threads profile's
 // requests, or nullptr if it can: PROF, VTALRM, ALRM, USR1, USR2 and the
 // real-time signals SIGRTMIN..SIGRTMAX can.

@@ -1,4 +1,4 @@
-#include "signal_spec.h"
+#include "base/signal_spec.h"
 
 #include <signal.h>
 #include <strings.h>
@@ -46,8 +46,9 @@ bool parse_small_decimal(const std::string& text, int* value) {
   return true;
 }
 
-// A signal that exists but would do harm as a dump signal: why, or nullptr.
-const char* unusable_reason(int number) {
+}  // namespace
+
+const char* unusable_dump_signal_reason(int number) {
   switch (number) {
     case SIGKILL:
     case SIGSTOP: return "cannot be caught";
@@ -64,9 +65,14 @@ const char* unusable_reason(int number) {
   return nullptr;
 }
 
-}  // namespace
+bool usable_as_dump_signal(int number) { return unusable_dump_signal_reason(number) == nullptr; }
 
-bool parse_dump_signal(const std::string& text, int* number, std::string* problem) {
+bool parse_signal(const char* text, int* number) {
+  std::string problem;
+  return text != nullptr && parse_signal(std::string(text), number, &problem);
+}
+
+bool parse_signal(const std::string& text, int* number, std::string* problem) {
   *problem = expected();
   if (strcasecmp(text.c_str(), "none") == 0) {
     *number = 0;
@@ -112,8 +118,14 @@ bool parse_dump_signal(const std::string& text, int* number, std::string* proble
       if (parsed < 0) return false;
     }
   }
+  *number = parsed;
+  return true;
+}
 
-  if (const char* reason = unusable_reason(parsed)) {
+bool parse_dump_signal(const std::string& text, int* number, std::string* problem) {
+  int parsed = 0;
+  if (!parse_signal(text, &parsed, problem)) return false;
+  if (const char* reason = unusable_dump_signal_reason(parsed)) {
     *problem = signal_name(parsed) + " " + reason + "; use a signal such as USR2, USR1 or RTMIN+N";
     return false;
   }
