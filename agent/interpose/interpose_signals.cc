@@ -67,49 +67,41 @@ using ppagent::SignalFn;
 
 extern "C" {
 
-PPAGENT_EXPORT int sigaction(int signo,
-                                                     const struct sigaction* __restrict act,
-                                                     struct sigaction* __restrict old) noexcept {
+PPAGENT_EXPORT int sigaction(int signo, const struct sigaction* __restrict act,
+                             struct sigaction* __restrict old) noexcept {
   return ppagent::interposed_sigaction(signo, act, old);
 }
 
-PPAGENT_EXPORT int __sigaction(int signo, const struct sigaction* act,
-                                                       struct sigaction* old) {
+PPAGENT_EXPORT int __sigaction(int signo, const struct sigaction* act, struct sigaction* old) {
   return ppagent::interposed_sigaction(signo, act, old);
 }
 
-PPAGENT_EXPORT sighandler_t signal(int signo,
-                                                           sighandler_t handler) noexcept {
+PPAGENT_EXPORT sighandler_t signal(int signo, sighandler_t handler) noexcept {
   static SignalFn next = next_definition<SignalFn>("signal");
   return interposed_signal(next, signo, handler);
 }
 
-PPAGENT_EXPORT sighandler_t bsd_signal(int signo,
-                                                               sighandler_t handler) noexcept {
+PPAGENT_EXPORT sighandler_t bsd_signal(int signo, sighandler_t handler) noexcept {
   static SignalFn next = next_definition<SignalFn>("bsd_signal");
   return interposed_signal(next, signo, handler);
 }
 
-PPAGENT_EXPORT sighandler_t ssignal(int signo,
-                                                            sighandler_t handler) noexcept {
+PPAGENT_EXPORT sighandler_t ssignal(int signo, sighandler_t handler) noexcept {
   static SignalFn next = next_definition<SignalFn>("ssignal");
   return interposed_signal(next, signo, handler);
 }
 
-PPAGENT_EXPORT sighandler_t sysv_signal(int signo,
-                                                                sighandler_t handler) noexcept {
+PPAGENT_EXPORT sighandler_t sysv_signal(int signo, sighandler_t handler) noexcept {
   static SignalFn next = next_definition<SignalFn>("sysv_signal");
   return interposed_signal(next, signo, handler);
 }
 
-PPAGENT_EXPORT sighandler_t __sysv_signal(int signo,
-                                                                  sighandler_t handler) noexcept {
+PPAGENT_EXPORT sighandler_t __sysv_signal(int signo, sighandler_t handler) noexcept {
   static SignalFn next = next_definition<SignalFn>("__sysv_signal");
   return interposed_signal(next, signo, handler);
 }
 
-PPAGENT_EXPORT sighandler_t sigset(int signo,
-                                                           sighandler_t handler) noexcept {
+PPAGENT_EXPORT sighandler_t sigset(int signo, sighandler_t handler) noexcept {
   static SignalFn next = next_definition<SignalFn>("sigset");
   return interposed_signal(next, signo, handler);
 }

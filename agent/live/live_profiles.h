@@ -1,6 +1,7 @@
-// Profiles made on demand while the program runs — for the HTTP endpoint
-// (/debug/pprof/<name>) and the dump signal: the current state, or the
-// difference over a window of `seconds`, as gzipped profile.proto or as text.
+// Profiles made on demand while the program runs, for the HTTP endpoint
+// (/debug/pprof/<name>): the current state, or the difference over a window
+// of `seconds`, as gzipped profile.proto or as text. (Dumps by signal are
+// written by agent.cc.)
 // Everything here runs on an agent thread, never in a signal handler.
 #pragma once
 
