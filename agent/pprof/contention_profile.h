@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "record/contention_profiler.h"
+#include "record/contention_snapshot.h"
 #include "symbols/symbolizer.h"
 
 namespace ppagent {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "record/heap_profiler.h"
+#include "record/heap_snapshot.h"
 #include "symbols/symbolizer.h"
 
 namespace ppagent {

@@ -8,8 +8,8 @@
 
 #include "pprof/cpu_profile.h"
 #include "pprof/thread_profile.h"
-#include "record/contention_profiler.h"
-#include "record/heap_profiler.h"
+#include "record/contention_snapshot.h"
+#include "record/heap_snapshot.h"
 
 namespace ppagent {
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "record/contention_snapshot.h"
 #include "unwind/stack_walker.h"
 
 namespace ppagent {
@@ -26,12 +27,6 @@ extern std::atomic<int> g_lock_waiters;
 
 // A forked child's thread has a new id: call in the child after fork.
 void forget_lock_thread_id();
-
-struct ContentionSnapshot {
-  std::vector<uintptr_t> stack;
-  int64_t count;
-  int64_t delay_ns;
-};
 
 class ContentionProfiler {
  public:

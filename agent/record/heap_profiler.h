@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "record/heap_snapshot.h"
 #include "unwind/stack_walker.h"
 
 namespace ppagent {
@@ -34,12 +35,6 @@ inline bool may_hold_sample(const void* p) {
          leaf[page & ((1u << kLeafBits) - 1)].load(std::memory_order_relaxed) != 0;
 }
 }  // namespace heap_pages
-
-struct HeapBucketSnapshot {
-  std::vector<uintptr_t> stack;  // return addresses, innermost first
-  uint64_t size;
-  uint64_t alloc_count, alloc_bytes, free_count, free_bytes;
-};
 
 struct HeapBucket;
 
