@@ -38,6 +38,7 @@
 #include "pprof/contention_profile.h"
 #include "pprof/cpu_profile.h"
 #include "pprof/heap_profile.h"
+#include "pprof/profile_kind.h"
 #include "pprof/thread_profile.h"
 #include "record/contention_profiler.h"
 #include "record/cpu_sampler.h"
@@ -92,19 +93,12 @@ constexpr int kTerminationSignals[] = {SIGINT, SIGTERM, SIGHUP};
 // The profiles written under their final names, which the periodic flush
 // rewrites and the exit writes last: this process's files, which it alone may
 // replace (owned_profile_file.h). Guarded by g_write_mutex.
+// Indexed by ProfileKind; used for the kinds written at exit.
 struct FinalFile {
-  const char* kind;
   OwnedFile file;
-  bool flush_failure_logged;  // one line per kind, not one per interval
+  bool flush_failure_logged = false;  // one line per kind, not one per interval
 };
-FinalFile g_final_files[] = {{"cpu", {}, false},   {"heap", {}, false}, {"allocs", {}, false},
-                             {"mutex", {}, false}, {"block", {}, false}};
-
-FinalFile* final_file(const std::string& kind) {
-  for (FinalFile& f : g_final_files)
-    if (kind == f.kind) return &f;
-  return nullptr;
-}
+FinalFile g_final_files[kProfileKindCount];
 
 std::string current_directory() {
   char buf[PATH_MAX];
@@ -115,13 +109,19 @@ void append_report(const std::string& path) {
   if (!g_config->report_file.empty()) append_report_line(g_config->report_file, path);
 }
 
-// `flushing`: a periodic flush, whose failures are reported once per kind.
-void write_file(const std::string& kind, const std::string& profile, bool flushing = false) {
+// `sequence` 0: the final file; n > 0: the n-th dump's. `flushing`: a
+// periodic flush, whose failures are reported once per kind.
+void write_file(ProfileKind kind, int sequence, const std::string& profile,
+                bool flushing = false) {
   // No usable output directory (reported at start): the profiles are only served live.
   if (g_config->output_dir.empty()) return;
-  std::string name = profile_file_name(program_name(), getpid(), kind);
+  const ProfileKindInfo& info = profile_kind_info(kind);
+  std::string file_kind = info.file_name;
+  if (sequence > 0) file_kind += "." + std::to_string(sequence);
+  std::string name = profile_file_name(program_name(), getpid(), file_kind);
   std::string error;
-  if (FinalFile* final = final_file(kind)) {
+  if (sequence == 0 && info.written_at_exit) {
+    FinalFile* final = &g_final_files[static_cast<size_t>(kind)];
     OwnedWrite result =
         write_owned_profile_file(g_config->output_dir, name, profile, &final->file, &error);
     if (result == OwnedWrite::kCreated) {
@@ -146,7 +146,7 @@ void write_cpu_profile(Symbolizer* symbolizer, bool flushing = false) {
   params.start_unix_ns = g_start_unix_ns;
   params.duration_ns = clock_ns(CLOCK_MONOTONIC) - g_start_mono_ns;
   params.signal = cpu_signal();
-  write_file("cpu", build_cpu_profile(*g_cpu_store, params, symbolizer), flushing);
+  write_file(ProfileKind::kCpu, 0, build_cpu_profile(*g_cpu_store, params, symbolizer), flushing);
   if (flushing) return;
   if (uint64_t dropped = g_cpu_store->dropped_samples()) {
     log_line("%llu CPU samples (%.3f s of CPU time) were dropped: the sample store was full",
@@ -160,22 +160,20 @@ void write_heap_profiles(int sequence, Symbolizer* symbolizer, bool flushing = f
   std::vector<HeapBucketSnapshot> buckets = heap_snapshot();
   const int64_t rate = heap_sampling_rate();
   const int64_t now = clock_ns(CLOCK_REALTIME);
-  std::string suffix = sequence > 0 ? "." + std::to_string(sequence) : std::string();
-  write_file("heap" + suffix,
+  write_file(ProfileKind::kHeap, sequence,
              build_heap_profile(buckets, rate, HeapProfileKind::kHeap, now, symbolizer), flushing);
-  write_file("allocs" + suffix,
+  write_file(ProfileKind::kAllocs, sequence,
              build_heap_profile(buckets, rate, HeapProfileKind::kAllocs, now, symbolizer), flushing);
 }
 
 void write_contention_profiles(int sequence, Symbolizer* symbolizer, bool flushing = false) {
   const int64_t now = clock_ns(CLOCK_REALTIME);
-  std::string suffix = sequence > 0 ? "." + std::to_string(sequence) : std::string();
   if (g_mutex_on)
-    write_file("mutex" + suffix,
+    write_file(ProfileKind::kMutex, sequence,
                build_contention_profile(ContentionProfiler::snapshot_mutex(), now, symbolizer),
                flushing);
   if (g_block_on)
-    write_file("block" + suffix,
+    write_file(ProfileKind::kBlock, sequence,
                build_contention_profile(ContentionProfiler::snapshot_block(), now, symbolizer),
                flushing);
 }
@@ -183,10 +181,10 @@ void write_contention_profiles(int sequence, Symbolizer* symbolizer, bool flushi
 void write_thread_profiles(int sequence, const std::vector<ThreadSample>& threads,
                            const std::vector<ThreadSample>& created, Symbolizer* symbolizer) {
   const int64_t now = clock_ns(CLOCK_REALTIME);
-  std::string suffix = "." + std::to_string(sequence);
-  write_file("threads" + suffix, build_thread_profile(group_threads(threads),
-                                                      ThreadProfileKind::kThreads, now, symbolizer));
-  write_file("threadcreate" + suffix,
+  write_file(ProfileKind::kThreads, sequence,
+             build_thread_profile(group_threads(threads), ThreadProfileKind::kThreads, now,
+                                  symbolizer));
+  write_file(ProfileKind::kThreadCreate, sequence,
              build_thread_profile(group_threads(created), ThreadProfileKind::kThreadCreate, now,
                                   symbolizer));
 }
@@ -459,7 +457,7 @@ void child_after_fork() {
   forget_all_agent_threads();
   forget_other_program_threads();
   wakeup_reset();
-  for (FinalFile& f : g_final_files) f = FinalFile{f.kind, {}, false};  // the parent's files
+  for (FinalFile& f : g_final_files) f = FinalFile{};  // the parent's files
   if (!start_dump_thread()) log_line("cannot start the agent's thread in a forked child");
 }
 

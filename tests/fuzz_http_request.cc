@@ -41,10 +41,10 @@ void check_route(const HttpRoute& route, std::string_view method) {
   else
     check(method == "GET" || method == "HEAD");
   if (route.endpoint == HttpEndpoint::kProfile) {
-    LiveKind kind;
-    check(http_profile_kind(route.name, &kind) && kind == route.kind);
+    ProfileKind kind;
+    check(profile_kind_by_url_name(route.name, &kind) && kind == route.kind);
     check(route.seconds >= 0 && route.seconds <= 3600);
-    check(!(route.text && route.seconds > 0 && route.kind != LiveKind::kCpu));
+    check(!(route.text && route.seconds > 0 && route.kind != ProfileKind::kCpu));
   }
 }
 

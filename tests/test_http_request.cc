@@ -30,11 +30,11 @@ TEST(HttpRoute, IndexCmdlineSymbol) {
 TEST(HttpRoute, ProfileNames) {
   const struct {
     const char* name;
-    LiveKind kind;
-  } cases[] = {{"profile", LiveKind::kCpu},       {"heap", LiveKind::kHeap},
-               {"allocs", LiveKind::kAllocs},     {"mutex", LiveKind::kMutex},
-               {"block", LiveKind::kBlock},       {"goroutine", LiveKind::kThreads},
-               {"threads", LiveKind::kThreads},   {"threadcreate", LiveKind::kThreadCreate}};
+    ProfileKind kind;
+  } cases[] = {{"profile", ProfileKind::kCpu},       {"heap", ProfileKind::kHeap},
+               {"allocs", ProfileKind::kAllocs},     {"mutex", ProfileKind::kMutex},
+               {"block", ProfileKind::kBlock},       {"goroutine", ProfileKind::kThreads},
+               {"threads", ProfileKind::kThreads},   {"threadcreate", ProfileKind::kThreadCreate}};
   for (const auto& c : cases) {
     HttpRoute route = get(std::string("/debug/pprof/") + c.name);
     EXPECT_EQ(route.endpoint, HttpEndpoint::kProfile) << c.name;

@@ -92,7 +92,7 @@ Answer serve_profile(const ppagent_http_request& http, const HttpRoute& route) {
   request.seconds = route.seconds;
   request.text = route.text;
   request.cancelled = [&http] { return http.client_gone(&http) != 0; };
-  const bool immediate = route.seconds == 0 && route.kind != LiveKind::kCpu;
+  const bool immediate = route.seconds == 0 && route.kind != ProfileKind::kCpu;
   if (immediate && !build_turns().take(request.cancelled)) return Answer();
   LiveResult result = produce_live_profile(request);
   if (immediate) build_turns().give_back();
@@ -134,30 +134,26 @@ Answer serve_symbol(const ppagent_http_request& http, bool post) {
   return text_answer(200, format_symbol_answer(symbols));
 }
 
+// A row of the index page: a profile kind, or cmdline (kind null), which is
+// not one and is always on.
 struct IndexEntry {
   const char* name;
-  LiveKind kind;
   const char* description;
-  bool always_on = false;  // not a profile (cmdline)
+  const ProfileKindInfo* kind;
 };
 
-constexpr IndexEntry kIndexEntries[] = {
-    {"allocs", LiveKind::kAllocs, "A sampling of all past memory allocations"},
-    {"cmdline", LiveKind::kCpu,
-     "The command line invocation of the current program", true},
-    {"block", LiveKind::kBlock,
-     "Stack traces that led to blocking on synchronization primitives (condition variables, "
-     "joins)"},
-    {"goroutine", LiveKind::kThreads,
-     "Stack traces of all current threads, one sample per distinct stack"},
-    {"heap", LiveKind::kHeap, "A sampling of memory allocations of live objects"},
-    {"mutex", LiveKind::kMutex, "Stack traces of holders of contended mutexes"},
-    {"profile", LiveKind::kCpu,
-     "CPU profile. You can specify the duration in the seconds GET parameter (default 30). "
-     "After you get the profile file, use the go tool pprof command to investigate the profile."},
-    {"threadcreate", LiveKind::kThreadCreate,
-     "Stack traces that led to the creation of the threads alive now"},
-};
+// The profile kinds in their table's order, with cmdline second, where the
+// page has always listed it.
+std::vector<IndexEntry> index_entries() {
+  std::vector<IndexEntry> entries;
+  for (size_t i = 0; i < kProfileKindCount; i++) {
+    const ProfileKindInfo& info = kProfileKinds[i];
+    entries.push_back({info.url_name, info.description, &info});
+    if (i == 0)
+      entries.push_back({"cmdline", "The command line invocation of the current program", nullptr});
+  }
+  return entries;
+}
 
 std::string html_escape(const std::string& text) {
   std::string out;
@@ -180,9 +176,10 @@ Answer serve_index() {
       "</head>\n<body>\n/debug/pprof/\n<br>\n"
       "<p>Set debug=1 as a query parameter to export in legacy text format</p>\n<br>\n"
       "Types of profiles available:\n<table>\n<thead><td>State</td><td>Profile</td></thead>\n";
-  for (const IndexEntry& entry : kIndexEntries) {
+  const std::vector<IndexEntry> entries = index_entries();
+  for (const IndexEntry& entry : entries) {
     std::string how_to_enable;
-    bool enabled = entry.always_on || live_kind_enabled(entry.kind, &how_to_enable);
+    bool enabled = entry.kind == nullptr || live_kind_enabled(entry.kind->kind, &how_to_enable);
     page += "\t<tr>\n\t<td>";
     page += enabled ? "on" : "off";
     page += "</td><td><a href='/debug/pprof/";
@@ -195,7 +192,7 @@ Answer serve_index() {
   }
   page += "</table>\n<a href=\"/debug/pprof/goroutine?debug=2\">full thread stack dump</a>\n"
           "<br>\n<p>\nProfile Descriptions:\n<ul>\n";
-  for (const IndexEntry& entry : kIndexEntries) {
+  for (const IndexEntry& entry : entries) {
     page += "<li><div class=profile-name>";
     page += entry.name;
     page += ": </div> ";

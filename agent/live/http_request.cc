@@ -42,22 +42,6 @@ bool method_is_read(std::string_view method) { return method == "GET" || method 
 
 }  // namespace
 
-bool http_profile_kind(std::string_view name, LiveKind* kind) {
-  static const struct {
-    const char* name;
-    LiveKind kind;
-  } kNames[] = {{"profile", LiveKind::kCpu},       {"heap", LiveKind::kHeap},
-                {"allocs", LiveKind::kAllocs},     {"mutex", LiveKind::kMutex},
-                {"block", LiveKind::kBlock},       {"goroutine", LiveKind::kThreads},
-                {"threads", LiveKind::kThreads},   {"threadcreate", LiveKind::kThreadCreate}};
-  for (const auto& entry : kNames)
-    if (name == entry.name) {
-      *kind = entry.kind;
-      return true;
-    }
-  return false;
-}
-
 HttpRoute route_http_request(std::string_view method, std::string_view path,
                              const std::vector<QueryArg>& args) {
   if (path.substr(0, kPrefix.size()) != kPrefix) return error_route(404, "Unknown profile");
@@ -79,8 +63,8 @@ HttpRoute route_http_request(std::string_view method, std::string_view path,
     return route;
   }
 
-  LiveKind kind = LiveKind::kHeap;
-  const bool is_profile = http_profile_kind(name, &kind);
+  ProfileKind kind = ProfileKind::kHeap;
+  const bool is_profile = profile_kind_by_url_name(name, &kind);
   if (name.empty() || name == "cmdline" || is_profile) {
     if (!method_is_read(method)) {
       route = error_route(405, "method not allowed: use GET or HEAD");
@@ -117,7 +101,7 @@ HttpRoute route_http_request(std::string_view method, std::string_view path,
   if (seconds != nullptr && !seconds->empty()) {
     if (!parse_seconds(*seconds, &route.seconds))
       return error_route(400, "invalid value for \"seconds\" - must be a positive integer");
-    if (route.text && kind != LiveKind::kCpu)
+    if (route.text && kind != ProfileKind::kCpu)
       return error_route(400, "seconds and debug params are incompatible");
   }
   return route;

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "live/live_profiles.h"
+#include "pprof/profile_kind.h"
 
 namespace ppagent {
 
@@ -26,7 +26,7 @@ struct HttpRoute {
   HttpEndpoint endpoint = HttpEndpoint::kError;
   // kProfile: which profile, its URL name as requested (the download's file
   // name) and the validated parameters.
-  LiveKind kind = LiveKind::kHeap;
+  ProfileKind kind = ProfileKind::kHeap;
   std::string name;
   int seconds = 0;    // 0 = not given
   bool text = false;  // debug=1 or debug=2
@@ -41,9 +41,6 @@ struct HttpRoute {
 // methods are case-sensitive).
 HttpRoute route_http_request(std::string_view method, std::string_view path,
                              const std::vector<QueryArg>& args);
-
-// The URL names of profiles, in the index's order.
-bool http_profile_kind(std::string_view name, LiveKind* kind);
 
 // Most addresses one symbol request may ask for; the rest is ignored.
 constexpr size_t kMaxSymbolAddresses = 10000;

@@ -75,7 +75,7 @@ struct Window {
 };
 
 std::string heap_profile(const LiveRequest& request, bool* ok) {
-  HeapProfileKind kind = request.kind == LiveKind::kAllocs ? HeapProfileKind::kAllocs
+  HeapProfileKind kind = request.kind == ProfileKind::kAllocs ? HeapProfileKind::kAllocs
                                                            : HeapProfileKind::kHeap;
   Window window = Window::begin();
   std::vector<HeapBucketSnapshot> buckets = heap_snapshot();
@@ -91,7 +91,7 @@ std::string heap_profile(const LiveRequest& request, bool* ok) {
 }
 
 std::string contention_profile(const LiveRequest& request, bool* ok) {
-  auto snapshot = request.kind == LiveKind::kMutex ? ContentionProfiler::snapshot_mutex
+  auto snapshot = request.kind == ProfileKind::kMutex ? ContentionProfiler::snapshot_mutex
                                                    : ContentionProfiler::snapshot_block;
   Window window = Window::begin();
   std::vector<ContentionSnapshot> events = snapshot();
@@ -105,8 +105,8 @@ std::string contention_profile(const LiveRequest& request, bool* ok) {
   return build_contention_profile(events, window.start_unix_ns, symbolizer, duration);
 }
 
-std::vector<ThreadGroup> thread_groups(LiveKind kind) {
-  return group_threads(kind == LiveKind::kThreads ? capture_thread_stacks(kThreadDeadlineMs)
+std::vector<ThreadGroup> thread_groups(ProfileKind kind) {
+  return group_threads(kind == ProfileKind::kThreads ? capture_thread_stacks(kThreadDeadlineMs)
                                                   : live_thread_creation_stacks());
 }
 
@@ -121,7 +121,7 @@ std::string thread_profile(const LiveRequest& request, bool* ok) {
   // its delta is told by the time and the counts.
   Symbolizer* symbolizer = Symbolizer::shared();
   return build_thread_profile(groups,
-                              request.kind == LiveKind::kThreads ? ThreadProfileKind::kThreads
+                              request.kind == ProfileKind::kThreads ? ThreadProfileKind::kThreads
                                                                  : ThreadProfileKind::kThreadCreate,
                               window.start_unix_ns, symbolizer);
 }
@@ -188,44 +188,10 @@ LiveResult cpu_profile(const LiveRequest& request, std::string* profile) {
 
 }  // namespace
 
-const char* live_kind_name(LiveKind kind) {
-  switch (kind) {
-    case LiveKind::kCpu: return "profile";
-    case LiveKind::kHeap: return "heap";
-    case LiveKind::kAllocs: return "allocs";
-    case LiveKind::kMutex: return "mutex";
-    case LiveKind::kBlock: return "block";
-    case LiveKind::kThreads: return "goroutine";
-    case LiveKind::kThreadCreate: return "threadcreate";
-  }
-  return "unknown";
-}
-
-bool live_kind_enabled(LiveKind kind, std::string* how_to_enable) {
-  AgentState state = agent_state();
-  const char* name = live_kind_name(kind);
-  switch (kind) {
-    case LiveKind::kHeap:
-    case LiveKind::kAllocs:
-      if (state.heap_on) return true;
-      *how_to_enable = std::string(name) +
-                       " profile is off: set PPROF_MEM_RATE=N (ppagent run --mem-rate N) to record it";
-      return false;
-    case LiveKind::kMutex:
-      if (state.mutex_on) return true;
-      *how_to_enable = "mutex profile is off: set PPROF_MUTEX_FRACTION=N (ppagent run "
-                       "--mutex-fraction N) to record it";
-      return false;
-    case LiveKind::kBlock:
-      if (state.block_on) return true;
-      *how_to_enable = "block profile is off: set PPROF_BLOCK_RATE=NS (ppagent run --block-rate NS) "
-                       "to record it";
-      return false;
-    case LiveKind::kCpu:
-    case LiveKind::kThreads:
-    case LiveKind::kThreadCreate:
-      return true;
-  }
+bool live_kind_enabled(ProfileKind kind, std::string* how_to_enable) {
+  const ProfileKindInfo& info = profile_kind_info(kind);
+  if (info.on == nullptr || agent_state().*info.on) return true;
+  *how_to_enable = info.how_to_enable;
   return false;
 }
 
@@ -238,21 +204,21 @@ LiveResult produce_live_profile(const LiveRequest& request) {
   std::string profile;
   bool completed = true;
   switch (request.kind) {
-    case LiveKind::kCpu: {
+    case ProfileKind::kCpu: {
       LiveResult failed = cpu_profile(request, &profile);
       if (!failed.content_type.empty()) return failed;
       break;
     }
-    case LiveKind::kHeap:
-    case LiveKind::kAllocs:
+    case ProfileKind::kHeap:
+    case ProfileKind::kAllocs:
       profile = heap_profile(request, &completed);
       break;
-    case LiveKind::kMutex:
-    case LiveKind::kBlock:
+    case ProfileKind::kMutex:
+    case ProfileKind::kBlock:
       profile = contention_profile(request, &completed);
       break;
-    case LiveKind::kThreads:
-    case LiveKind::kThreadCreate:
+    case ProfileKind::kThreads:
+    case ProfileKind::kThreadCreate:
       profile = thread_profile(request, &completed);
       break;
   }
@@ -261,7 +227,7 @@ LiveResult produce_live_profile(const LiveRequest& request) {
   LiveResult result;
   if (request.text) {
     std::string error;
-    if (!profile_text(profile, live_kind_name(request.kind), &result.body, &error))
+    if (!profile_text(profile, profile_kind_info(request.kind).url_name, &result.body, &error))
       return error_result(500, "cannot render the profile as text: " + error);
     result.content_type = kTextType;
   } else {

@@ -8,15 +8,12 @@
 #include <functional>
 #include <string>
 
+#include "pprof/profile_kind.h"
+
 namespace ppagent {
 
-enum class LiveKind { kCpu, kHeap, kAllocs, kMutex, kBlock, kThreads, kThreadCreate };
-
-// The canonical URL name ("profile" for kCpu, "goroutine" for kThreads).
-const char* live_kind_name(LiveKind kind);
-
 struct LiveRequest {
-  LiveKind kind = LiveKind::kHeap;
+  ProfileKind kind = ProfileKind::kHeap;
   // kCpu: the window (0 means Go's default, 30). Others: 0 = the current
   // state, N > 0 = snapshot, wait N seconds, snapshot, second minus first.
   int seconds = 0;
@@ -38,6 +35,6 @@ LiveResult produce_live_profile(const LiveRequest& request);
 
 // Whether the kind can be produced in this process; if not, *how_to_enable
 // says which variable (and launcher flag) turns it on.
-bool live_kind_enabled(LiveKind kind, std::string* how_to_enable);
+bool live_kind_enabled(ProfileKind kind, std::string* how_to_enable);
 
 }  // namespace ppagent
