@@ -277,6 +277,16 @@ std::string parse_integer_option(const char* option, const std::string& value, u
   return std::to_string(number);
 }
 
+// The flag of an integer variable, checked against the variable's row (the
+// agent's range). The message words the maximum as `max_text` if given.
+std::string parse_integer_flag(const char* variable, const std::string& value,
+                               const char* max_text = nullptr) {
+  const ppagent::IntegerVariable& row = ppagent::integer_variable(variable);
+  const std::string max = max_text != nullptr ? max_text : std::to_string(row.max);
+  return parse_integer_option(row.flag, value, static_cast<unsigned long long>(row.max),
+                              max.c_str());
+}
+
 std::string parse_dump_signal_option(const std::string& value, int* number) {
   std::string problem;
   if (!ppagent::parse_dump_signal(value, number, &problem)) {
@@ -412,9 +422,9 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
     }
   }
   if (index >= argc) usage_error("missing PROGRAM (usage: " + std::string(kRunSynopsis) + ")");
-  if (options.cpu_hz) options.cpu_hz = parse_integer_option("--cpu-hz", *options.cpu_hz, 1000, "1000");
+  if (options.cpu_hz) options.cpu_hz = parse_integer_flag("PPROF_CPU_HZ", *options.cpu_hz);
   if (options.mem_rate) {
-    options.mem_rate = parse_integer_option("--mem-rate", *options.mem_rate, 1ULL << 30, "1073741824");
+    options.mem_rate = parse_integer_flag("PPROF_MEM_RATE", *options.mem_rate);
   }
   if (options.heap_backend && *options.heap_backend != "interpose" &&
       *options.heap_backend != "jemalloc" && *options.heap_backend != "auto") {
@@ -422,12 +432,10 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
                 " is not valid (expected interpose, jemalloc or auto)");
   }
   if (options.mutex_fraction) {
-    options.mutex_fraction =
-        parse_integer_option("--mutex-fraction", *options.mutex_fraction, 1000000000, "1000000000");
+    options.mutex_fraction = parse_integer_flag("PPROF_MUTEX_FRACTION", *options.mutex_fraction);
   }
   if (options.block_rate) {
-    options.block_rate =
-        parse_integer_option("--block-rate", *options.block_rate, 1000000000000ULL, "1000000000000");
+    options.block_rate = parse_integer_flag("PPROF_BLOCK_RATE", *options.block_rate);
   }
   if (options.dump_signal) {
     options.dump_signal = parse_dump_signal_option(*options.dump_signal, &options.dump_signal_number);
@@ -436,16 +444,15 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
     options.cpu_signal = parse_cpu_signal_option(*options.cpu_signal, options.dump_signal_number);
   }
   if (options.heap_dump_interval) {
-    options.heap_dump_interval = parse_integer_option("--heap-dump-interval", *options.heap_dump_interval,
-                                                      31536000, "31536000");
+    options.heap_dump_interval =
+        parse_integer_flag("PPROF_HEAP_DUMP_INTERVAL", *options.heap_dump_interval);
   }
   if (options.heap_dump_bytes) {
     options.heap_dump_bytes =
-        parse_integer_option("--heap-dump-bytes", *options.heap_dump_bytes, 1ULL << 62, "2^62");
+        parse_integer_flag("PPROF_HEAP_DUMP_BYTES", *options.heap_dump_bytes, "2^62");
   }
   if (options.flush_interval) {
-    options.flush_interval =
-        parse_integer_option("--flush-interval", *options.flush_interval, 31536000, "31536000");
+    options.flush_interval = parse_integer_flag("PPROF_FLUSH_INTERVAL", *options.flush_interval);
   }
   unsigned file_mode = 0;
   if (options.file_mode && !ppagent::parse_file_mode(options.file_mode->c_str(), &file_mode))

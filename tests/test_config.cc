@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <csignal>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "base/config.h"
@@ -31,6 +34,60 @@ TEST(ParseInt, AcceptsOnlyStrictDecimalInRange) {
   for (const char* bad : {"", "-", "1001", "-1", "abc", "10x", " 10", "10 ", "+5", "1e3", "0x10",
                           "99999999999999999999999"})
     EXPECT_FALSE(parse_int_in_range(bad, 0, 1000, &v)) << bad;
+}
+
+// The section of ppagent-env(7) on `name`, white space folded, in lower case.
+std::string man_section(const std::string& name) {
+  std::ifstream in(std::string(PPAGENT_SOURCE_ROOT) + "/man/ppagent-env.7.scd");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string man = text.str();
+  const size_t start = man.find("\n*" + name + "*\n");
+  if (start == std::string::npos) return std::string();
+  size_t end = man.find("\n*", start + 1);
+  end = std::min(end, man.find("\n#", start + 1));
+  std::string folded;
+  for (size_t i = start; i < end && i < man.size(); i++) {
+    const char c = static_cast<char>(tolower(static_cast<unsigned char>(man[i])));
+    if (isspace(static_cast<unsigned char>(c))) {
+      if (!folded.empty() && folded.back() != ' ') folded += ' ';
+    } else {
+      folded += c;
+    }
+  }
+  return folded;
+}
+
+TEST(Config, IntegerVariablesAsTheManPageDocumentsThem) {
+  ASSERT_GT(kIntegerVariableCount, 0u);
+  for (size_t i = 0; i < kIntegerVariableCount; i++) {
+    const IntegerVariable& row = kIntegerVariables[i];
+    const std::string section = man_section(row.name);
+    ASSERT_FALSE(section.empty()) << row.name << " has no section in ppagent-env(7)";
+    EXPECT_NE(section.find("from " + std::to_string(row.min) + " to"), std::string::npos) << row.name;
+    EXPECT_NE(section.find(std::to_string(row.max)), std::string::npos) << row.name;
+    const std::string value = std::to_string(row.default_value);
+    EXPECT_TRUE(section.find("the default is " + value) != std::string::npos ||
+                section.find("the default, " + value) != std::string::npos)
+        << row.name << ": default " << value;
+  }
+}
+
+TEST(Config, IntegerDefaultsAreTheTables) {
+  const Config c;
+  const std::map<std::string, long long> held = {
+      {"PPROF_CPU_HZ", c.cpu_hz},
+      {"PPROF_CPU_MAX_STACKS", c.cpu_max_stacks},
+      {"PPROF_MEM_RATE", c.mem_rate},
+      {"PPROF_HEAP_DUMP_INTERVAL", c.heap_dump_interval},
+      {"PPROF_FLUSH_INTERVAL", c.flush_interval},
+      {"PPROF_HEAP_DUMP_BYTES", c.heap_dump_bytes},
+      {"PPROF_MUTEX_FRACTION", c.mutex_fraction},
+      {"PPROF_BLOCK_RATE", c.block_rate},
+  };
+  ASSERT_EQ(held.size(), kIntegerVariableCount);
+  for (const auto& [name, value] : held)
+    EXPECT_EQ(integer_variable(name.c_str()).default_value, value) << name;
 }
 
 TEST(Config, Defaults) {

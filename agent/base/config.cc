@@ -132,33 +132,60 @@ static std::string absolute_path(const std::string& path, const std::string& cwd
   return cwd == "/" ? "/" + path : cwd + "/" + path;
 }
 
-// An integer variable. Unset or empty (as systemd's Environment=NAME=
-// suggests) leaves *value as it is; a malformed value or one outside
-// [min, max] is reported as NAME="text" is not valid (expected EXPECTED);
-// WHEN_BAD, and turns the feature off (*value = 0) if `off_when_bad`, else
-// leaves the default.
+const IntegerVariable kIntegerVariables[] = {
+    {"PPROF_CPU_HZ", "--cpu-hz", 0, 1000, 100,
+     "an integer from 0 to 1000; 0 turns CPU profiling off", "CPU profiling is off", true},
+    {"PPROF_CPU_MAX_STACKS", nullptr, 16, 1 << 22, 65536, "an integer from 16 to 4194304",
+     "using the default, 65536", false},
+    {"PPROF_MEM_RATE", "--mem-rate", 0, 1L << 30, 524288,
+     "an integer from 0 to 1073741824: the mean bytes between samples, 1 = every allocation, "
+     "0 = off",
+     "heap profiling is off", true},
+    {"PPROF_HEAP_DUMP_INTERVAL", "--heap-dump-interval", 0, 31536000, 0,
+     "seconds, an integer from 0 to 31536000; 0 = off", "no periodic heap dumps", true},
+    {"PPROF_FLUSH_INTERVAL", "--flush-interval", 0, 31536000, 0,
+     "seconds, an integer from 0 to 31536000; 0 = off", "no periodic flush", true},
+    {"PPROF_HEAP_DUMP_BYTES", "--heap-dump-bytes", 0, 1LL << 62, 0,
+     "bytes, an integer from 0 to 4611686018427387904; 0 = off", "no heap dumps by bytes allocated",
+     true},
+    {"PPROF_MUTEX_FRACTION", "--mutex-fraction", 0, 1000000000, 0,
+     "an integer from 0 to 1000000000: 1 in n contention events is recorded, 0 = off",
+     "mutex profiling is off", true},
+    {"PPROF_BLOCK_RATE", "--block-rate", 0, 1000000000000LL, 0,
+     "nanoseconds, an integer from 0 to 1000000000000; 0 = off", "block profiling is off", true},
+};
+const size_t kIntegerVariableCount = sizeof kIntegerVariables / sizeof kIntegerVariables[0];
+
+const IntegerVariable& integer_variable(const char* name) {
+  for (const IntegerVariable& row : kIntegerVariables)
+    if (strcmp(row.name, name) == 0) return row;
+  abort();  // a name without a row is the agent's own mistake
+}
+
+// Unset or empty (as systemd's Environment=NAME= suggests) leaves *value as
+// it is; a malformed value or one outside the row's range is reported as
+// NAME="text" is not valid (expected ...); what it does.
 template <typename T>
-void read_integer(const EnvLookup& env, const char* name, long long min, long long max,
-                  const char* expected, const char* when_bad, bool off_when_bad, T* value,
+void read_integer(const EnvLookup& env, const char* name, T* value,
                   std::vector<std::string>* problems) {
+  const IntegerVariable& row = integer_variable(name);
   const char* text = env(name);
   if (text == nullptr || *text == '\0') return;
   long long v = 0;
-  if (parse_int_in_range(text, min, max, &v)) {
+  if (parse_int_in_range(text, row.min, row.max, &v)) {
     *value = static_cast<T>(v);
     return;
   }
-  if (off_when_bad) *value = 0;
-  problems->push_back(std::string(name) + "=\"" + text + "\" is not valid (expected " + expected +
-                      "); " + when_bad);
+  if (row.off_when_bad) *value = 0;
+  problems->push_back(std::string(name) + "=\"" + text + "\" is not valid (expected " +
+                      row.expected + "); " + row.when_bad);
 }
 
 Config parse_config(const EnvLookup& env, const std::string& cwd,
                     std::vector<std::string>* problems) {
   Config config;
 
-  read_integer(env, "PPROF_CPU_HZ", 0, 1000, "an integer from 0 to 1000; 0 turns CPU profiling off",
-               "CPU profiling is off", true, &config.cpu_hz, problems);
+  read_integer(env, "PPROF_CPU_HZ", &config.cpu_hz, problems);
 
   const char* dir = env("PPROF_OUTPUT_DIR");
   if (dir != nullptr && *dir != '\0') {
@@ -183,12 +210,8 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
     config.output_dir = cwd;
   }
 
-  read_integer(env, "PPROF_CPU_MAX_STACKS", 16, 1 << 22, "an integer from 16 to 4194304",
-               "using the default, 65536", false, &config.cpu_max_stacks, problems);
-  read_integer(env, "PPROF_MEM_RATE", 0, 1L << 30,
-               "an integer from 0 to 1073741824: the mean bytes between samples, 1 = every "
-               "allocation, 0 = off",
-               "heap profiling is off", true, &config.mem_rate, problems);
+  read_integer(env, "PPROF_CPU_MAX_STACKS", &config.cpu_max_stacks, problems);
+  read_integer(env, "PPROF_MEM_RATE", &config.mem_rate, problems);
 
   const char* backend = env("PPROF_HEAP_BACKEND");
   if (backend != nullptr && *backend != '\0') {
@@ -245,21 +268,11 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
     }
   }
 
-  read_integer(env, "PPROF_HEAP_DUMP_INTERVAL", 0, 31536000,
-               "seconds, an integer from 0 to 31536000; 0 = off", "no periodic heap dumps", true,
-               &config.heap_dump_interval, problems);
-  read_integer(env, "PPROF_FLUSH_INTERVAL", 0, 31536000,
-               "seconds, an integer from 0 to 31536000; 0 = off", "no periodic flush", true,
-               &config.flush_interval, problems);
-  read_integer(env, "PPROF_HEAP_DUMP_BYTES", 0, 1LL << 62,
-               "bytes, an integer from 0 to 4611686018427387904; 0 = off",
-               "no heap dumps by bytes allocated", true, &config.heap_dump_bytes, problems);
-  read_integer(env, "PPROF_MUTEX_FRACTION", 0, 1000000000,
-               "an integer from 0 to 1000000000: 1 in n contention events is recorded, 0 = off",
-               "mutex profiling is off", true, &config.mutex_fraction, problems);
-  read_integer(env, "PPROF_BLOCK_RATE", 0, 1000000000000LL,
-               "nanoseconds, an integer from 0 to 1000000000000; 0 = off", "block profiling is off",
-               true, &config.block_rate, problems);
+  read_integer(env, "PPROF_HEAP_DUMP_INTERVAL", &config.heap_dump_interval, problems);
+  read_integer(env, "PPROF_FLUSH_INTERVAL", &config.flush_interval, problems);
+  read_integer(env, "PPROF_HEAP_DUMP_BYTES", &config.heap_dump_bytes, problems);
+  read_integer(env, "PPROF_MUTEX_FRACTION", &config.mutex_fraction, problems);
+  read_integer(env, "PPROF_BLOCK_RATE", &config.block_rate, problems);
 
   const char* allow_remote = env("PPROF_HTTP_ALLOW_REMOTE");
   if (allow_remote != nullptr && *allow_remote != '\0') {

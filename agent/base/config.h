@@ -42,6 +42,23 @@ struct Config {
   Config();
 };
 
+// The integer variables, one row each: parse_config reads them by their row,
+// the launcher checks its flags against the same ranges, and
+// tests/test_config.cc holds every row against ppagent-env(7).
+struct IntegerVariable {
+  const char* name;        // PPROF_...
+  const char* flag;        // the launcher's option that sets it, or nullptr
+  long long min, max;
+  long long default_value; // what Config holds when it is unset
+  const char* expected;    // its grammar, as a bad value's message says it
+  const char* when_bad;    // what a bad value does
+  bool off_when_bad;       // a bad value sets 0 (off); otherwise the default stays
+};
+extern const IntegerVariable kIntegerVariables[];
+extern const size_t kIntegerVariableCount;
+// The row of `name`, which must have one.
+const IntegerVariable& integer_variable(const char* name);
+
 // Returns the value of a variable or nullptr; tests pass their own.
 using EnvLookup = std::function<const char*(const char*)>;
 
