@@ -39,6 +39,7 @@
 #include "pprof/cpu_profile.h"
 #include "pprof/heap_profile.h"
 #include "pprof/profile_kind.h"
+#include "pprof/profile_snapshot.h"
 #include "pprof/thread_profile.h"
 #include "record/contention_profiler.h"
 #include "record/cpu_sampler.h"
@@ -156,37 +157,29 @@ void write_cpu_profile(Symbolizer* symbolizer, bool flushing = false) {
 }
 
 // `sequence` 0: the final profiles ("heap", "allocs"); n > 0: the n-th dump.
+// Heap and allocs from one snapshot.
 void write_heap_profiles(int sequence, Symbolizer* symbolizer, bool flushing = false) {
-  std::vector<HeapBucketSnapshot> buckets = heap_snapshot();
-  const int64_t rate = heap_sampling_rate();
+  const ProfileSnapshot heap = take_profile_snapshot(ProfileKind::kHeap);
   const int64_t now = clock_ns(CLOCK_REALTIME);
-  write_file(ProfileKind::kHeap, sequence,
-             build_heap_profile(buckets, rate, HeapProfileKind::kHeap, now, symbolizer), flushing);
-  write_file(ProfileKind::kAllocs, sequence,
-             build_heap_profile(buckets, rate, HeapProfileKind::kAllocs, now, symbolizer), flushing);
+  for (ProfileKind kind : {ProfileKind::kHeap, ProfileKind::kAllocs})
+    write_file(kind, sequence, build_profile(kind, heap, now, 0, symbolizer), flushing);
 }
 
 void write_contention_profiles(int sequence, Symbolizer* symbolizer, bool flushing = false) {
   const int64_t now = clock_ns(CLOCK_REALTIME);
-  if (g_mutex_on)
-    write_file(ProfileKind::kMutex, sequence,
-               build_contention_profile(ContentionProfiler::snapshot_mutex(), now, symbolizer),
-               flushing);
-  if (g_block_on)
-    write_file(ProfileKind::kBlock, sequence,
-               build_contention_profile(ContentionProfiler::snapshot_block(), now, symbolizer),
-               flushing);
+  for (ProfileKind kind : {ProfileKind::kMutex, ProfileKind::kBlock})
+    if (kind == ProfileKind::kMutex ? g_mutex_on : g_block_on)
+      write_file(kind, sequence,
+                 build_profile(kind, take_profile_snapshot(kind), now, 0, symbolizer), flushing);
 }
 
-void write_thread_profiles(int sequence, const std::vector<ThreadSample>& threads,
-                           const std::vector<ThreadSample>& created, Symbolizer* symbolizer) {
+void write_thread_profiles(int sequence, const ProfileSnapshot& threads,
+                           const ProfileSnapshot& created, Symbolizer* symbolizer) {
   const int64_t now = clock_ns(CLOCK_REALTIME);
   write_file(ProfileKind::kThreads, sequence,
-             build_thread_profile(group_threads(threads), ThreadProfileKind::kThreads, now,
-                                  symbolizer));
+             build_profile(ProfileKind::kThreads, threads, now, 0, symbolizer));
   write_file(ProfileKind::kThreadCreate, sequence,
-             build_thread_profile(group_threads(created), ThreadProfileKind::kThreadCreate, now,
-                                  symbolizer));
+             build_profile(ProfileKind::kThreadCreate, created, now, 0, symbolizer));
 }
 
 bool dumps_on() { return g_heap_on || g_mutex_on || g_block_on; }
@@ -200,10 +193,10 @@ void write_dump(bool by_signal) {
   AgentScope scope;
   pthread_mutex_lock(&g_write_mutex);
   if (!g_written && dumps_on()) {
-    std::vector<ThreadSample> threads, created;
+    ProfileSnapshot threads, created;
     if (by_signal) {  // first: the threads as they were when asked
-      threads = capture_thread_stacks(kThreadStacksDeadlineMs);
-      created = live_thread_creation_stacks();
+      threads = take_profile_snapshot(ProfileKind::kThreads, kThreadStacksDeadlineMs);
+      created = take_profile_snapshot(ProfileKind::kThreadCreate);
     }
     Symbolizer* symbolizer = Symbolizer::shared();
     int sequence = ++g_dump_sequence;

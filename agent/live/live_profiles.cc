@@ -11,20 +11,12 @@
 #include "base/agent_state.h"
 #include "base/clock.h"
 #include "base/config.h"
-#include "base/log.h"
 #include "output/profile_file.h"
-#include "pprof/contention_profile.h"
 #include "pprof/cpu_profile.h"
-#include "pprof/heap_profile.h"
 #include "pprof/profile_delta.h"
+#include "pprof/profile_snapshot.h"
 #include "pprof/profile_text.h"
-#include "pprof/thread_profile.h"
-#include "record/contention_profiler.h"
 #include "record/cpu_sampler.h"
-#include "record/heap_profiler.h"
-#include "record/heap_source.h"
-#include "record/thread_creation.h"
-#include "record/thread_stacks.h"
 #include "record/trace_store.h"
 #include "symbols/symbolizer.h"
 
@@ -74,56 +66,20 @@ struct Window {
   int64_t length_ns() const { return start_mono_ns ? clock_ns(CLOCK_MONOTONIC) - start_mono_ns : 0; }
 };
 
-std::string heap_profile(const LiveRequest& request, bool* ok) {
-  HeapProfileKind kind = request.kind == ProfileKind::kAllocs ? HeapProfileKind::kAllocs
-                                                           : HeapProfileKind::kHeap;
+// Every kind but CPU: its state now, or its difference over the window.
+std::string moment_or_window_profile(const LiveRequest& request, bool* ok) {
   Window window = Window::begin();
-  std::vector<HeapBucketSnapshot> buckets = heap_snapshot();
+  ProfileSnapshot snapshot = take_profile_snapshot(request.kind, kThreadDeadlineMs);
   int64_t duration = 0;
   if (request.seconds > 0) {
     if (!(*ok = wait_window(request, request.seconds))) return {};
-    buckets = heap_delta(buckets, heap_snapshot());
+    ProfileSnapshot later = take_profile_snapshot(request.kind, kThreadDeadlineMs);
+    subtract_profile_snapshot(request.kind, snapshot, &later);
+    snapshot = std::move(later);
     duration = window.length_ns();
   }
   Symbolizer* symbolizer = Symbolizer::shared();
-  return build_heap_profile(buckets, heap_sampling_rate(), kind, window.start_unix_ns,
-                            symbolizer, duration);
-}
-
-std::string contention_profile(const LiveRequest& request, bool* ok) {
-  auto snapshot = request.kind == ProfileKind::kMutex ? ContentionProfiler::snapshot_mutex
-                                                   : ContentionProfiler::snapshot_block;
-  Window window = Window::begin();
-  std::vector<ContentionSnapshot> events = snapshot();
-  int64_t duration = 0;
-  if (request.seconds > 0) {
-    if (!(*ok = wait_window(request, request.seconds))) return {};
-    events = contention_delta(events, snapshot());
-    duration = window.length_ns();
-  }
-  Symbolizer* symbolizer = Symbolizer::shared();
-  return build_contention_profile(events, window.start_unix_ns, symbolizer, duration);
-}
-
-std::vector<ThreadGroup> thread_groups(ProfileKind kind) {
-  return group_threads(kind == ProfileKind::kThreads ? capture_thread_stacks(kThreadDeadlineMs)
-                                                  : live_thread_creation_stacks());
-}
-
-std::string thread_profile(const LiveRequest& request, bool* ok) {
-  Window window = Window::begin();
-  std::vector<ThreadGroup> groups = thread_groups(request.kind);
-  if (request.seconds > 0) {
-    if (!(*ok = wait_window(request, request.seconds))) return {};
-    groups = thread_group_delta(groups, thread_groups(request.kind));
-  }
-  // build_thread_profile has no duration: a thread profile is a moment, and
-  // its delta is told by the time and the counts.
-  Symbolizer* symbolizer = Symbolizer::shared();
-  return build_thread_profile(groups,
-                              request.kind == ProfileKind::kThreads ? ThreadProfileKind::kThreads
-                                                                 : ThreadProfileKind::kThreadCreate,
-                              window.start_unix_ns, symbolizer);
+  return build_profile(request.kind, snapshot, window.start_unix_ns, duration, symbolizer);
 }
 
 // ---- CPU windows ----------------------------------------------------------
@@ -209,17 +165,8 @@ LiveResult produce_live_profile(const LiveRequest& request) {
       if (!failed.content_type.empty()) return failed;
       break;
     }
-    case ProfileKind::kHeap:
-    case ProfileKind::kAllocs:
-      profile = heap_profile(request, &completed);
-      break;
-    case ProfileKind::kMutex:
-    case ProfileKind::kBlock:
-      profile = contention_profile(request, &completed);
-      break;
-    case ProfileKind::kThreads:
-    case ProfileKind::kThreadCreate:
-      profile = thread_profile(request, &completed);
+    default:
+      profile = moment_or_window_profile(request, &completed);
       break;
   }
   if (!completed) return error_result(kClientGone, "client went away");

@@ -1,0 +1,82 @@
+#include "pprof/profile_snapshot.h"
+
+#include "pprof/contention_profile.h"
+#include "pprof/heap_profile.h"
+#include "pprof/profile_delta.h"
+#include "record/contention_profiler.h"
+#include "record/heap_source.h"
+#include "record/thread_creation.h"
+#include "record/thread_stacks.h"
+
+namespace ppagent {
+
+ProfileSnapshot take_profile_snapshot(ProfileKind kind, int thread_deadline_ms) {
+  ProfileSnapshot snapshot;
+  switch (kind) {
+    case ProfileKind::kHeap:
+    case ProfileKind::kAllocs:
+      snapshot.heap = heap_snapshot();
+      break;
+    case ProfileKind::kMutex:
+      snapshot.contention = ContentionProfiler::snapshot_mutex();
+      break;
+    case ProfileKind::kBlock:
+      snapshot.contention = ContentionProfiler::snapshot_block();
+      break;
+    case ProfileKind::kThreads:
+      snapshot.threads = group_threads(capture_thread_stacks(thread_deadline_ms));
+      break;
+    case ProfileKind::kThreadCreate:
+      snapshot.threads = group_threads(live_thread_creation_stacks());
+      break;
+    case ProfileKind::kCpu:
+      break;
+  }
+  return snapshot;
+}
+
+void subtract_profile_snapshot(ProfileKind kind, const ProfileSnapshot& earlier,
+                               ProfileSnapshot* later) {
+  switch (kind) {
+    case ProfileKind::kHeap:
+    case ProfileKind::kAllocs:
+      later->heap = heap_delta(earlier.heap, later->heap);
+      break;
+    case ProfileKind::kMutex:
+    case ProfileKind::kBlock:
+      later->contention = contention_delta(earlier.contention, later->contention);
+      break;
+    case ProfileKind::kThreads:
+    case ProfileKind::kThreadCreate:
+      later->threads = thread_group_delta(earlier.threads, later->threads);
+      break;
+    case ProfileKind::kCpu:
+      break;
+  }
+}
+
+std::string build_profile(ProfileKind kind, const ProfileSnapshot& snapshot,
+                          int64_t time_unix_ns, int64_t duration_ns, Symbolizer* symbolizer) {
+  switch (kind) {
+    case ProfileKind::kHeap:
+    case ProfileKind::kAllocs:
+      return build_heap_profile(
+          snapshot.heap, heap_sampling_rate(),
+          kind == ProfileKind::kHeap ? HeapProfileKind::kHeap : HeapProfileKind::kAllocs,
+          time_unix_ns, symbolizer, duration_ns);
+    case ProfileKind::kMutex:
+    case ProfileKind::kBlock:
+      return build_contention_profile(snapshot.contention, time_unix_ns, symbolizer, duration_ns);
+    case ProfileKind::kThreads:
+    case ProfileKind::kThreadCreate:
+      return build_thread_profile(snapshot.threads,
+                                  kind == ProfileKind::kThreads ? ThreadProfileKind::kThreads
+                                                                : ThreadProfileKind::kThreadCreate,
+                                  time_unix_ns, symbolizer);
+    case ProfileKind::kCpu:
+      break;
+  }
+  return std::string();
+}
+
+}  // namespace ppagent
