@@ -12,4 +12,8 @@ namespace ppagent {
 // have held at the fork.
 void route_mutex_hooks(bool lock_profiled, bool unlock_profiled, bool rebind_calls = true);
 
+// The locks remember the calling thread's id; a forked child's thread has a
+// new one: call in the child after fork.
+void forget_lock_thread_id();
+
 }  // namespace ppagent

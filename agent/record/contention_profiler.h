@@ -25,9 +25,6 @@ extern std::atomic<bool> g_lock_profiling;
 // is zero, releases need not look at the side table.
 extern std::atomic<int> g_lock_waiters;
 
-// A forked child's thread has a new id: call in the child after fork.
-void forget_lock_thread_id();
-
 class ContentionProfiler {
  public:
   static void start(long mutex_fraction, long long block_rate_ns, ModuleTables* tables);
