@@ -8,7 +8,6 @@ directory that cannot be used costs one line (when the user named it) and
 nothing else."""
 
 import os
-import shutil
 import stat
 import subprocess
 
