@@ -16,6 +16,7 @@
 #include "base/agent_scope.h"
 #include "base/agent_signals.h"
 #include "base/agent_state.h"
+#include "base/agent_thread_cpu.h"
 #include "base/agent_threads.h"
 #include "base/agent_wakeup.h"
 #include "base/clock.h"
@@ -48,7 +49,7 @@
 #include "record/thread_creation.h"
 #include "record/thread_stacks.h"
 #include "record/trace_store.h"
-#include "symbols/inflated_section_cache.h"
+#include "symbols/build_id_cache.h"
 #include "unwind/caller_stack.h"
 #include "unwind/stack_walker.h"
 #include "unwind/unload_guard.h"
@@ -317,10 +318,13 @@ void* agent_thread_main(void*) {
   const bool periodic = dumps_on() && (g_config->heap_dump_interval > 0 || g_config->heap_dump_bytes > 0);
   const int64_t flush_ns = g_config->flush_interval * 1000000000LL;
   int64_t next_flush_ns = flush_ns > 0 ? clock_ns(CLOCK_MONOTONIC) + flush_ns : 0;
+  if (periodic || flush_ns > 0) release_agent_thread_cpu();
   for (;;) {
     // A burst of one signal before the thread looks is one pending bit: one dump.
     const uint64_t pending = wakeup_wait(periodic || flush_ns > 0 ? 100 : 1000);
+    if (pending != 0) release_agent_thread_cpu();
     if (only_agent_threads_left()) {
+      release_agent_thread_cpu();
       write_profiles_at_end();
       exit(0);  // the program's exit handlers run here, as on its last thread
     }
@@ -360,7 +364,10 @@ void* agent_thread_main(void*) {
 
 bool start_dump_thread() {
   pthread_t thread;
-  if (start_agent_thread(&thread, nullptr, agent_thread_main, nullptr) != 0) return false;
+  {
+    KeepOnCurrentCpu born_here;
+    if (start_agent_thread(&thread, nullptr, agent_thread_main, nullptr) != 0) return false;
+  }
   pthread_setname_np(thread, "ppagent");
   pthread_detach(thread);
   g_periodic.reset();
@@ -484,7 +491,7 @@ __attribute__((constructor)) void agent_start() {
   std::vector<std::string> problems;
   g_config = new Config(parse_config(getenv, current_directory(), &problems));
   set_profile_file_mode(g_config->file_mode);
-  configure_inflated_section_cache(g_config->cache_dir, g_config->cache_dir_named);
+  configure_build_id_cache(g_config->cache_dir, g_config->cache_dir_named);
   const ProcessFilter process_filter = parse_process_filter(getenv, &problems);
   g_fork_children_profiled = process_filter.children;
   for (const std::string& p : problems) log_line("%s", p.c_str());

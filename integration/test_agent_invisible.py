@@ -15,11 +15,15 @@ and lock functions, and the bookkeeping of a sampled allocation they do) is
 the cost of those calls and may show under them, as Go's profiles show
 runtime.mProf_Malloc under an allocation."""
 
+import os
+import signal
 import socket
 import subprocess
 import sys
 
 import pytest
+
+from conftest import wait_for_file
 
 RUNS = 24
 IMPORTS = ("import ssl, sqlite3, decimal, json, hashlib, lzma, csv, socket, uuid, "
@@ -101,3 +105,47 @@ def test_no_sample_in_the_agents_own_work(h, busy_machine):
             assert not bad, f"{path.name}: a sample of the agent's own work: {bad}"
     # The premise: the runs were sampled densely enough to catch the agent.
     assert total_samples >= RUNS * 20, f"only {total_samples} samples in {RUNS} runs"
+
+
+def agent_thread_cpus(pid):
+    """The CPUs the agent's thread (named ppagent) may run on, as a set."""
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/comm") as f:
+                if f.read().strip() != "ppagent":
+                    continue
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                status = f.read()
+        except FileNotFoundError:
+            continue
+        listed = status.split("Cpus_allowed_list:")[1].split()[0]
+        cpus = set()
+        for part in listed.split(","):
+            first, _, last = part.partition("-")
+            cpus.update(range(int(first), int(last or first) + 1))
+        return cpus
+    raise AssertionError(f"no thread named ppagent in {pid}")
+
+
+@pytest.mark.timeout(120)
+def test_agent_thread_keeps_to_one_cpu_until_it_has_work(h):
+    # While idle, the agent's thread may only run where the program started:
+    # a thread that has run on another CPU makes each of the process's TLB
+    # flushes (copy-on-write faults, munmap) an interrupt to that CPU
+    # (agent_thread_cpu.h). A dump is work: then it may run anywhere the
+    # process may.
+    out = h.tmpdir("out")
+    stop = h.tmpdir("stop") / "stop"
+    p = h.start([h.workload("dump_burst"), stop], outdir=out)
+    try:
+        p.wait_for_stdout("ready\n", timeout=60)
+        process_cpus = os.sched_getaffinity(p.pid)
+        idle = agent_thread_cpus(p.pid)
+        assert len(idle) == 1 and idle <= process_cpus, (idle, process_cpus)
+        p.signal(signal.SIGUSR2)
+        wait_for_file(out / f"dump_burst.{p.pid}.heap.1.pb.gz", proc=p)
+        assert agent_thread_cpus(p.pid) == process_cpus
+    finally:
+        stop.write_text("")
+        r = p.finish(timeout=60)
+    assert r.returncode == 0, r.describe()

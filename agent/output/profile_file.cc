@@ -16,8 +16,15 @@ namespace ppagent {
 
 std::string gzip(const std::string& data) {
   z_stream z{};
-  // windowBits 15 + 16 selects the gzip wrapper.
-  if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+  // The smallest window that holds the whole profile, and a hash table to
+  // match: zlib's default state is 256 KiB, which a short process's profile
+  // of a few KiB would touch (and fault in) for nothing. Every reader inflates
+  // any window size. windowBits + 16 selects the gzip wrapper.
+  int window_bits = 9;
+  while (window_bits < 15 && (size_t{1} << window_bits) < data.size()) window_bits++;
+  const int memory_level = window_bits - 7;  // 15: zlib's default, 8
+  if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, window_bits + 16, memory_level,
+                   Z_DEFAULT_STRATEGY) != Z_OK)
     return std::string();
   std::string out(deflateBound(&z, data.size()) + 32, '\0');
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
@@ -82,7 +89,10 @@ bool write_profile_file(const std::string& dir, const std::string& name,
     close(dirfd);
     return false;
   }
-  bool written = write_all(fd, compressed) && fsync(fd) == 0;
+  // No fsync: the rename makes the file whole for every reader, and a
+  // profile need not outlive a crash of the machine; fsync cost a short
+  // process a millisecond per file.
+  bool written = write_all(fd, compressed);
   int saved = errno;
   if (close(fd) != 0 && written) {
     written = false;

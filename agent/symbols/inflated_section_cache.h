@@ -10,12 +10,8 @@
 // entry; every later process maps that entry, reading only the pages its
 // lookups touch, from the page cache all processes share.
 //
-// An entry is named by the debug file's GNU build-id and describes which
-// sections of which sizes it holds, so it is only ever used for the file it
-// was made from; anything that does not match, is truncated or is not the
-// user's own is ignored and written anew. Entries are written whole under a
-// temporary name and renamed into place, so that concurrent processes never
-// see half an entry. The directory may be removed at any time.
+// An entry (build_id_cache.h) is named by the debug file's GNU build-id and
+// describes which sections of which sizes it holds.
 #pragma once
 
 #include <cstdint>
@@ -23,11 +19,6 @@
 #include <vector>
 
 namespace ppagent {
-
-// The directory entries live in; "" turns the cache off. `named_by_user`:
-// the user chose the directory (PPROF_CACHE_DIR), so a directory that cannot
-// be used is reported, once; the default one fails silently. Set once at start.
-void configure_inflated_section_cache(const std::string& directory, bool named_by_user);
 
 struct SectionToInflate {
   int id;                  // the caller's name for the section, stable across processes

@@ -1,7 +1,11 @@
 #include "symbols/symbol_index.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
+
+#include "symbols/symbol_index_cache.h"
 
 namespace ppagent {
 
@@ -30,8 +34,12 @@ uint64_t binding_rank(unsigned char info) {
 
 }  // namespace
 
+SymbolIndex::~SymbolIndex() {
+  if (mapping_ != nullptr) munmap(mapping_, mapping_size_);
+}
+
 void SymbolIndex::add(const ElfFile* file) {
-  if (strings_.size() >= 2) return;
+  if (tables_.size() >= 2) return;
   const Elf64_Shdr* table = nullptr;
   for (size_t i = 0; i < file->section_count() && table == nullptr; i++)
     if (file->section(i).sh_type == SHT_SYMTAB) table = &file->section(i);
@@ -42,16 +50,20 @@ void SymbolIndex::add(const ElfFile* file) {
     return;
   const Elf64_Shdr& names = file->section(table->sh_link);
   if (names.sh_type != SHT_STRTAB || !file->contains(names.sh_offset, names.sh_size)) return;
+  tables_.push_back({file, table->sh_offset, table->sh_size / sizeof(Elf64_Sym) * sizeof(Elf64_Sym),
+                     names.sh_offset, names.sh_size});
+}
 
-  const uint64_t file_index = strings_.size();
-  strings_.push_back({file, names.sh_offset, names.sh_size});
-  const size_t count = table->sh_size / sizeof(Elf64_Sym);
-  file->prefault(table->sh_offset, count * sizeof(Elf64_Sym));
-  const uint8_t* symbols = file->at(table->sh_offset);
+void SymbolIndex::collect(size_t table_index, std::vector<Candidate>* candidates) const {
+  const Table& table = tables_[table_index];
+  const ElfFile* file = table.file;
+  const size_t count = table.symbols_size / sizeof(Elf64_Sym);
+  file->prefault(table.symbols_offset, table.symbols_size);
+  const uint8_t* symbols = file->at(table.symbols_offset);
   auto wanted = [&](const Elf64_Sym& sym) {
     const unsigned type = ELF64_ST_TYPE(sym.st_info);
     return (type == STT_FUNC || type == STT_GNU_IFUNC) && sym.st_shndx != SHN_UNDEF &&
-           sym.st_size != 0 && sym.st_name != 0 && sym.st_name < names.sh_size &&
+           sym.st_size != 0 && sym.st_name != 0 && sym.st_name < table.strings_size &&
            sym.st_name < kSecondFile;
   };
   // Counted first: a large table (node's has 110,000 symbols) would
@@ -62,7 +74,8 @@ void SymbolIndex::add(const ElfFile* file) {
     memcpy(&sym, symbols + i * sizeof sym, sizeof sym);
     functions += wanted(sym);
   }
-  pending_.reserve(pending_.size() + functions);
+  candidates->reserve(candidates->size() + functions);
+  const uint64_t file_index = table_index;
   for (size_t i = 0; i < count; i++) {
     Elf64_Sym sym;
     memcpy(&sym, symbols + i * sizeof sym, sizeof sym);
@@ -72,7 +85,7 @@ void SymbolIndex::add(const ElfFile* file) {
     c.entry.size = static_cast<uint32_t>(std::min<uint64_t>(sym.st_size, UINT32_MAX));
     c.entry.name = static_cast<uint32_t>(sym.st_name) | (file_index ? kSecondFile : 0);
     c.preference = binding_rank(sym.st_info) << 60 | file_index << 59 | i;
-    pending_.push_back(c);
+    candidates->push_back(c);
   }
 }
 
@@ -105,29 +118,40 @@ void sort_by_start(std::vector<SymbolIndex::Candidate>* candidates) {
 }  // namespace
 
 void SymbolIndex::finish() {
-  sort_by_start(&pending_);
+  MappedSymbolEntries cached;
+  if (map_cached_symbol_entries(tables_, &cached)) {
+    entries_ = cached.entries;
+    count_ = cached.count;
+    mapping_ = cached.mapping;
+    mapping_size_ = cached.mapping_size;
+    return;
+  }
+  std::vector<Candidate> candidates;
+  for (size_t t = 0; t < tables_.size(); t++) collect(t, &candidates);
+  sort_by_start(&candidates);
   // One entry per address, the preferred alias of each run of equal starts,
   // into a vector of exactly that size.
   size_t distinct = 0;
-  for (size_t i = 0; i < pending_.size(); i++)
-    distinct += i == 0 || pending_[i].entry.start != pending_[i - 1].entry.start;
-  entries_.clear();
-  entries_.reserve(distinct);
-  for (size_t i = 0; i < pending_.size();) {
+  for (size_t i = 0; i < candidates.size(); i++)
+    distinct += i == 0 || candidates[i].entry.start != candidates[i - 1].entry.start;
+  built_.reserve(distinct);
+  for (size_t i = 0; i < candidates.size();) {
     size_t best = i, next = i + 1;
-    for (; next < pending_.size() && pending_[next].entry.start == pending_[i].entry.start; next++)
-      if (pending_[next].preference < pending_[best].preference) best = next;
-    entries_.push_back(pending_[best].entry);
+    for (; next < candidates.size() && candidates[next].entry.start == candidates[i].entry.start; next++)
+      if (candidates[next].preference < candidates[best].preference) best = next;
+    built_.push_back(candidates[best].entry);
     i = next;
   }
-  std::vector<Candidate>().swap(pending_);
+  entries_ = built_.data();
+  count_ = built_.size();
+  save_symbol_entries(tables_, entries_, count_);
 }
 
 std::string_view SymbolIndex::name_of(const Entry& e) const {
-  const Strings& s = strings_[(e.name & kSecondFile) ? 1 : 0];
+  const Table& t = tables_[(e.name & kSecondFile) ? 1 : 0];
   const uint64_t offset = e.name & ~kSecondFile;
-  const char* start = reinterpret_cast<const char*>(s.file->at(s.offset + offset));
-  std::string_view name(start, strnlen(start, s.size - offset));
+  const char* start = reinterpret_cast<const char*>(t.file->at(t.strings_offset + offset));
+  std::string_view name(start, strnlen(start, t.strings_size - offset));
   // Versioned names in a .symtab ("memcpy@@GLIBC_2.14"): the version is not
   // part of the function's name.
   size_t at = name.find('@');
@@ -136,9 +160,9 @@ std::string_view SymbolIndex::name_of(const Entry& e) const {
 }
 
 std::string_view SymbolIndex::lookup(uint64_t address) const {
-  auto after = std::upper_bound(entries_.begin(), entries_.end(), address,
-                                [](uint64_t a, const Entry& e) { return a < e.start; });
-  for (size_t back = 0; back < kEnclosingLookBack && after != entries_.begin(); back++) {
+  const Entry* after = std::upper_bound(entries_, entries_ + count_, address,
+                                        [](uint64_t a, const Entry& e) { return a < e.start; });
+  for (size_t back = 0; back < kEnclosingLookBack && after != entries_; back++) {
     --after;
     if (address - after->start < after->size) return name_of(*after);
   }

@@ -6,7 +6,9 @@
 // symbols with a size count; an address outside every symbol's
 // [value, value + size) has no name (the symbol before it does not own it).
 // An entry is 16 bytes and names stay in the files' string tables, which are
-// read only for the names actually looked up.
+// read only for the names actually looked up. The entries of a large module
+// are kept per machine (symbol_index_cache.h): a later process maps them
+// instead of reading and sorting the whole symbol table again.
 #pragma once
 
 #include <cstddef>
@@ -20,39 +22,51 @@ namespace ppagent {
 
 class SymbolIndex {
  public:
-  // Adds the symbols of `file` (which must outlive the index); at most two
-  // files: the module and its debug file.
+  SymbolIndex() = default;
+  ~SymbolIndex();
+  SymbolIndex(const SymbolIndex&) = delete;
+  SymbolIndex& operator=(const SymbolIndex&) = delete;
+
+  // Notes the symbol table of `file` (which must outlive the index); at most
+  // two files: the module and its debug file.
   void add(const ElfFile* file);
-  // Sorts, and keeps one symbol per address (see the .cc for which).
+  // Builds the index from the noted tables, or maps it from the cache; one
+  // symbol per address (see the .cc for which).
   void finish();
 
   // The name of the function holding `address`, without any "@VERSION";
   // empty when no symbol holds it.
   std::string_view lookup(uint64_t address) const;
 
-  size_t size() const { return entries_.size(); }
+  size_t size() const { return count_; }
+  bool from_cache() const { return mapping_ != nullptr; }
 
   struct Entry {
     uint64_t start;
     uint32_t size;
-    uint32_t name;  // top bit: which file; the rest: offset in its string table
+    uint32_t name;  // top bit: which table; the rest: offset in its string table
   };
   // Before finish(): the symbols with what decides between aliases.
   struct Candidate {
     Entry entry;
     uint64_t preference;  // lower wins: binding rank, then file, then symbol order
   };
+  // Where a file's symbols and their names are.
+  struct Table {
+    const ElfFile* file;
+    uint64_t symbols_offset, symbols_size, strings_offset, strings_size;
+  };
 
  private:
-  struct Strings {
-    const ElfFile* file;
-    uint64_t offset, size;  // of the string table in the file
-  };
+  void collect(size_t table, std::vector<Candidate>* candidates) const;
   std::string_view name_of(const Entry& e) const;
 
-  std::vector<Entry> entries_;
-  std::vector<Strings> strings_;
-  std::vector<Candidate> pending_;
+  std::vector<Table> tables_;
+  std::vector<Entry> built_;
+  const Entry* entries_ = nullptr;  // built_'s, or in the cache entry's mapping
+  size_t count_ = 0;
+  void* mapping_ = nullptr;
+  size_t mapping_size_ = 0;
 };
 
 }  // namespace ppagent

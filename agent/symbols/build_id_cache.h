@@ -1,0 +1,58 @@
+// The directory where the agent keeps what it derives from ELF files for
+// later processes (PPROF_CACHE_DIR): files named by a GNU build-id and a
+// suffix that says what they hold (".dwarf": inflated debug sections,
+// ".symbols": a symbol index).
+//
+// Why one place: every entry has the same rules. It is only ever used for the
+// file it was made from (its header names that file, and the reader compares
+// the header byte for byte); it must be a regular file of the effective
+// user's, of exactly the expected size; it is written whole under a temporary
+// name and renamed into place, so that concurrent processes never see half of
+// one; and the directory, created 0700, must be the user's own and writable
+// by nobody else, or others could plant entries the agent would read as its
+// own. The directory may be removed at any time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ppagent {
+
+// The directory; "" turns the cache off. `named_by_user`: the user chose it
+// (PPROF_CACHE_DIR), so a directory that cannot be used is reported, once;
+// the default one fails silently. Set once at start.
+void configure_build_id_cache(const std::string& directory, bool named_by_user);
+
+// The entry for `build_id` (raw bytes) with `suffix`; "" when the cache is
+// off or there is no build-id.
+std::string build_id_cache_path(const std::string& build_id, const char* suffix);
+
+// Opens the entry at `path` read-only when it is a regular file of the
+// effective user's that starts with the `compared` bytes of `header`; *size:
+// its size, for the caller to check. -1 otherwise (absent, damaged, made
+// from another file).
+int open_build_id_cache_entry(const std::string& path, const void* header, size_t compared,
+                              uint64_t* size);
+
+// Writes one entry: begin(), then write() the pieces at their offsets, then
+// commit(). Dropped uncommitted, it leaves nothing behind.
+class BuildIdCacheWriter {
+ public:
+  explicit BuildIdCacheWriter(std::string path) : path_(std::move(path)) {}
+  ~BuildIdCacheWriter();
+  BuildIdCacheWriter(const BuildIdCacheWriter&) = delete;
+  BuildIdCacheWriter& operator=(const BuildIdCacheWriter&) = delete;
+
+  // Makes the directory if needed and a temporary file in it.
+  bool begin();
+  bool write(const void* data, uint64_t size, uint64_t offset);
+  // Gives the entry its final `size` and name.
+  bool commit(uint64_t size);
+
+ private:
+  std::string path_, temporary_;
+  int fd_ = -1;
+  bool failed_ = false;
+};
+
+}  // namespace ppagent
