@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cerrno>
 #include <climits>
+#include <dlfcn.h>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/agent_scope.h"
@@ -50,6 +52,7 @@
 #include "record/thread_stacks.h"
 #include "record/trace_store.h"
 #include "symbols/build_id_cache.h"
+#include "symbols/module.h"
 #include "unwind/caller_stack.h"
 #include "unwind/stack_walker.h"
 #include "unwind/unload_guard.h"
@@ -362,6 +365,15 @@ void* agent_thread_main(void*) {
   }
 }
 
+// The agent's library, found from one of its own functions.
+void name_agent_library_without_dwarf() {
+  Dl_info info;
+  struct stat st;
+  if (dladdr(reinterpret_cast<void*>(&name_agent_library_without_dwarf), &info) != 0 &&
+      info.dli_fname != nullptr && stat(info.dli_fname, &st) == 0)
+    name_without_dwarf(FileIdentity::of(st));
+}
+
 bool start_dump_thread() {
   pthread_t thread;
   {
@@ -492,6 +504,7 @@ __attribute__((constructor)) void agent_start() {
   g_config = new Config(parse_config(getenv, current_directory(), &problems));
   set_profile_file_mode(g_config->file_mode);
   configure_build_id_cache(g_config->cache_dir, g_config->cache_dir_named);
+  name_agent_library_without_dwarf();
   const ProcessFilter process_filter = parse_process_filter(getenv, &problems);
   g_fork_children_profiled = process_filter.children;
   for (const std::string& p : problems) log_line("%s", p.c_str());

@@ -149,3 +149,49 @@ def test_agent_thread_keeps_to_one_cpu_until_it_has_work(h):
         stop.write_text("")
         r = p.finish(timeout=60)
     assert r.returncode == 0, r.describe()
+
+
+MALLOC_LOOP = r"""
+#include <stdlib.h>
+#include <time.h>
+void* volatile kept;
+int main(void) {
+  struct timespec t0, t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+  do {
+    for (int i = 0; i < 1000; i++) {
+      kept = malloc(16 + i % 200);
+      free(kept);
+    }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 500000000L);
+  return 0;
+}
+"""
+
+
+@pytest.mark.timeout(120)
+def test_interposed_functions_are_named_from_the_symbol_table(h):
+    # CPU time in the interposed malloc shows as `malloc` in the agent's
+    # library, named from its symbol table: reading the agent's own DWARF
+    # for files and lines of its sources cost such a process ~30 MB.
+    d = h.tmpdir("malloc_loop")
+    (d / "malloc_loop.c").write_text(MALLOC_LOOP)
+    prog = d / "malloc_loop"
+    subprocess.run(["gcc", "-O1", str(d / "malloc_loop.c"), "-o", str(prog)], check=True)
+    r = h.run_agent([prog], hz=1000)
+    assert r.returncode == 0, r.describe()
+    view = h.decode(r.the_profile())
+    agent = [m for m in view.mappings.values() if view.str(m.filename).endswith("/libppagent.so")]
+    assert len(agent) == 1, [view.str(m.filename) for m in view.mappings.values()]
+    mapping = agent[0]
+    names = set()
+    for loc in view.locations.values():
+        if loc.mapping_id != mapping.id:
+            continue
+        lines = view.lines(loc)
+        assert len(lines) == 1 and lines[0][0] and not lines[0][2] and lines[0][3] == 0, lines
+        names.add(lines[0][0])
+    assert names & {"malloc", "free"}, names
+    assert mapping.has_functions and not (mapping.has_filenames or mapping.has_line_numbers
+                                          or mapping.has_inline_frames)

@@ -6,6 +6,12 @@
 
 namespace ppagent {
 
+namespace {
+FileIdentity g_without_dwarf;  // plain data: set from the agent's constructor
+}  // namespace
+
+void name_without_dwarf(const FileIdentity& identity) { g_without_dwarf = identity; }
+
 Module::Module(const FileIdentity& identity, std::string mapped_path, std::string open_path)
     : identity_(identity), mapped_path_(std::move(mapped_path)), open_path_(std::move(open_path)) {}
 
@@ -55,6 +61,7 @@ void Module::build_index(const ModuleContext& context) {
   if (debug_file_) index_.add(debug_file_.get());
   index_.finish();
   ElfFile* dwarf_file = file_->has_dwarf() ? file_.get() : debug_file_.get();
+  if (!memory_image_ && identity_ == g_without_dwarf) dwarf_file = nullptr;
   if (dwarf_file && dwarf_file->has_dwarf()) {
     if (std::unique_ptr<DwarfImage> image = DwarfImage::create(dwarf_file)) {
       context.counters.dwarf_opened++;

@@ -36,6 +36,13 @@ struct ModuleContext {
   SymbolizerCounters& counters;
 };
 
+// The agent's own library is named from its symbol table alone, as the
+// `malloc` a user knows: its DWARF (8 MB in a debugoptimized build) cost a
+// process whose one sample fell in the interposed malloc ~30 MB of peak RSS,
+// for files and lines of the agent's sources that tell a user nothing. Set
+// once at start; tests that symbolize their own code leave it unset.
+void name_without_dwarf(const FileIdentity& identity);
+
 class Module {
  public:
   // The file `mapped_path` (as /proc/self/maps names it), opened through
