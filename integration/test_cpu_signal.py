@@ -6,8 +6,8 @@ signal with its default disposition (SIGRTMAX), they get real CPU profiles:
 samples in their own executable (Debian strips their internal names, so found
 by mapping), a total CPU time within 10% of what the kernel counted (wait4's
 rusage), and the same output and exit status as without the agent. The -pg
-program's own gprof profile still works, and its functions are in ours by
-name.
+program's own gprof profile still holds its CPU time, and its functions are in
+ours by name.
 
 Programs that block every signal and wait for signals themselves (sigwait,
 sigwaitinfo, sigtimedwait, signalfd) see the masks they set and never receive
@@ -174,6 +174,16 @@ int main(void) {
 """
 
 
+def gprof_seconds(flat):
+    """The sum of the self seconds of gprof's flat profile (-b -p)."""
+    total = 0.0
+    for line in flat.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[0].replace(".", "", 1).isdigit():
+            total += float(fields[2])
+    return total
+
+
 @pytest.mark.timeout(300)
 def test_program_built_with_pg(h):
     """gprof's runtime installs a SIGPROF handler and runs ITIMER_PROF before
@@ -193,26 +203,30 @@ def test_program_built_with_pg(h):
         assert gmon.is_file(), "gprof's gmon.out was not written\n" + r.describe()
         r.gprof = subprocess.run(["gprof", "-b", "-p", str(exe), str(gmon)],
                                  capture_output=True, text=True, check=True).stdout
+        r.gprof_seconds = gprof_seconds(r.gprof)
         return r
+
+    # gprof's own ticks reach its handler at the program's instructions: its
+    # histogram holds about the process's CPU time (0.96-1.12 of it here, with
+    # or without the agent). Its ITIMER_PROF counts the same CPU clock at the
+    # same rate as the agent's timer, so both signals often come due at the
+    # same tick; when the agent's handler let SIGPROF in on top of it, gprof's
+    # handler saw the agent's handler as the interrupted code and dropped the
+    # tick: 0.3-0.8 of the CPU time in most runs, and in some all of it ("no
+    # time accumulated"). Three runs, each of which must hold its time.
+    def check_gprof(r):
+        ctx = (f"gprof {r.gprof_seconds:.2f}s, rusage utime+stime {r.cpu_seconds:.3f}s\n"
+               + r.gprof)
+        assert "pg_hot_loop" in r.gprof and "no time accumulated" not in r.gprof, ctx
+        assert r.gprof_seconds >= 0.80 * r.cpu_seconds, ctx
 
     plain = run_once(False)
     assert plain.returncode == 7, plain.describe()
-    assert "no time accumulated" not in plain.gprof, plain.gprof
-    # gprof's own ticks still reach its handler: its flat profile has time.
-    # KNOWN DEFECT (open): with the agent's CPU timers running, about one run
-    # in five ends with gprof's histogram empty ("no time accumulated"), which
-    # never happens without the agent or with PPROF_CPU_HZ=0. Until that is
-    # found, up to three runs are made and one of them must have gprof's time.
-    tries = []
+    check_gprof(plain)
     for _ in range(3):
         run = run_once(True)
         same_as_without_agent(plain, run)
-        tries.append(run)
-        if "pg_hot_loop" in run.gprof and "no time accumulated" not in run.gprof:
-            break
-    else:
-        raise AssertionError("gprof accumulated no time in any of 3 runs under the agent:\n"
-                             + "\n".join(t.gprof for t in tries))
+        check_gprof(run)
 
     view = check_profile_of_real_program(h, run, "pg_prog", os.path.realpath(exe))
     flat = view.flat_by_function()
