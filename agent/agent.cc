@@ -38,12 +38,8 @@
 #include "output/profile_file.h"
 #include "output/report_file.h"
 #include "output/write_failure_log.h"
-#include "pprof/contention_profile.h"
-#include "pprof/cpu_profile.h"
-#include "pprof/heap_profile.h"
 #include "pprof/profile_kind.h"
 #include "pprof/profile_snapshot.h"
-#include "pprof/thread_profile.h"
 #include "record/contention_profiler.h"
 #include "record/cpu_sampler.h"
 #include "record/heap_profiler.h"
@@ -114,12 +110,15 @@ void append_report(const std::string& path) {
   if (!g_config->report_file.empty()) append_report_line(g_config->report_file, path);
 }
 
-// `sequence` 0: the final file; n > 0: the n-th dump's. `flushing`: a
-// periodic flush, whose failures are reported once per kind.
-void write_file(ProfileKind kind, int sequence, const std::string& profile,
+// A profile from its snapshot to its file. `sequence` 0: the final file;
+// n > 0: the n-th dump's. `time_unix_ns`, `duration_ns`: as build_profile's.
+// `flushing`: a periodic flush, whose failures are reported once per kind.
+void write_file(ProfileKind kind, int sequence, const ProfileSnapshot& snapshot,
+                int64_t time_unix_ns, int64_t duration_ns, Symbolizer* symbolizer,
                 bool flushing = false) {
   // No usable output directory (reported at start): the profiles are only served live.
   if (g_config->output_dir.empty()) return;
+  const std::string profile = build_profile(kind, snapshot, time_unix_ns, duration_ns, symbolizer);
   const ProfileKindInfo& info = profile_kind_info(kind);
   std::string file_kind = info.file_name;
   if (sequence > 0) file_kind += "." + std::to_string(sequence);
@@ -143,20 +142,18 @@ void write_file(ProfileKind kind, int sequence, const std::string& profile,
     log_write_failure(error);
 }
 
-// `flushing`: the sampler runs on (the store is read while it is written to).
+// The whole run's CPU profile. `flushing`: the sampler runs on (the store is
+// read while it is written to).
 void write_cpu_profile(Symbolizer* symbolizer, bool flushing = false) {
   if (!flushing) CpuSampler::stop();
-  CpuProfileParams params;
-  params.hz = g_config->cpu_hz;
-  params.start_unix_ns = g_start_unix_ns;
-  params.duration_ns = clock_ns(CLOCK_MONOTONIC) - g_start_mono_ns;
-  params.signal = cpu_signal();
-  write_file(ProfileKind::kCpu, 0, build_cpu_profile(*g_cpu_store, params, symbolizer), flushing);
+  const int64_t duration = clock_ns(CLOCK_MONOTONIC) - g_start_mono_ns;
+  const ProfileSnapshot snapshot = take_profile_snapshot(ProfileKind::kCpu);
+  write_file(ProfileKind::kCpu, 0, snapshot, g_start_unix_ns, duration, symbolizer, flushing);
   if (flushing) return;
-  if (uint64_t dropped = g_cpu_store->dropped_samples()) {
+  if (uint64_t dropped = snapshot.cpu.dropped_samples) {
     log_line("%llu CPU samples (%.3f s of CPU time) were dropped: the sample store was full",
              static_cast<unsigned long long>(dropped),
-             g_cpu_store->dropped_weight() / static_cast<double>(g_config->cpu_hz));
+             snapshot.cpu.dropped_weight / static_cast<double>(snapshot.cpu.hz));
   }
 }
 
@@ -166,24 +163,21 @@ void write_heap_profiles(int sequence, Symbolizer* symbolizer, bool flushing = f
   const ProfileSnapshot heap = take_profile_snapshot(ProfileKind::kHeap);
   const int64_t now = clock_ns(CLOCK_REALTIME);
   for (ProfileKind kind : {ProfileKind::kHeap, ProfileKind::kAllocs})
-    write_file(kind, sequence, build_profile(kind, heap, now, 0, symbolizer), flushing);
+    write_file(kind, sequence, heap, now, 0, symbolizer, flushing);
 }
 
 void write_contention_profiles(int sequence, Symbolizer* symbolizer, bool flushing = false) {
   const int64_t now = clock_ns(CLOCK_REALTIME);
   for (ProfileKind kind : {ProfileKind::kMutex, ProfileKind::kBlock})
     if (kind == ProfileKind::kMutex ? g_mutex_on : g_block_on)
-      write_file(kind, sequence,
-                 build_profile(kind, take_profile_snapshot(kind), now, 0, symbolizer), flushing);
+      write_file(kind, sequence, take_profile_snapshot(kind), now, 0, symbolizer, flushing);
 }
 
 void write_thread_profiles(int sequence, const ProfileSnapshot& threads,
                            const ProfileSnapshot& created, Symbolizer* symbolizer) {
   const int64_t now = clock_ns(CLOCK_REALTIME);
-  write_file(ProfileKind::kThreads, sequence,
-             build_profile(ProfileKind::kThreads, threads, now, 0, symbolizer));
-  write_file(ProfileKind::kThreadCreate, sequence,
-             build_profile(ProfileKind::kThreadCreate, created, now, 0, symbolizer));
+  write_file(ProfileKind::kThreads, sequence, threads, now, 0, symbolizer);
+  write_file(ProfileKind::kThreadCreate, sequence, created, now, 0, symbolizer);
 }
 
 bool dumps_on() { return g_heap_on || g_mutex_on || g_block_on; }

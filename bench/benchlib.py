@@ -85,31 +85,32 @@ def machine_facts():
         pass
     u = platform.uname()
     facts["kernel"] = "%s %s %s" % (u.system, u.release, u.machine)
+    cpu = line_after("/proc/cpuinfo", "model name")
+    if cpu is not None:
+        facts["cpu"] = cpu.split(":", 1)[1].strip()
+    os_name = line_after("/etc/os-release", "PRETTY_NAME=")
+    if os_name is not None:
+        facts["os"] = os_name.strip().strip('"')
+    mem_kib = line_after("/proc/meminfo", "MemTotal:")
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    facts["cpu"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        with open("/etc/os-release") as f:
-            for line in f:
-                if line.startswith("PRETTY_NAME="):
-                    facts["os"] = line.split("=", 1)[1].strip().strip('"')
-    except OSError:
-        pass
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    facts["mem_gib"] = round(int(line.split()[1]) / 1048576.0, 1)
-                    break
-    except (OSError, ValueError, IndexError):
+        facts["mem_gib"] = round(int(mem_kib.split()[0]) / 1048576.0, 1)
+    except (AttributeError, ValueError, IndexError):
         pass
     facts["loadavg"] = loadavg()
     return facts
+
+
+def line_after(path, prefix):
+    """The rest of the first line of `path` that starts with `prefix`, or
+    None (no such line, or the file cannot be read)."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(prefix):
+                    return line[len(prefix):]
+    except OSError:
+        pass
+    return None
 
 
 def loadavg():

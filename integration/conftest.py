@@ -70,6 +70,19 @@ class Run:
     def ppagent_lines(self):
         return [l for l in self.stderr.splitlines() if l.startswith("ppagent:")]
 
+    def assert_one_complaint(self, base, var, quoted):
+        """A bad setting of `var`: the program's status and stdout are those
+        of `base` (a run without it), and stderr is one ppagent: line that
+        names `var` and quotes its value (`quoted`), and nothing else."""
+        assert self.returncode == base.returncode, self.describe()
+        assert self.stdout == base.stdout, self.describe()
+        lines = self.ppagent_lines
+        assert len(lines) == 1, "expected exactly one ppagent: line\n" + self.describe()
+        assert var in lines[0], f"the line must name {var}: {lines[0]!r}"
+        assert quoted in lines[0], f"the line must quote the value ({quoted}): {lines[0]!r}"
+        others = [l for l in self.stderr.splitlines() if not l.startswith("ppagent:")]
+        assert others == [], "nothing else on stderr\n" + self.describe()
+
     def describe(self):
         return (f"argv={self.argv}\nreturncode={self.returncode}\n"
                 f"stdout:\n{self.stdout}\nstderr:\n{self.stderr}\n"
@@ -571,6 +584,21 @@ class ProfileView:
                 chk(l.num_unit, "label num_unit")
         return problems
 
+    def add_sample_problems(self, bad, chk, kind_problems):
+        """`bad` with the problems of the first five bad samples, and past
+        five how many there are in all. A sample's problems: those every
+        sample can have (sample_problems), then `kind_problems(sample)`."""
+        nbad = 0
+        for s in self.p.sample:
+            problems = self.sample_problems(s, chk) + kind_problems(s)
+            if problems:
+                nbad += 1
+                if nbad <= 5:
+                    bad.append("sample: " + "; ".join(problems))
+        if nbad > 5:
+            bad.append(f"... {nbad} bad samples in all")
+        return bad
+
     def problems(self, *, hz=100, program=None):
         """Everything that makes this file not a spec-conforming CPU profile."""
         p = self.p
@@ -586,9 +614,9 @@ class ProfileView:
             bad.append("duration_nanos not set")
         if not any(c.startswith("dropped samples:") for c in self.comments()):
             bad.append(f"no 'dropped samples: N' comment (comments: {self.comments()})")
-        nbad = 0
-        for s in p.sample:
-            problems = self.sample_problems(s, chk)
+
+        def cpu_sample_problems(s):
+            problems = []
             if len(s.value) == len(p.sample_type) and (
                     s.value[0] < 1 or s.value[1] < s.value[0] * p.period
                     or (p.period and s.value[1] % p.period)):
@@ -600,13 +628,9 @@ class ProfileView:
                 problems.append(f"thread_id label missing or not decimal: {lab}")
             if "thread_name" not in lab:
                 problems.append(f"thread_name label missing: {lab}")
-            if problems:
-                nbad += 1
-                if nbad <= 5:
-                    bad.append("sample: " + "; ".join(problems))
-        if nbad > 5:
-            bad.append(f"... {nbad} bad samples in all")
-        return bad
+            return problems
+
+        return self.add_sample_problems(bad, chk, cpu_sample_problems)
 
     # -- heap profiles ---------------------------------------------------------
 
@@ -629,10 +653,10 @@ class ProfileView:
         want_dst = "alloc_space" if kind == "allocs" else None
         if dst != want_dst:
             bad.append(f"default_sample_type is {dst!r}, want {want_dst!r} for a {kind} profile")
-        nbad = 0
         seen = set()
-        for s in p.sample:
-            problems = self.sample_problems(s, chk)
+
+        def heap_sample_problems(s):
+            problems = []
             if len(s.value) == 4:
                 ao, asp, io, isp = s.value
                 if min(s.value) < 0:
@@ -655,13 +679,9 @@ class ProfileView:
                 problems.append(f"a second sample for stack {list(s.location_id)} and "
                                 f"bytes={nums.get('bytes')}")
             seen.add(key)
-            if problems:
-                nbad += 1
-                if nbad <= 5:
-                    bad.append("sample: " + "; ".join(problems))
-        if nbad > 5:
-            bad.append(f"... {nbad} bad samples in all")
-        return bad
+            return problems
+
+        return self.add_sample_problems(bad, chk, heap_sample_problems)
 
     def stack_functions(self, sample):
         """Every function name on the sample's stack (all inline levels)."""

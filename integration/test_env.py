@@ -43,15 +43,7 @@ def test_bad_value_one_line(h, var, value):
     cwd = h.tmpdir("cwd")
     env = {"PPROF_OUTPUT_DIR": cwd, var: value}
     r = h.run([h.workload("hello_exit"), str(EXIT)], cwd=cwd, env=env)
-    assert r.returncode == base.returncode, r.describe()
-    assert r.stdout == base.stdout, r.describe()
-    lines = r.ppagent_lines
-    assert len(lines) == 1, f"expected exactly one ppagent: line\n" + r.describe()
-    assert var in lines[0], f"the line must name {var}: {lines[0]!r}"
-    want = f'"{value}"' if var != "PPROF_OUTPUT_DIR" else value
-    assert want in lines[0], f"the line must quote the value ({want}): {lines[0]!r}"
-    others = [l for l in r.stderr.splitlines() if not l.startswith("ppagent:")]
-    assert others == [], "nothing else on stderr\n" + r.describe()
+    r.assert_one_complaint(base, var, f'"{value}"' if var != "PPROF_OUTPUT_DIR" else value)
 
 
 @pytest.mark.timeout(60)

@@ -62,14 +62,7 @@ BAD = [
 def test_bad_value_one_line(h, var, value, heap_off):
     base = baseline(h)
     r = run_hello(h, {var: value})
-    assert r.returncode == base.returncode, r.describe()
-    assert r.stdout == base.stdout, r.describe()
-    lines = r.ppagent_lines
-    assert len(lines) == 1, "expected exactly one ppagent: line\n" + r.describe()
-    assert var in lines[0], f"the line must name {var}: {lines[0]!r}"
-    assert f'"{value}"' in lines[0], f"the line must quote the value: {lines[0]!r}"
-    others = [l for l in r.stderr.splitlines() if not l.startswith("ppagent:")]
-    assert others == [], "nothing else on stderr\n" + r.describe()
+    r.assert_one_complaint(base, var, f'"{value}"')
     files = heap_files(r.outdir, "hello_exit", r.pid)
     # CPU profiling is not affected by a heap variable.
     assert "cpu" in files, r.describe()

@@ -166,6 +166,17 @@ def alive(pid):
     return st.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def assert_dump_refused(h, p):
+    """`ppagent dump PID` refuses with a message and sends nothing: the
+    process still runs. Returns the launcher's run."""
+    d = h.run_launcher(["dump", p.pid], timeout=60)
+    assert d.returncode == 1, d.describe()
+    assert d.ppagent_lines, "a clear message is expected\n" + d.describe()
+    time.sleep(0.5)
+    assert p.popen.poll() is None and alive(p.pid), "a signal was sent anyway"
+    return d
+
+
 @pytest.mark.timeout(120)
 def test_dump_refuses_process_without_agent(h):
     # heap_sites without the agent: SIGUSR2 would kill it (default action), so
@@ -174,12 +185,8 @@ def test_dump_refuses_process_without_agent(h):
     p = h.start([h.workload("heap_sites"), qdir / "quit"], agent=False, cwd=h.tmpdir("cwd"))
     try:
         p.wait_for_stdout("ready\n", timeout=120)
-        d = h.run_launcher(["dump", p.pid], timeout=60)
-        assert d.returncode == 1, d.describe()
-        assert d.ppagent_lines, "a clear message is expected\n" + d.describe()
+        d = assert_dump_refused(h, p)
         assert str(p.pid) in d.stderr, d.describe()
-        time.sleep(0.5)
-        assert p.popen.poll() is None and alive(p.pid), "a signal was sent anyway"
     finally:
         (qdir / "quit").touch()
     r = p.finish(60)
@@ -193,11 +200,7 @@ def test_dump_refuses_dump_signal_none(h):
                 env={"PPROF_DUMP_SIGNAL": "none"})
     try:
         p.wait_for_stdout("ready\n", timeout=120)
-        d = h.run_launcher(["dump", p.pid], timeout=60)
-        assert d.returncode == 1, d.describe()
-        assert d.ppagent_lines, d.describe()
-        time.sleep(0.5)
-        assert p.popen.poll() is None and alive(p.pid), "a signal was sent anyway"
+        assert_dump_refused(h, p)
     finally:
         (qdir / "quit").touch()
     r = p.finish(60)

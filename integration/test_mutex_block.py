@@ -101,15 +101,13 @@ def assert_valid_contention_profile(h, path, program):
         bad.append(f"period_type is {pt}, want contentions/count")
     if view.p.period != 1:
         bad.append(f"period is {view.p.period}, want 1")
-    nbad = 0
-    for s in view.p.sample:
-        problems = view.sample_problems(s, chk)
+
+    def contention_values(s):
         if len(s.value) == 2 and (s.value[0] < 1 or s.value[1] < 0):
-            problems.append(f"values {list(s.value)}: want contentions >= 1, delay >= 0")
-        if problems:
-            nbad += 1
-            if nbad <= 5:
-                bad.append("sample: " + "; ".join(problems))
+            return [f"values {list(s.value)}: want contentions >= 1, delay >= 0"]
+        return []
+
+    view.add_sample_problems(bad, chk, contention_values)
     assert not bad, f"{path}: invalid contention profile:\n  " + "\n  ".join(bad)
     raw = h.pprof_raw(path)
     assert "PeriodType: contentions count" in raw, raw[:2000]
@@ -469,14 +467,7 @@ def test_bad_value_one_line(h, var, value):
     assert base.returncode == 4 and base.stderr == "", base.describe()
     # The other variable is valid and on: only the bad one's profile is off.
     r = h.run_agent([h.workload("hello_exit"), "4"], env={var: value, OTHER[var]: 1})
-    assert r.returncode == base.returncode, r.describe()
-    assert r.stdout == base.stdout, r.describe()
-    lines = r.ppagent_lines
-    assert len(lines) == 1, "expected exactly one ppagent: line\n" + r.describe()
-    assert var in lines[0], f"the line must name {var}: {lines[0]!r}"
-    assert f'"{value}"' in lines[0], f"the line must quote the value: {lines[0]!r}"
-    others = [l for l in r.stderr.splitlines() if not l.startswith("ppagent:")]
-    assert others == [], "nothing else on stderr\n" + r.describe()
+    r.assert_one_complaint(base, var, f'"{value}"')
     files = lock_files(r.outdir, "hello_exit", r.pid)
     assert KIND[var] not in files, f"{var} is bad: that profile must be off\n" + r.describe()
     assert KIND[OTHER[var]] in files, (

@@ -4,16 +4,11 @@
 
 #include <atomic>
 #include <ctime>
-#include <memory>
-#include <vector>
 
 #include "base/agent_scope.h"
 #include "base/agent_state.h"
 #include "base/clock.h"
-#include "base/config.h"
 #include "output/profile_file.h"
-#include "pprof/cpu_profile.h"
-#include "pprof/profile_delta.h"
 #include "pprof/profile_snapshot.h"
 #include "pprof/profile_text.h"
 #include "record/cpu_sampler.h"
@@ -63,23 +58,17 @@ bool wait_window(const LiveRequest& request, int seconds) {
 struct Window {
   int64_t start_unix_ns = 0, start_mono_ns = 0;
   static Window begin() { return {clock_ns(CLOCK_REALTIME), clock_ns(CLOCK_MONOTONIC)}; }
-  int64_t length_ns() const { return start_mono_ns ? clock_ns(CLOCK_MONOTONIC) - start_mono_ns : 0; }
+  int64_t length_ns() const { return clock_ns(CLOCK_MONOTONIC) - start_mono_ns; }
 };
 
-// Every kind but CPU: its state now, or its difference over the window.
-std::string moment_or_window_profile(const LiveRequest& request, bool* ok) {
-  Window window = Window::begin();
-  ProfileSnapshot snapshot = take_profile_snapshot(request.kind, kThreadDeadlineMs);
-  int64_t duration = 0;
-  if (request.seconds > 0) {
-    if (!(*ok = wait_window(request, request.seconds))) return {};
-    ProfileSnapshot later = take_profile_snapshot(request.kind, kThreadDeadlineMs);
-    subtract_profile_snapshot(request.kind, snapshot, &later);
-    snapshot = std::move(later);
-    duration = window.length_ns();
-  }
-  Symbolizer* symbolizer = Symbolizer::shared();
-  return build_profile(request.kind, snapshot, window.start_unix_ns, duration, symbolizer);
+// Snapshot, wait `seconds`, snapshot: the second minus the first. False if
+// the request was cancelled while waiting.
+bool difference_over_window(const LiveRequest& request, int seconds, ProfileSnapshot* snapshot) {
+  const ProfileSnapshot earlier = take_profile_snapshot(request.kind, kThreadDeadlineMs);
+  if (!wait_window(request, seconds)) return false;
+  *snapshot = take_profile_snapshot(request.kind, kThreadDeadlineMs);
+  subtract_profile_snapshot(request.kind, earlier, snapshot);
+  return true;
 }
 
 // ---- CPU windows ----------------------------------------------------------
@@ -98,47 +87,51 @@ struct CpuWindowGuard {
   ~CpuWindowGuard() { g_cpu_window_busy.store(false); }
 };
 
-LiveResult cpu_profile(const LiveRequest& request, std::string* profile) {
+// CPU profiling is off for the run: a sampler of its own, at Go's rate, for
+// the window only.
+LiveResult own_sampler_window(const LiveRequest& request, int seconds, ProfileSnapshot* snapshot) {
+  const AgentState state = agent_state();
+  if (state.module_tables == nullptr)
+    return error_result(500, "Could not enable CPU profiling: the agent is not running");
+  delete g_previous_window_store;
+  g_previous_window_store = nullptr;
+  auto* store = new TraceStore(kWindowStacks, kWindowStacks * kWindowFramesPerStack);
+  g_previous_window_store = store;
+  if (!store->ok() || !CpuSampler::start(kWindowCpuHz, store, state.module_tables))
+    return error_result(500, "Could not enable CPU profiling: cannot start the sampler");
+  bool completed = wait_window(request, seconds);
+  CpuSampler::stop();
+  if (!completed) return error_result(kClientGone, "client went away");
+  *snapshot = take_cpu_snapshot(*store, kWindowCpuHz);
+  return {};
+}
+
+// The CPU samples of a window (a CPU profile is never a moment).
+LiveResult cpu_window(const LiveRequest& request, ProfileSnapshot* snapshot) {
   if (g_cpu_window_busy.exchange(true))
     return error_result(500, "Could not enable CPU profiling: cpu profiling already in use");
   CpuWindowGuard guard;
   const int seconds = request.seconds > 0 ? request.seconds : kDefaultCpuSeconds;
-  AgentState state = agent_state();
-  CpuProfileParams params;
-  Window window = Window::begin();
-  params.start_unix_ns = window.start_unix_ns;
-  std::vector<CpuTrace> traces;
-  uint64_t dropped = 0;
+  const AgentState state = agent_state();
+  if (!(state.cpu_on && state.cpu_store != nullptr))
+    return own_sampler_window(request, seconds, snapshot);
+  // The whole-run sampler keeps running untouched: the window is the
+  // difference of its store between the start and the end.
+  if (!difference_over_window(request, seconds, snapshot))
+    return error_result(kClientGone, "client went away");
+  return {};
+}
 
-  if (state.cpu_on && state.cpu_store != nullptr) {
-    // The whole-run sampler keeps running untouched: the window is the
-    // difference of its store between the start and the end.
-    params.hz = state.config->cpu_hz;
-    std::vector<CpuTrace> before = collect_cpu_traces(*state.cpu_store);
-    uint64_t dropped_before = state.cpu_store->dropped_samples();
-    if (!wait_window(request, seconds)) return error_result(kClientGone, "client went away");
-    traces = cpu_delta(before, collect_cpu_traces(*state.cpu_store));
-    dropped = state.cpu_store->dropped_samples() - dropped_before;
-  } else {
-    if (state.module_tables == nullptr)
-      return error_result(500, "Could not enable CPU profiling: the agent is not running");
-    delete g_previous_window_store;
-    g_previous_window_store = nullptr;
-    auto* store = new TraceStore(kWindowStacks, kWindowStacks * kWindowFramesPerStack);
-    g_previous_window_store = store;
-    if (!store->ok() || !CpuSampler::start(kWindowCpuHz, store, state.module_tables))
-      return error_result(500, "Could not enable CPU profiling: cannot start the sampler");
-    params.hz = kWindowCpuHz;
-    bool completed = wait_window(request, seconds);
-    CpuSampler::stop();
-    if (!completed) return error_result(kClientGone, "client went away");
-    traces = collect_cpu_traces(*store);
-    dropped = store->dropped_samples();
+// The request's snapshot: CPU's window, another kind's state now or its
+// difference over the window.
+LiveResult take_live_snapshot(const LiveRequest& request, ProfileSnapshot* snapshot) {
+  if (request.kind == ProfileKind::kCpu) return cpu_window(request, snapshot);
+  if (request.seconds == 0) {
+    *snapshot = take_profile_snapshot(request.kind, kThreadDeadlineMs);
+    return {};
   }
-  params.duration_ns = window.length_ns();
-  params.signal = cpu_signal();
-  Symbolizer* symbolizer = Symbolizer::shared();
-  *profile = build_cpu_profile(traces, dropped, params, symbolizer);
+  if (!difference_over_window(request, request.seconds, snapshot))
+    return error_result(kClientGone, "client went away");
   return {};
 }
 
@@ -157,19 +150,13 @@ LiveResult produce_live_profile(const LiveRequest& request) {
   if (!live_kind_enabled(request.kind, &how_to_enable)) return error_result(404, how_to_enable);
   if (request.seconds < 0) return error_result(400, "Bad Request: invalid seconds");
 
-  std::string profile;
-  bool completed = true;
-  switch (request.kind) {
-    case ProfileKind::kCpu: {
-      LiveResult failed = cpu_profile(request, &profile);
-      if (!failed.content_type.empty()) return failed;
-      break;
-    }
-    default:
-      profile = moment_or_window_profile(request, &completed);
-      break;
-  }
-  if (!completed) return error_result(kClientGone, "client went away");
+  const Window window = Window::begin();
+  ProfileSnapshot snapshot;
+  LiveResult failed = take_live_snapshot(request, &snapshot);
+  if (failed.status != 200) return failed;
+  const bool moment = request.kind != ProfileKind::kCpu && request.seconds == 0;
+  const std::string profile = build_profile(request.kind, snapshot, window.start_unix_ns,
+                                            moment ? 0 : window.length_ns(), Symbolizer::shared());
 
   LiveResult result;
   if (request.text) {

@@ -33,11 +33,6 @@ std::vector<CpuTrace> collect_cpu_traces(const TraceStore& store) {
   return out;
 }
 
-std::string build_cpu_profile(const TraceStore& store, const CpuProfileParams& params,
-                              Symbolizer* symbolizer) {
-  return build_cpu_profile(collect_cpu_traces(store), store.dropped_samples(), params, symbolizer);
-}
-
 std::string build_cpu_profile(const std::vector<CpuTrace>& traces, uint64_t dropped_samples,
                               const CpuProfileParams& params, Symbolizer* symbolizer) {
   const int64_t period = 1000000000LL / params.hz;

@@ -1,4 +1,4 @@
-// Turns the CPU trace store into a pprof CPU profile shaped like Go's.
+// Turns a CPU trace store's traces into a pprof CPU profile shaped like Go's.
 #pragma once
 
 #include <cstdint>
@@ -29,11 +29,9 @@ struct CpuTrace {
 // one trace in two slots (see TraceStore::add), which are merged here.
 std::vector<CpuTrace> collect_cpu_traces(const TraceStore& store);
 
-// Serialized (uncompressed) Profile, symbolized in this process.
-std::string build_cpu_profile(const TraceStore& store, const CpuProfileParams& params,
-                              Symbolizer* symbolizer);
-// The same from traces already collected (e.g. the difference of two
-// collections); `dropped_samples` goes into the profile's comment.
+// Serialized (uncompressed) Profile, symbolized in this process, from traces
+// collected (or the difference of two collections); `dropped_samples` goes
+// into the profile's comment. Made through build_profile (profile_snapshot.h).
 std::string build_cpu_profile(const std::vector<CpuTrace>& traces, uint64_t dropped_samples,
                               const CpuProfileParams& params, Symbolizer* symbolizer);
 

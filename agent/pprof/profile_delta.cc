@@ -5,46 +5,64 @@
 
 namespace ppagent {
 
+namespace {
+
+// A snapshot's records, one per key: the records of one key (a snapshot may
+// hold a key twice) are summed into the first with `add`.
+template <typename Key, typename Record, typename KeyOf, typename Add>
+std::map<Key, Record> sum_by_key(const std::vector<Record>& records, KeyOf key_of, Add add) {
+  std::map<Key, Record> sums;
+  for (const Record& r : records) {
+    auto [it, inserted] = sums.try_emplace(key_of(r), r);
+    if (!inserted) add(&it->second, r);
+  }
+  return sums;
+}
+
+// Counters never decrease; a smaller later value cannot happen, but clamp
+// rather than wrap if it ever did.
+uint64_t minus(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
+// For records whose counters only grow: per key, the later sum minus the
+// earlier one (`subtract`), keeping the records that `changed`. A key only in
+// `before` has nothing to show.
+template <typename Key, typename Record, typename KeyOf, typename Add, typename Subtract,
+          typename Changed>
+std::vector<Record> delta_by_key(const std::vector<Record>& before,
+                                 const std::vector<Record>& after, KeyOf key_of, Add add,
+                                 Subtract subtract, Changed changed) {
+  const std::map<Key, Record> earlier = sum_by_key<Key>(before, key_of, add);
+  std::vector<Record> out;
+  for (auto& [key, record] : sum_by_key<Key>(after, key_of, add)) {
+    auto it = earlier.find(key);
+    if (it != earlier.end()) subtract(&record, it->second);
+    if (changed(record)) out.push_back(std::move(record));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<HeapBucketSnapshot> heap_delta(const std::vector<HeapBucketSnapshot>& before,
                                            const std::vector<HeapBucketSnapshot>& after) {
   using Key = std::pair<std::vector<uintptr_t>, uint64_t>;
-  std::map<Key, HeapBucketSnapshot> earlier;
-  for (const HeapBucketSnapshot& b : before) {
-    auto [it, inserted] = earlier.try_emplace(Key{b.stack, b.size}, b);
-    if (!inserted) {
-      it->second.alloc_count += b.alloc_count;
-      it->second.alloc_bytes += b.alloc_bytes;
-      it->second.free_count += b.free_count;
-      it->second.free_bytes += b.free_bytes;
-    }
-  }
-  std::map<Key, HeapBucketSnapshot> later;
-  for (const HeapBucketSnapshot& b : after) {
-    auto [it, inserted] = later.try_emplace(Key{b.stack, b.size}, b);
-    if (!inserted) {
-      it->second.alloc_count += b.alloc_count;
-      it->second.alloc_bytes += b.alloc_bytes;
-      it->second.free_count += b.free_count;
-      it->second.free_bytes += b.free_bytes;
-    }
-  }
-  std::vector<HeapBucketSnapshot> out;
-  for (auto& [key, b] : later) {
-    auto it = earlier.find(key);
-    if (it != earlier.end()) {
-      // Counters never decrease; a smaller later value cannot happen, but
-      // clamp rather than wrap if it ever did.
-      auto minus = [](uint64_t a, uint64_t b) { return a > b ? a - b : 0; };
-      b.alloc_count = minus(b.alloc_count, it->second.alloc_count);
-      b.alloc_bytes = minus(b.alloc_bytes, it->second.alloc_bytes);
-      b.free_count = minus(b.free_count, it->second.free_count);
-      b.free_bytes = minus(b.free_bytes, it->second.free_bytes);
-    }
-    if (b.alloc_count == 0 && b.alloc_bytes == 0 && b.free_count == 0 && b.free_bytes == 0)
-      continue;
-    out.push_back(std::move(b));
-  }
-  return out;
+  return delta_by_key<Key>(
+      before, after, [](const HeapBucketSnapshot& b) { return Key{b.stack, b.size}; },
+      [](HeapBucketSnapshot* sum, const HeapBucketSnapshot& b) {
+        sum->alloc_count += b.alloc_count;
+        sum->alloc_bytes += b.alloc_bytes;
+        sum->free_count += b.free_count;
+        sum->free_bytes += b.free_bytes;
+      },
+      [](HeapBucketSnapshot* later, const HeapBucketSnapshot& earlier) {
+        later->alloc_count = minus(later->alloc_count, earlier.alloc_count);
+        later->alloc_bytes = minus(later->alloc_bytes, earlier.alloc_bytes);
+        later->free_count = minus(later->free_count, earlier.free_count);
+        later->free_bytes = minus(later->free_bytes, earlier.free_bytes);
+      },
+      [](const HeapBucketSnapshot& b) {
+        return b.alloc_count != 0 || b.alloc_bytes != 0 || b.free_count != 0 || b.free_bytes != 0;
+      });
 }
 
 std::vector<ContentionSnapshot> contention_delta(const std::vector<ContentionSnapshot>& before,
@@ -69,14 +87,12 @@ std::vector<ContentionSnapshot> contention_delta(const std::vector<ContentionSna
 std::vector<ThreadGroup> thread_group_delta(const std::vector<ThreadGroup>& before,
                                             const std::vector<ThreadGroup>& after) {
   using Key = std::tuple<std::vector<uintptr_t>, std::string, bool>;
-  std::map<Key, ThreadGroup> groups;
-  for (const ThreadGroup& g : after) {
-    auto [it, inserted] = groups.try_emplace(Key{g.stack, g.thread_name, g.answered}, g);
-    if (!inserted) {
-      it->second.count += g.count;
-      it->second.tids.insert(it->second.tids.end(), g.tids.begin(), g.tids.end());
-    }
-  }
+  std::map<Key, ThreadGroup> groups = sum_by_key<Key>(
+      after, [](const ThreadGroup& g) { return Key{g.stack, g.thread_name, g.answered}; },
+      [](ThreadGroup* sum, const ThreadGroup& g) {
+        sum->count += g.count;
+        sum->tids.insert(sum->tids.end(), g.tids.begin(), g.tids.end());
+      });
   for (const ThreadGroup& g : before) {
     auto [it, inserted] = groups.try_emplace(Key{g.stack, g.thread_name, g.answered}, g);
     if (inserted) it->second.count = -g.count;  // gone by the second snapshot
@@ -91,30 +107,17 @@ std::vector<ThreadGroup> thread_group_delta(const std::vector<ThreadGroup>& befo
 std::vector<CpuTrace> cpu_delta(const std::vector<CpuTrace>& before,
                                 const std::vector<CpuTrace>& after) {
   using Key = std::tuple<int32_t, std::string, std::vector<uintptr_t>>;
-  std::map<Key, std::pair<uint64_t, uint64_t>> earlier;  // samples, weight
-  for (const CpuTrace& t : before) {
-    auto& e = earlier[Key{t.tid, t.thread_name, t.stack}];
-    e.first += t.samples;
-    e.second += t.weight;
-  }
-  std::map<Key, CpuTrace> later;
-  for (const CpuTrace& t : after) {
-    auto [it, inserted] = later.try_emplace(Key{t.tid, t.thread_name, t.stack}, t);
-    if (!inserted) {
-      it->second.samples += t.samples;
-      it->second.weight += t.weight;
-    }
-  }
-  std::vector<CpuTrace> out;
-  for (auto& [key, t] : later) {
-    auto it = earlier.find(key);
-    if (it != earlier.end()) {
-      t.samples = t.samples > it->second.first ? t.samples - it->second.first : 0;
-      t.weight = t.weight > it->second.second ? t.weight - it->second.second : 0;
-    }
-    if (t.samples != 0 || t.weight != 0) out.push_back(std::move(t));
-  }
-  return out;
+  return delta_by_key<Key>(
+      before, after, [](const CpuTrace& t) { return Key{t.tid, t.thread_name, t.stack}; },
+      [](CpuTrace* sum, const CpuTrace& t) {
+        sum->samples += t.samples;
+        sum->weight += t.weight;
+      },
+      [](CpuTrace* later, const CpuTrace& earlier) {
+        later->samples = minus(later->samples, earlier.samples);
+        later->weight = minus(later->weight, earlier.weight);
+      },
+      [](const CpuTrace& t) { return t.samples != 0 || t.weight != 0; });
 }
 
 }  // namespace ppagent

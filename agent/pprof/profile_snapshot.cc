@@ -1,14 +1,27 @@
 #include "pprof/profile_snapshot.h"
 
+#include "base/agent_state.h"
+#include "base/config.h"
 #include "pprof/contention_profile.h"
 #include "pprof/heap_profile.h"
 #include "pprof/profile_delta.h"
 #include "record/contention_profiler.h"
+#include "record/cpu_sampler.h"
 #include "record/heap_source.h"
 #include "record/thread_creation.h"
 #include "record/thread_stacks.h"
+#include "record/trace_store.h"
 
 namespace ppagent {
+
+ProfileSnapshot take_cpu_snapshot(const TraceStore& store, int hz) {
+  ProfileSnapshot snapshot;
+  snapshot.cpu.traces = collect_cpu_traces(store);
+  snapshot.cpu.dropped_samples = store.dropped_samples();
+  snapshot.cpu.dropped_weight = store.dropped_weight();
+  snapshot.cpu.hz = hz;
+  return snapshot;
+}
 
 ProfileSnapshot take_profile_snapshot(ProfileKind kind, int thread_deadline_ms) {
   ProfileSnapshot snapshot;
@@ -29,8 +42,12 @@ ProfileSnapshot take_profile_snapshot(ProfileKind kind, int thread_deadline_ms) 
     case ProfileKind::kThreadCreate:
       snapshot.threads = group_threads(live_thread_creation_stacks());
       break;
-    case ProfileKind::kCpu:
+    case ProfileKind::kCpu: {
+      const AgentState state = agent_state();
+      if (state.cpu_on && state.cpu_store != nullptr)
+        snapshot = take_cpu_snapshot(*state.cpu_store, state.config->cpu_hz);
       break;
+    }
   }
   return snapshot;
 }
@@ -51,6 +68,10 @@ void subtract_profile_snapshot(ProfileKind kind, const ProfileSnapshot& earlier,
       later->threads = thread_group_delta(earlier.threads, later->threads);
       break;
     case ProfileKind::kCpu:
+      // The store's drop counters only grow.
+      later->cpu.traces = cpu_delta(earlier.cpu.traces, later->cpu.traces);
+      later->cpu.dropped_samples -= earlier.cpu.dropped_samples;
+      later->cpu.dropped_weight -= earlier.cpu.dropped_weight;
       break;
   }
 }
@@ -73,8 +94,16 @@ std::string build_profile(ProfileKind kind, const ProfileSnapshot& snapshot,
                                   kind == ProfileKind::kThreads ? ThreadProfileKind::kThreads
                                                                 : ThreadProfileKind::kThreadCreate,
                                   time_unix_ns, symbolizer);
-    case ProfileKind::kCpu:
-      break;
+    case ProfileKind::kCpu: {
+      CpuProfileParams params;
+      // hz 0: an empty snapshot (CPU profiling off), with no samples to weigh.
+      if (snapshot.cpu.hz > 0) params.hz = snapshot.cpu.hz;
+      params.start_unix_ns = time_unix_ns;
+      params.duration_ns = duration_ns;
+      params.signal = cpu_signal();
+      return build_cpu_profile(snapshot.cpu.traces, snapshot.cpu.dropped_samples, params,
+                               symbolizer);
+    }
   }
   return std::string();
 }

@@ -16,12 +16,7 @@ static volatile uint64_t sink;
 static uint64_t target_ns;
 
 __attribute__((noinline, noclone)) void burn_cpu(uint64_t ns) {
-  uint64_t start = thread_cpu_ns();
-  uint64_t x = sink | 1;
-  do {
-    for (int i = 0; i < 200000; i++) x = x * 6364136223846793005ull + 1442695040888963407ull;
-    sink = x;
-  } while (thread_cpu_ns() - start < ns);
+  SPIN_THREAD_CPU(ns, sink);
 }
 
 static void *worker(void *arg) {
@@ -38,7 +33,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   int threads = atoi(argv[1]);
-  target_ns = (uint64_t)(atof(argv[2]) * 1e9);
+  target_ns = seconds_arg_ns(argv[2]);
   if (threads < 0 || threads > 64) return 2;
   if (threads == 0) {
     burn_cpu(target_ns);

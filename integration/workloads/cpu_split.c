@@ -20,29 +20,13 @@ static volatile uint64_t sink;
 
 /* The two functions differ in their constants so identical-code folding cannot
  * merge them. Each spins for at least `ns` of thread CPU and returns how much it
- * really spent. The clock is read only every ~250 µs of work (reading the thread
- * CPU clock is a system call, ~1 µs here) so that time in
- * clock_gettime stays well under 1% of the profile. */
+ * really spent (SPIN_THREAD_CPU_WITH). */
 __attribute__((noinline, noclone)) uint64_t burn_seventy(uint64_t ns) {
-  uint64_t start = thread_cpu_ns(), now;
-  uint64_t x = sink | 1;
-  do {
-    for (int i = 0; i < 200000; i++) x = x * 6364136223846793005ull + 1442695040888963407ull;
-    sink = x;
-    now = thread_cpu_ns();
-  } while (now - start < ns);
-  return now - start;
+  return SPIN_THREAD_CPU_WITH(ns, sink, 1, 6364136223846793005ull, 1442695040888963407ull);
 }
 
 __attribute__((noinline, noclone)) uint64_t burn_thirty(uint64_t ns) {
-  uint64_t start = thread_cpu_ns(), now;
-  uint64_t x = sink | 3;
-  do {
-    for (int i = 0; i < 200000; i++) x = x * 2862933555777941757ull + 3037000493ull;
-    sink = x;
-    now = thread_cpu_ns();
-  } while (now - start < ns);
-  return now - start;
+  return SPIN_THREAD_CPU_WITH(ns, sink, 3, 2862933555777941757ull, 3037000493ull);
 }
 
 static uint64_t target_ns;
@@ -70,7 +54,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   int threads = atoi(argv[1]);
-  target_ns = (uint64_t)(atof(argv[2]) * 1e9);
+  target_ns = seconds_arg_ns(argv[2]);
   pthread_t t[64];
   if (threads < 1 || threads > 64) return 2;
   for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)(i + 1));

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 
 #include "burnlib.h"
+#include "timed_threads.h"
 
 static const char *plugin;
 static atomic_int stop;
@@ -125,15 +126,8 @@ int main(int argc, char **argv) {
   }
   double seconds = atof(argv[1]);
   plugin = argv[2];
-  void *(*fns[])(void *) = {dl_looper, dl_looper, dl_looper, phdr_looper, churner, burner};
-  enum { N = sizeof fns / sizeof fns[0] };
-  pthread_t t[N];
-  for (int i = 0; i < N; i++) pthread_create(&t[i], NULL, fns[i], NULL);
-  struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
-  atomic_store(&stop, 1);
-  for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
+  void *(*const fns[])(void *) = {dl_looper, dl_looper, dl_looper, phdr_looper, churner, burner};
+  run_threads_for(seconds, fns, sizeof fns / sizeof fns[0], &stop);
   long c = atomic_load(&dl_cycles), w = atomic_load(&phdr_walks), s = atomic_load(&threads_spawned),
        f = atomic_load(&failures);
   printf("dl_cycles=%ld phdr_walks=%ld threads_spawned=%ld failures=%ld\n", c, w, s, f);

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "timed_threads.h"
+
 typedef uint64_t (*work_fn)(uint64_t);
 
 static const char *plugin, *plugin_b;
@@ -86,15 +88,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "dl_unwind: %s: %s\n", plugin, dlerror());
     return 1;
   }
-  void *(*fns[])(void *) = {plugin_burner, plugin_burner, dl_cycler, b_burner};
-  enum { N = sizeof fns / sizeof fns[0] };
-  pthread_t t[N];
-  for (int i = 0; i < N; i++) pthread_create(&t[i], NULL, fns[i], NULL);
-  struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
-  atomic_store(&stop, 1);
-  for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
+  void *(*const fns[])(void *) = {plugin_burner, plugin_burner, dl_cycler, b_burner};
+  run_threads_for(seconds, fns, sizeof fns / sizeof fns[0], &stop);
   long c = atomic_load(&cycles), b = atomic_load(&b_calls), f = atomic_load(&failures);
   printf("cycles=%ld b_calls=%ld failures=%ld\n", c, b, f);
   return (c > 0 && b > 0 && f == 0) ? 0 : 1;

@@ -35,15 +35,8 @@
 static volatile uint64_t sink;
 
 __attribute__((noinline, noclone)) void burn_exit_path(uint64_t ns) {
-  uint64_t start = thread_cpu_ns();
-  uint64_t x = sink | 1;
-  do {
-    for (int i = 0; i < 200000; i++) x = x * 6364136223846793005ull + 1442695040888963407ull;
-    sink = x;
-  } while (thread_cpu_ns() - start < ns);
+  SPIN_THREAD_CPU(ns, sink);
 }
-
-static uint64_t sec(const char *s) { return (uint64_t)(atof(s) * 1e9); }
 
 static uint64_t thread_seconds;
 static int thread_code;
@@ -90,15 +83,15 @@ int main(int argc, char **argv) {
   if (argc < 2) goto usage;
   const char *mode = argv[1];
   if (!strcmp(mode, "return") && argc == 3) {
-    burn_exit_path(sec(argv[2]));
+    burn_exit_path(seconds_arg_ns(argv[2]));
     return 0;
   }
   if (!strcmp(mode, "exit") && argc == 4) {
-    burn_exit_path(sec(argv[2]));
+    burn_exit_path(seconds_arg_ns(argv[2]));
     exit(atoi(argv[3]));
   }
   if (!strcmp(mode, "thread-exit") && argc == 4) {
-    thread_seconds = sec(argv[2]);
+    thread_seconds = seconds_arg_ns(argv[2]);
     thread_code = atoi(argv[3]);
     pthread_t t;
     pthread_create(&t, NULL, exiting_thread, NULL);
@@ -115,28 +108,28 @@ int main(int argc, char **argv) {
     ready_then_burn();
   }
   if (!strcmp(mode, "sigkill") && argc == 3) {
-    burn_exit_path(sec(argv[2]));
+    burn_exit_path(seconds_arg_ns(argv[2]));
     raise(SIGKILL);
     return 97;
   }
   if (!strcmp(mode, "atexit-return") && argc == 3) {
     atexit(report_profile);
-    burn_exit_path(sec(argv[2]));
+    burn_exit_path(seconds_arg_ns(argv[2]));
     return 0;
   }
   if (!strcmp(mode, "atexit-exit") && argc == 4) {
     atexit(report_profile);
-    burn_exit_path(sec(argv[2]));
+    burn_exit_path(seconds_arg_ns(argv[2]));
     exit(atoi(argv[3]));
   }
   if (!strcmp(mode, "atexit-quick") && argc == 4) {
     at_quick_exit(report_profile);
-    burn_exit_path(sec(argv[2]));
+    burn_exit_path(seconds_arg_ns(argv[2]));
     quick_exit(atoi(argv[3]));
   }
   if (!strcmp(mode, "atexit-last-thread") && argc == 3) {
     atexit(report_profile);
-    thread_seconds = sec(argv[2]);
+    thread_seconds = seconds_arg_ns(argv[2]);
     pthread_t t;
     pthread_create(&t, NULL, last_thread, NULL);
     pthread_exit(NULL);

@@ -11,12 +11,7 @@
 static volatile uint64_t sink;
 
 __attribute__((noinline, noclone)) void hello_burn(uint64_t ns) {
-  uint64_t start = thread_cpu_ns();
-  uint64_t x = sink | 1;
-  do {
-    for (int i = 0; i < 200000; i++) x = x * 6364136223846793005ull + 1442695040888963407ull;
-    sink = x;
-  } while (thread_cpu_ns() - start < ns);
+  SPIN_THREAD_CPU(ns, sink);
 }
 
 int main(int argc, char **argv) {

@@ -17,12 +17,7 @@ static uint64_t unit_ns;
 static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
 
 __attribute__((noinline, noclone)) void burn_share(uint64_t ns) {
-  uint64_t start = thread_cpu_ns();
-  uint64_t x = sink | 1;
-  do {
-    for (int i = 0; i < 200000; i++) x = x * 6364136223846793005ull + 1442695040888963407ull;
-    sink = x;
-  } while (thread_cpu_ns() - start < ns);
+  SPIN_THREAD_CPU(ns, sink);
 }
 
 static void *worker(void *arg) {
@@ -43,7 +38,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: thread_shares UNIT_SECONDS\n");
     return 2;
   }
-  unit_ns = (uint64_t)(atof(argv[1]) * 1e9);
+  unit_ns = seconds_arg_ns(argv[1]);
   pthread_t t[4];
   for (int k = 1; k <= 4; k++) pthread_create(&t[k - 1], NULL, worker, (void *)(uintptr_t)k);
   for (int k = 1; k <= 4; k++) pthread_join(t[k - 1], NULL);
