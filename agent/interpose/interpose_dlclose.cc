@@ -20,21 +20,12 @@ namespace ppagent {
 namespace {
 
 using DlcloseFn = int (*)(void*);
-std::atomic<DlcloseFn> g_real_dlclose{nullptr};
+NextDefinition<DlcloseFn> g_dlclose("dlclose");
 
-DlcloseFn real_dlclose() {
-  DlcloseFn real = g_real_dlclose.load(std::memory_order_acquire);
-  if (real == nullptr) {  // a library's constructor closing something before ours ran
-    real = next_definition<DlcloseFn>("dlclose");
-    g_real_dlclose.store(real, std::memory_order_release);
-  }
-  return real;
-}
-
-__attribute__((constructor)) void resolve_real_dlclose() { real_dlclose(); }
+__attribute__((constructor)) void resolve_real_dlclose() { resolve_at_load(g_dlclose); }
 
 int guarded_dlclose(void* handle) {
-  DlcloseFn real = real_dlclose();
+  DlcloseFn real = g_dlclose.get();
   if (real == nullptr) return -1;  // cannot happen with a dynamic libc
   ModuleTables* tables = agent_state().module_tables;
   if (tables == nullptr) return real(handle);  // nothing walks: the agent is not recording

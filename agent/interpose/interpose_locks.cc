@@ -25,26 +25,6 @@
 namespace ppagent {
 namespace {
 
-// The next definition of `name` at `version`, looked up once.
-template <typename Fn>
-class Next {
- public:
-  constexpr Next(const char* name, const char* version) : name_(name), version_(version) {}
-  Fn get() {
-    Fn fn = fn_.load(std::memory_order_relaxed);
-    if (__builtin_expect(fn == nullptr, 0)) {
-      fn = next_definition<Fn>(name_, version_);
-      fn_.store(fn, std::memory_order_relaxed);
-    }
-    return fn;
-  }
-
- private:
-  const char* name_;
-  const char* version_;
-  std::atomic<Fn> fn_{nullptr};
-};
-
 using MutexFn = int (*)(pthread_mutex_t*);
 using MutexTimedFn = int (*)(pthread_mutex_t*, const struct timespec*);
 using MutexClockFn = int (*)(pthread_mutex_t*, clockid_t, const struct timespec*);
@@ -59,30 +39,40 @@ using SemTimedFn = int (*)(sem_t*, const struct timespec*);
 using SemClockFn = int (*)(sem_t*, clockid_t, const struct timespec*);
 using JoinFn = int (*)(pthread_t, void**);
 
-Next<MutexFn> g_mutex_lock("pthread_mutex_lock", "GLIBC_2.2.5");
-Next<MutexFn> g_mutex_trylock("pthread_mutex_trylock", "GLIBC_2.34");
-Next<MutexFn> g_mutex_unlock("pthread_mutex_unlock", "GLIBC_2.2.5");
-Next<MutexTimedFn> g_mutex_timedlock("pthread_mutex_timedlock", "GLIBC_2.34");
-Next<MutexClockFn> g_mutex_clocklock("pthread_mutex_clocklock", "GLIBC_2.34");
-Next<RwFn> g_rw_rdlock("pthread_rwlock_rdlock", "GLIBC_2.34");
-Next<RwFn> g_rw_wrlock("pthread_rwlock_wrlock", "GLIBC_2.34");
-Next<RwFn> g_rw_tryrdlock("pthread_rwlock_tryrdlock", "GLIBC_2.34");
-Next<RwFn> g_rw_trywrlock("pthread_rwlock_trywrlock", "GLIBC_2.34");
-Next<RwTimedFn> g_rw_timedrdlock("pthread_rwlock_timedrdlock", "GLIBC_2.34");
-Next<RwTimedFn> g_rw_timedwrlock("pthread_rwlock_timedwrlock", "GLIBC_2.34");
-Next<RwClockFn> g_rw_clockrdlock("pthread_rwlock_clockrdlock", "GLIBC_2.34");
-Next<RwClockFn> g_rw_clockwrlock("pthread_rwlock_clockwrlock", "GLIBC_2.34");
-Next<RwFn> g_rw_unlock("pthread_rwlock_unlock", "GLIBC_2.34");
-Next<CondWaitFn> g_cond_wait("pthread_cond_wait", "GLIBC_2.3.2");
-Next<CondTimedFn> g_cond_timedwait("pthread_cond_timedwait", "GLIBC_2.3.2");
-Next<CondWaitFn> g_cond_wait_old("pthread_cond_wait", "GLIBC_2.2.5");
-Next<CondTimedFn> g_cond_timedwait_old("pthread_cond_timedwait", "GLIBC_2.2.5");
-Next<CondClockFn> g_cond_clockwait("pthread_cond_clockwait", "GLIBC_2.34");
-Next<SemFn> g_sem_wait("sem_wait", "GLIBC_2.34");
-Next<SemFn> g_sem_trywait("sem_trywait", "GLIBC_2.34");
-Next<SemTimedFn> g_sem_timedwait("sem_timedwait", "GLIBC_2.34");
-Next<SemClockFn> g_sem_clockwait("sem_clockwait", "GLIBC_2.34");
-Next<JoinFn> g_join("pthread_join", "GLIBC_2.34");
+NextDefinition<MutexFn> g_mutex_lock("pthread_mutex_lock", "GLIBC_2.2.5");
+NextDefinition<MutexFn> g_mutex_trylock("pthread_mutex_trylock", "GLIBC_2.34");
+NextDefinition<MutexFn> g_mutex_unlock("pthread_mutex_unlock", "GLIBC_2.2.5");
+NextDefinition<MutexTimedFn> g_mutex_timedlock("pthread_mutex_timedlock", "GLIBC_2.34");
+NextDefinition<MutexClockFn> g_mutex_clocklock("pthread_mutex_clocklock", "GLIBC_2.34");
+NextDefinition<RwFn> g_rw_rdlock("pthread_rwlock_rdlock", "GLIBC_2.34");
+NextDefinition<RwFn> g_rw_wrlock("pthread_rwlock_wrlock", "GLIBC_2.34");
+NextDefinition<RwFn> g_rw_tryrdlock("pthread_rwlock_tryrdlock", "GLIBC_2.34");
+NextDefinition<RwFn> g_rw_trywrlock("pthread_rwlock_trywrlock", "GLIBC_2.34");
+NextDefinition<RwTimedFn> g_rw_timedrdlock("pthread_rwlock_timedrdlock", "GLIBC_2.34");
+NextDefinition<RwTimedFn> g_rw_timedwrlock("pthread_rwlock_timedwrlock", "GLIBC_2.34");
+NextDefinition<RwClockFn> g_rw_clockrdlock("pthread_rwlock_clockrdlock", "GLIBC_2.34");
+NextDefinition<RwClockFn> g_rw_clockwrlock("pthread_rwlock_clockwrlock", "GLIBC_2.34");
+NextDefinition<RwFn> g_rw_unlock("pthread_rwlock_unlock", "GLIBC_2.34");
+NextDefinition<CondWaitFn> g_cond_wait("pthread_cond_wait", "GLIBC_2.3.2");
+NextDefinition<CondTimedFn> g_cond_timedwait("pthread_cond_timedwait", "GLIBC_2.3.2");
+NextDefinition<CondWaitFn> g_cond_wait_old("pthread_cond_wait", "GLIBC_2.2.5");
+NextDefinition<CondTimedFn> g_cond_timedwait_old("pthread_cond_timedwait", "GLIBC_2.2.5");
+NextDefinition<CondClockFn> g_cond_clockwait("pthread_cond_clockwait", "GLIBC_2.34");
+NextDefinition<SemFn> g_sem_wait("sem_wait", "GLIBC_2.34");
+NextDefinition<SemFn> g_sem_trywait("sem_trywait", "GLIBC_2.34");
+NextDefinition<SemTimedFn> g_sem_timedwait("sem_timedwait", "GLIBC_2.34");
+NextDefinition<SemClockFn> g_sem_clockwait("sem_clockwait", "GLIBC_2.34");
+NextDefinition<JoinFn> g_join("pthread_join", "GLIBC_2.34");
+
+__attribute__((constructor)) void resolve_lock_functions() {
+  AgentScope scope;
+  resolve_at_load(g_mutex_lock, g_mutex_trylock, g_mutex_unlock, g_mutex_timedlock,
+                  g_mutex_clocklock, g_rw_rdlock, g_rw_wrlock, g_rw_tryrdlock, g_rw_trywrlock,
+                  g_rw_timedrdlock, g_rw_timedwrlock, g_rw_clockrdlock, g_rw_clockwrlock,
+                  g_rw_unlock, g_cond_wait, g_cond_timedwait, g_cond_wait_old,
+                  g_cond_timedwait_old, g_cond_clockwait, g_sem_wait, g_sem_trywait,
+                  g_sem_timedwait, g_sem_clockwait, g_join);
+}
 
 inline bool profiling() {
   return __builtin_expect(g_lock_profiling.load(std::memory_order_relaxed), 0) && !t_in_agent;
@@ -299,17 +289,17 @@ int ppagent_mutex_clocklock_2_30(pthread_mutex_t* m, clockid_t c, const struct t
 // ---- rwlocks --------------------------------------------------------------
 
 namespace {
-int rw_lock(Next<RwFn>& lock_fn, Next<RwFn>& try_fn, pthread_rwlock_t* rw) {
+int rw_lock(NextDefinition<RwFn>& lock_fn, NextDefinition<RwFn>& try_fn, pthread_rwlock_t* rw) {
   if (!profiling()) return lock_fn.get()(rw);
   int rc = try_fn.get()(rw);
   if (__builtin_expect(rc != EBUSY, 1)) return rc;
   return contended_lock(lock_fn.get(), rw);
 }
-int rw_timed(Next<RwTimedFn>& fn, pthread_rwlock_t* rw, const struct timespec* t) {
+int rw_timed(NextDefinition<RwTimedFn>& fn, pthread_rwlock_t* rw, const struct timespec* t) {
   if (!profiling()) return fn.get()(rw, t);
   return timed_wait(rw, [&] { return fn.get()(rw, t); });
 }
-int rw_clock(Next<RwClockFn>& fn, pthread_rwlock_t* rw, clockid_t c, const struct timespec* t) {
+int rw_clock(NextDefinition<RwClockFn>& fn, pthread_rwlock_t* rw, clockid_t c, const struct timespec* t) {
   if (!profiling()) return fn.get()(rw, c, t);
   return timed_wait(rw, [&] { return fn.get()(rw, c, t); });
 }
@@ -347,11 +337,11 @@ int ppagent_rwlock_clockwrlock_2_30(pthread_rwlock_t* rw, clockid_t c, const str
 // ---- condition variables: the whole wait is blocking ------------------------
 
 namespace {
-int cond_wait(Next<CondWaitFn>& fn, pthread_cond_t* c, pthread_mutex_t* m) {
+int cond_wait(NextDefinition<CondWaitFn>& fn, pthread_cond_t* c, pthread_mutex_t* m) {
   if (!profiling()) return fn.get()(c, m);
   return timed_wait(nullptr, [&] { return fn.get()(c, m); });
 }
-int cond_timedwait(Next<CondTimedFn>& fn, pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t) {
+int cond_timedwait(NextDefinition<CondTimedFn>& fn, pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t) {
   if (!profiling()) return fn.get()(c, m, t);
   return timed_wait(nullptr, [&] { return fn.get()(c, m, t); });
 }

@@ -5,6 +5,8 @@
 
 #include <dlfcn.h>
 
+#include <atomic>
+
 // Exported from libppagent.so (exports.map lists the names); everything else
 // in the agent is hidden.
 #define PPAGENT_EXPORT extern "C" __attribute__((visibility("default")))
@@ -27,6 +29,38 @@ Fn next_definition(const char* name) {
 template <typename Fn>
 Fn next_definition(const char* name, const char* version) {
   return reinterpret_cast<Fn>(dlvsym(RTLD_NEXT, name, version));
+}
+
+// Where an interposer keeps the next definition of its symbol: a namespace-
+// scope NextDefinition per symbol (constant-initialised, so usable before any
+// constructor ran), resolved by the interposer's constructor at load time
+// (resolve_at_load), so that a call from a signal handler or a vfork child
+// only loads a pointer. A call that comes before the constructor (from
+// another preloaded library's constructor) looks it up on the spot.
+template <typename Fn>
+class NextDefinition {
+ public:
+  constexpr explicit NextDefinition(const char* name, const char* version = nullptr)
+      : name_(name), version_(version) {}
+  Fn get() {
+    Fn fn = fn_.load(std::memory_order_relaxed);
+    if (__builtin_expect(fn == nullptr, 0)) {
+      fn = version_ != nullptr ? next_definition<Fn>(name_, version_) : next_definition<Fn>(name_);
+      fn_.store(fn, std::memory_order_relaxed);
+    }
+    return fn;
+  }
+
+ private:
+  const char* name_;
+  const char* version_;
+  std::atomic<Fn> fn_{nullptr};
+};
+
+// For an interposer's constructor: looks up every one of `next` now.
+template <typename... Next>
+void resolve_at_load(Next&... next) {
+  (next.get(), ...);
 }
 
 }  // namespace ppagent
