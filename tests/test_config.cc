@@ -268,14 +268,16 @@ TEST(Config, CpuSignal) {
   EXPECT_TRUE(problems.empty());
 }
 
-TEST(SignalShortName, NamesRealTimeSignalsFromTheNearerEnd) {
-  EXPECT_EQ(signal_short_name(SIGPROF), "SIGPROF");
-  EXPECT_EQ(signal_short_name(SIGUSR2), "SIGUSR2");
-  EXPECT_EQ(signal_short_name(SIGRTMAX), "SIGRTMAX");
-  EXPECT_EQ(signal_short_name(SIGRTMAX - 2), "SIGRTMAX-2");
-  EXPECT_EQ(signal_short_name(SIGRTMIN), "SIGRTMIN");
-  EXPECT_EQ(signal_short_name(SIGRTMIN + 3), "SIGRTMIN+3");
-  EXPECT_EQ(signal_short_name(32), "signal 32");
+TEST(SignalName, NamesRealTimeSignalsFromTheNearerEnd) {
+  EXPECT_EQ(signal_name(SIGPROF), "SIGPROF");
+  EXPECT_EQ(signal_name(SIGUSR2), "SIGUSR2");
+  EXPECT_EQ(signal_name(SIGRTMAX), "SIGRTMAX");
+  EXPECT_EQ(signal_name(SIGRTMAX - 2), "SIGRTMAX-2");
+  EXPECT_EQ(signal_name(SIGRTMIN), "SIGRTMIN");
+  EXPECT_EQ(signal_name(SIGRTMIN + 3), "SIGRTMIN+3");
+  EXPECT_EQ(signal_name(32), "signal 32");
+  EXPECT_EQ(signal_name(0), "none");
+  EXPECT_EQ(signal_name(SIGABRT), "SIGABRT");  // the canonical name, not SIGIOT
 }
 
 TEST(SignalMasks, ASetNamesTheCpuSignalUnlessItHoldsEveryRealTimeSignal) {

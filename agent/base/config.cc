@@ -58,18 +58,6 @@ const char* cpu_signal_problem(int signo) {
   return "the kernel, the terminal or other programs send it with a meaning of its own";
 }
 
-std::string signal_short_name(int signo) {
-  if (signo >= SIGRTMIN && signo <= SIGRTMAX) {
-    const int from_min = signo - SIGRTMIN, from_max = SIGRTMAX - signo;
-    if (from_max == 0) return "SIGRTMAX";
-    if (from_min == 0) return "SIGRTMIN";
-    return from_max <= from_min ? "SIGRTMAX-" + std::to_string(from_max)
-                                : "SIGRTMIN+" + std::to_string(from_min);
-  }
-  if (const char* abbrev = sigabbrev_np(signo)) return std::string("SIG") + abbrev;
-  return "signal " + std::to_string(signo);
-}
-
 bool parse_http_address(const char* text, std::string* host, int* port) {
   if (text == nullptr) return false;
   std::string value(text);

@@ -72,9 +72,6 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
 // requests, or nullptr if it can: PROF, VTALRM, ALRM, USR1, USR2 and the
 // real-time signals SIGRTMIN..SIGRTMAX can.
 const char* cpu_signal_problem(int signo);
-// "SIGPROF", "SIGRTMAX", "SIGRTMAX-2", "SIGRTMIN+3" (a real-time signal is
-// named from the nearer end), "signal N" otherwise.
-std::string signal_short_name(int signo);
 
 // Strict decimal integer in [min, max]: no sign other than a leading '-', no
 // spaces, no trailing characters. Returns false if malformed or out of range.
