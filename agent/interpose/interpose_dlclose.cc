@@ -37,12 +37,12 @@ int guarded_dlclose(void* handle) {
 
 // dlclose@GLIBC_2.2.5 (what binaries linked with libdl before glibc 2.34 call)
 // is the same function as dlclose@@GLIBC_2.34 in libc.so.6.
-PPAGENT_EXPORT_VERSION("dlclose@@GLIBC_2.34") int
+PPAGENT_EXPORT PPAGENT_VERSION("dlclose@@GLIBC_2.34") int
 ppagent_dlclose(void* handle) {
   return ppagent::guarded_dlclose(handle);
 }
 
-PPAGENT_EXPORT_VERSION("dlclose@GLIBC_2.2.5") int
+PPAGENT_EXPORT PPAGENT_VERSION("dlclose@GLIBC_2.2.5") int
 ppagent_dlclose_2_2_5(void* handle) {
   return ppagent::guarded_dlclose(handle);
 }

@@ -153,13 +153,13 @@ bool forking_for_daemon() { return t_in_daemon; }
 
 // Two versions, as glibc has them: a program linked against glibc 2.34 or
 // later asks for the new one, older programs for the old one.
-PPAGENT_EXPORT_VERSION("__libc_start_main@@GLIBC_2.34") PPAGENT_HIDDEN_FRAME int
+PPAGENT_EXPORT PPAGENT_VERSION("__libc_start_main@@GLIBC_2.34") PPAGENT_HIDDEN_FRAME int
 ppagent_libc_start_main(ppagent::MainFn main, int argc, char** argv, void (*init)(),
                         void (*fini)(), void (*rtld_fini)(), void* stack_end) {
   return ppagent::start_main("GLIBC_2.34", main, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
-PPAGENT_EXPORT_VERSION("__libc_start_main@GLIBC_2.2.5") PPAGENT_HIDDEN_FRAME int
+PPAGENT_EXPORT PPAGENT_VERSION("__libc_start_main@GLIBC_2.2.5") PPAGENT_HIDDEN_FRAME int
 ppagent_libc_start_main_2_2_5(ppagent::MainFn main, int argc, char** argv, void (*init)(),
                               void (*fini)(), void (*rtld_fini)(), void* stack_end) {
   return ppagent::start_main("GLIBC_2.2.5", main, argc, argv, init, fini, rtld_fini, stack_end);
@@ -175,14 +175,14 @@ PPAGENT_EXPORT void exit(int status) {
   ppagent::end_process(real, status);
 }
 
-PPAGENT_EXPORT_VERSION("quick_exit@@GLIBC_2.24") void
+PPAGENT_EXPORT PPAGENT_VERSION("quick_exit@@GLIBC_2.24") void
 ppagent_quick_exit(int status) {
   ppagent::write_profiles_before_exit();
   ppagent::end_process(ppagent::either(ppagent::g_real_quick_exit.get(), ppagent::g_real_exit.get()),
                        status);
 }
 
-PPAGENT_EXPORT_VERSION("quick_exit@GLIBC_2.10") void
+PPAGENT_EXPORT PPAGENT_VERSION("quick_exit@GLIBC_2.10") void
 ppagent_quick_exit_2_10(int status) {
   ppagent::write_profiles_before_exit();
   ppagent::end_process(

@@ -277,13 +277,13 @@ int mutex_clocklock(pthread_mutex_t* m, clockid_t clock, const struct timespec* 
 }
 }  // namespace
 
-PPAGENT_EXPORT_VERSION("pthread_mutex_timedlock@@GLIBC_2.34")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_mutex_timedlock@@GLIBC_2.34")
 int ppagent_mutex_timedlock(pthread_mutex_t* m, const struct timespec* t) { return mutex_timedlock(m, t); }
-PPAGENT_EXPORT_VERSION("pthread_mutex_timedlock@GLIBC_2.2.5")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_mutex_timedlock@GLIBC_2.2.5")
 int ppagent_mutex_timedlock_2_2_5(pthread_mutex_t* m, const struct timespec* t) { return mutex_timedlock(m, t); }
-PPAGENT_EXPORT_VERSION("pthread_mutex_clocklock@@GLIBC_2.34")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_mutex_clocklock@@GLIBC_2.34")
 int ppagent_mutex_clocklock(pthread_mutex_t* m, clockid_t c, const struct timespec* t) { return mutex_clocklock(m, c, t); }
-PPAGENT_EXPORT_VERSION("pthread_mutex_clocklock@GLIBC_2.30")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_mutex_clocklock@GLIBC_2.30")
 int ppagent_mutex_clocklock_2_30(pthread_mutex_t* m, clockid_t c, const struct timespec* t) { return mutex_clocklock(m, c, t); }
 
 // ---- rwlocks --------------------------------------------------------------
@@ -314,10 +314,10 @@ int rw_unlock(pthread_rwlock_t* rw) {
 
 // The current version and the GLIBC_2.2.5 alias (the same implementation).
 #define RW_PAIR(name, params, call)                                                     \
-  PPAGENT_EXPORT_VERSION("pthread_rwlock_" #name "@@GLIBC_2.34") int ppagent_rwlock_##name params { \
+  PPAGENT_EXPORT PPAGENT_VERSION("pthread_rwlock_" #name "@@GLIBC_2.34") int ppagent_rwlock_##name params { \
     return call;                                                                        \
   }                                                                                     \
-  PPAGENT_EXPORT_VERSION("pthread_rwlock_" #name "@GLIBC_2.2.5") int ppagent_rwlock_##name##_2_2_5 params { return call; }
+  PPAGENT_EXPORT PPAGENT_VERSION("pthread_rwlock_" #name "@GLIBC_2.2.5") int ppagent_rwlock_##name##_2_2_5 params { return call; }
 
 RW_PAIR(rdlock, (pthread_rwlock_t* rw), rw_lock(g_rw_rdlock, g_rw_tryrdlock, rw))
 RW_PAIR(wrlock, (pthread_rwlock_t* rw), rw_lock(g_rw_wrlock, g_rw_trywrlock, rw))
@@ -325,13 +325,13 @@ RW_PAIR(timedrdlock, (pthread_rwlock_t* rw, const struct timespec* t), rw_timed(
 RW_PAIR(timedwrlock, (pthread_rwlock_t* rw, const struct timespec* t), rw_timed(g_rw_timedwrlock, rw, t))
 RW_PAIR(unlock, (pthread_rwlock_t* rw), rw_unlock(rw))
 
-PPAGENT_EXPORT_VERSION("pthread_rwlock_clockrdlock@@GLIBC_2.34")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_rwlock_clockrdlock@@GLIBC_2.34")
 int ppagent_rwlock_clockrdlock(pthread_rwlock_t* rw, clockid_t c, const struct timespec* t) { return rw_clock(g_rw_clockrdlock, rw, c, t); }
-PPAGENT_EXPORT_VERSION("pthread_rwlock_clockrdlock@GLIBC_2.30")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_rwlock_clockrdlock@GLIBC_2.30")
 int ppagent_rwlock_clockrdlock_2_30(pthread_rwlock_t* rw, clockid_t c, const struct timespec* t) { return rw_clock(g_rw_clockrdlock, rw, c, t); }
-PPAGENT_EXPORT_VERSION("pthread_rwlock_clockwrlock@@GLIBC_2.34")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_rwlock_clockwrlock@@GLIBC_2.34")
 int ppagent_rwlock_clockwrlock(pthread_rwlock_t* rw, clockid_t c, const struct timespec* t) { return rw_clock(g_rw_clockwrlock, rw, c, t); }
-PPAGENT_EXPORT_VERSION("pthread_rwlock_clockwrlock@GLIBC_2.30")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_rwlock_clockwrlock@GLIBC_2.30")
 int ppagent_rwlock_clockwrlock_2_30(pthread_rwlock_t* rw, clockid_t c, const struct timespec* t) { return rw_clock(g_rw_clockwrlock, rw, c, t); }
 
 // ---- condition variables: the whole wait is blocking ------------------------
@@ -351,17 +351,17 @@ int cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock, const
 }
 }  // namespace
 
-PPAGENT_EXPORT_VERSION("pthread_cond_wait@@GLIBC_2.3.2")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_cond_wait@@GLIBC_2.3.2")
 int ppagent_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) { return cond_wait(g_cond_wait, c, m); }
-PPAGENT_EXPORT_VERSION("pthread_cond_wait@GLIBC_2.2.5")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_cond_wait@GLIBC_2.2.5")
 int ppagent_cond_wait_2_2_5(pthread_cond_t* c, pthread_mutex_t* m) { return cond_wait(g_cond_wait_old, c, m); }
-PPAGENT_EXPORT_VERSION("pthread_cond_timedwait@@GLIBC_2.3.2")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_cond_timedwait@@GLIBC_2.3.2")
 int ppagent_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t) { return cond_timedwait(g_cond_timedwait, c, m, t); }
-PPAGENT_EXPORT_VERSION("pthread_cond_timedwait@GLIBC_2.2.5")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_cond_timedwait@GLIBC_2.2.5")
 int ppagent_cond_timedwait_2_2_5(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t) { return cond_timedwait(g_cond_timedwait_old, c, m, t); }
-PPAGENT_EXPORT_VERSION("pthread_cond_clockwait@@GLIBC_2.34")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_cond_clockwait@@GLIBC_2.34")
 int ppagent_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t k, const struct timespec* t) { return cond_clockwait(c, m, k, t); }
-PPAGENT_EXPORT_VERSION("pthread_cond_clockwait@GLIBC_2.30")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_cond_clockwait@GLIBC_2.30")
 int ppagent_cond_clockwait_2_30(pthread_cond_t* c, pthread_mutex_t* m, clockid_t k, const struct timespec* t) { return cond_clockwait(c, m, k, t); }
 
 // ---- semaphores: sem_* report errors through errno ---------------------------
@@ -400,12 +400,12 @@ int sem_clock_impl(sem_t* s, clockid_t c, const struct timespec* t) {
 }
 }  // namespace
 
-PPAGENT_EXPORT_VERSION("sem_wait@@GLIBC_2.34") int ppagent_sem_wait(sem_t* s) { return sem_wait_impl(s); }
-PPAGENT_EXPORT_VERSION("sem_wait@GLIBC_2.2.5") int ppagent_sem_wait_2_2_5(sem_t* s) { return sem_wait_impl(s); }
-PPAGENT_EXPORT_VERSION("sem_timedwait@@GLIBC_2.34") int ppagent_sem_timedwait(sem_t* s, const struct timespec* t) { return sem_timed_impl(s, t); }
-PPAGENT_EXPORT_VERSION("sem_timedwait@GLIBC_2.2.5") int ppagent_sem_timedwait_2_2_5(sem_t* s, const struct timespec* t) { return sem_timed_impl(s, t); }
-PPAGENT_EXPORT_VERSION("sem_clockwait@@GLIBC_2.34") int ppagent_sem_clockwait(sem_t* s, clockid_t c, const struct timespec* t) { return sem_clock_impl(s, c, t); }
-PPAGENT_EXPORT_VERSION("sem_clockwait@GLIBC_2.30") int ppagent_sem_clockwait_2_30(sem_t* s, clockid_t c, const struct timespec* t) { return sem_clock_impl(s, c, t); }
+PPAGENT_EXPORT PPAGENT_VERSION("sem_wait@@GLIBC_2.34") int ppagent_sem_wait(sem_t* s) { return sem_wait_impl(s); }
+PPAGENT_EXPORT PPAGENT_VERSION("sem_wait@GLIBC_2.2.5") int ppagent_sem_wait_2_2_5(sem_t* s) { return sem_wait_impl(s); }
+PPAGENT_EXPORT PPAGENT_VERSION("sem_timedwait@@GLIBC_2.34") int ppagent_sem_timedwait(sem_t* s, const struct timespec* t) { return sem_timed_impl(s, t); }
+PPAGENT_EXPORT PPAGENT_VERSION("sem_timedwait@GLIBC_2.2.5") int ppagent_sem_timedwait_2_2_5(sem_t* s, const struct timespec* t) { return sem_timed_impl(s, t); }
+PPAGENT_EXPORT PPAGENT_VERSION("sem_clockwait@@GLIBC_2.34") int ppagent_sem_clockwait(sem_t* s, clockid_t c, const struct timespec* t) { return sem_clock_impl(s, c, t); }
+PPAGENT_EXPORT PPAGENT_VERSION("sem_clockwait@GLIBC_2.30") int ppagent_sem_clockwait_2_30(sem_t* s, clockid_t c, const struct timespec* t) { return sem_clock_impl(s, c, t); }
 
 // ---- pthread_join -----------------------------------------------------------
 
@@ -416,5 +416,5 @@ int join_impl(pthread_t thread, void** result) {
 }
 }  // namespace
 
-PPAGENT_EXPORT_VERSION("pthread_join@@GLIBC_2.34") int ppagent_join(pthread_t t, void** r) { return join_impl(t, r); }
-PPAGENT_EXPORT_VERSION("pthread_join@GLIBC_2.2.5") int ppagent_join_2_2_5(pthread_t t, void** r) { return join_impl(t, r); }
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_join@@GLIBC_2.34") int ppagent_join(pthread_t t, void** r) { return join_impl(t, r); }
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_join@GLIBC_2.2.5") int ppagent_join_2_2_5(pthread_t t, void** r) { return join_impl(t, r); }

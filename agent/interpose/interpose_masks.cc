@@ -93,13 +93,13 @@ PPAGENT_EXPORT int sigprocmask(int how, const sigset_t* set, sigset_t* old) noex
 }
 
 // pthread_sigmask@GLIBC_2.2.5 is an alias of the current implementation.
-PPAGENT_EXPORT_VERSION("pthread_sigmask@@GLIBC_2.32") int
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_sigmask@@GLIBC_2.32") int
 ppagent_pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
   MaskFn real = g_pthread_sigmask.get();
   return interposed_mask(real, how, set, old);
 }
 
-PPAGENT_EXPORT_VERSION("pthread_sigmask@GLIBC_2.2.5") int
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_sigmask@GLIBC_2.2.5") int
 ppagent_pthread_sigmask_2_2_5(int how, const sigset_t* set, sigset_t* old) {
   MaskFn real = g_pthread_sigmask.get();
   return interposed_mask(real, how, set, old);

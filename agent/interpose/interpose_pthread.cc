@@ -164,12 +164,12 @@ int create_registered_thread(pthread_t* thread, const pthread_attr_t* attr,
 }  // namespace ppagent
 
 // pthread_create@GLIBC_2.2.5 is an alias of the current implementation.
-PPAGENT_EXPORT_VERSION("pthread_create@@GLIBC_2.34") int
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_create@@GLIBC_2.34") int
 ppagent_pthread_create(pthread_t* t, const pthread_attr_t* a, void* (*f)(void*), void* arg) {
   return ppagent::create_registered_thread(t, a, f, arg);
 }
 
-PPAGENT_EXPORT_VERSION("pthread_create@GLIBC_2.2.5") int
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_create@GLIBC_2.2.5") int
 ppagent_pthread_create_2_2_5(pthread_t* t, const pthread_attr_t* a, void* (*f)(void*), void* arg) {
   return ppagent::create_registered_thread(t, a, f, arg);
 }

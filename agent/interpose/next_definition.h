@@ -1,19 +1,16 @@
-// What every interposer needs: to export its definition from the agent, and
-// to find the definition it stands in front of, the next one in the process's
-// lookup order (glibc's, or another preloaded library's).
+// What every interposer needs: to export its definition from the agent
+// (base/export.h), and to find the definition it stands in front of, the
+// next one in the process's lookup order (glibc's, or another preloaded
+// library's), in one way: a NextDefinition resolved at load. The malloc
+// family alone resolves its own (interpose_malloc.cc): dlsym may call malloc,
+// which must then be served from a bootstrap arena.
 #pragma once
 
 #include <dlfcn.h>
 
 #include <atomic>
 
-// Exported from libppagent.so (exports.map lists the names); everything else
-// in the agent is hidden.
-#define PPAGENT_EXPORT extern "C" __attribute__((visibility("default")))
-// Exported as one version of a versioned symbol, "name@@VERSION" for the one
-// new links bind to, "name@VERSION" for an older one.
-#define PPAGENT_EXPORT_VERSION(versioned_name) \
-  extern "C" __attribute__((visibility("default"), symver(versioned_name)))
+#include "base/export.h"  // PPAGENT_EXPORT
 
 namespace ppagent {
 
