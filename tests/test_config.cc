@@ -4,6 +4,7 @@
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -124,6 +125,42 @@ TEST(Config, EveryDocumentedVariableHasARow) {
     sections++;
   }
   EXPECT_EQ(static_cast<size_t>(sections), kVariableCount);
+}
+
+// What the launcher relies on: options are unique, and each option that
+// takes a value is checked by its row's parser, against the rows above.
+TEST(Config, OptionsAreCheckedByTheirRows) {
+  std::set<std::string> flags;
+  const EnvLookup env = [](const char*) -> const char* { return nullptr; };
+  Config so_far;
+  const VariableContext context{&env, "/", &so_far, /*for_flags=*/true};
+  for (size_t i = 0; i < kVariableCount; i++) {
+    const Variable& row = kVariables[i];
+    if (row.flag == nullptr) continue;
+    EXPECT_TRUE(flags.insert(row.flag).second) << row.flag << " sets two variables";
+    VariableValue value;
+    std::string refusal;
+    if (row.flag_sets != nullptr) {
+      EXPECT_EQ(parse_variable(row, row.flag_sets, context, &value, &refusal), Verdict::kValid)
+          << row.flag;
+      continue;
+    }
+    EXPECT_NE(parse_variable(row, "no/such,,value", context, &value, &refusal), Verdict::kValid)
+        << row.flag;
+  }
+  VariableValue value;
+  std::string refusal;
+  EXPECT_EQ(parse_variable(variable("PPROF_CPU_SIGNAL"), "USR2", context, &value, &refusal),
+            Verdict::kRefused);
+  EXPECT_EQ(refusal, "is also the dump signal; choose another one for either (--dump-signal)");
+  EXPECT_EQ(parse_variable(variable("PPROF_HTTP"), "10.0.0.1:80", context, &value, &refusal),
+            Verdict::kRefused);
+  EXPECT_NE(refusal.find("add --http-allow-remote"), std::string::npos) << refusal;
+  so_far.http_allow_remote = true;
+  EXPECT_EQ(parse_variable(variable("PPROF_HTTP"), "10.0.0.1:80", context, &value, &refusal),
+            Verdict::kValid);
+  EXPECT_EQ(value.text, "10.0.0.1");
+  EXPECT_EQ(value.number, 80);
 }
 
 TEST(Config, DefaultsAreTheTables) {
