@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "base/config.h"  // agent/: parse_http_address, is_loopback_address
-#include "base/process_filter.h"  // agent/: parse_process_filter
+#include "base/config.h"  // agent/: the variables (kVariables) and their parsers
+#include "base/process_filter.h"  // agent/: ProcessFilter, which --no-children and --only set
 #include "base/signal_spec.h"
 #include "dump.h"
 #include "elf_check.h"
@@ -213,25 +213,18 @@ std::string find_agent_or_die() {
 
 // Unset members keep the environment's value.
 struct RunOptions {
-  std::optional<std::string> cpu_hz;              // normalised decimal
-  std::optional<std::string> cpu_signal;          // PPROF_CPU_SIGNAL's normalised value
-  std::optional<std::string> mem_rate;            // normalised decimal
-  std::optional<std::string> heap_backend;        // interpose, jemalloc or auto
-  std::optional<std::string> mutex_fraction;      // normalised decimal
-  std::optional<std::string> block_rate;          // normalised decimal
-  std::optional<std::string> dump_signal;         // PPROF_DUMP_SIGNAL's normalised value
-  std::optional<std::string> heap_dump_interval;  // normalised decimal
-  std::optional<std::string> heap_dump_bytes;     // normalised decimal
-  std::optional<std::string> flush_interval;      // normalised decimal
-  std::optional<std::string> file_mode;           // octal, as given
-  std::optional<std::string> output_dir;          // absolute
-  std::optional<std::string> http;                // HOST:PORT as given
-  bool http_allow_remote = false;
-  bool no_children = false;                       // PPROF_CHILDREN=0
-  std::optional<std::string> only;                // PPROF_PROGRAMS: NAME[,NAME...]
-  int dump_signal_number = -1;                    // from dump_signal; -1 when not given
+  // The variables the options set, by row of ppagent::kVariables: the value
+  // to put in the environment (normalised), or nothing when not given.
+  std::vector<std::optional<std::string>> variables =
+      std::vector<std::optional<std::string>>(ppagent::kVariableCount);
+  int dump_signal_number = -1;                    // --dump-signal's; -1 when not given
   char** program_argv = nullptr;          // PROGRAM ARGS..., null-terminated
 };
+
+// The one-letter options and the long ones they stand for.
+const char* short_option(const char* long_name) {
+  return strcmp(long_name, "--output-dir") == 0 ? "-o" : nullptr;
+}
 
 // Recognises "--name VALUE", "--name=VALUE", and for a short name "-o VALUE" and
 // "-oVALUE". Advances *index past a separate VALUE.
@@ -255,38 +248,6 @@ bool take_option(const std::string& arg, const std::string& long_name, const cha
   return false;
 }
 
-// An option's integer value: digits only (no sign, no spaces), at most MAX, returned
-// as normalised decimal. MAX_TEXT is how the message writes MAX.
-std::string parse_integer_option(const char* option, const std::string& value, unsigned long long max,
-                                 const char* max_text) {
-  bool valid = !value.empty();
-  unsigned long long number = 0;
-  for (char c : value) {
-    const unsigned digit = static_cast<unsigned>(c - '0');
-    // Checked before the step (number * 10 + digit > max), so nothing overflows.
-    if (c < '0' || c > '9' || number > (max - digit) / 10) {
-      valid = false;
-      break;
-    }
-    number = number * 10 + digit;
-  }
-  if (!valid) {
-    die(kExitUsage, std::string(option) + " " + quoted(value) +
-                        " is not valid (expected an integer from 0 to " + max_text + ")");
-  }
-  return std::to_string(number);
-}
-
-// The flag of an integer variable, checked against the variable's row (the
-// agent's range). The message words the maximum as `max_text` if given.
-std::string parse_integer_flag(const char* variable, const std::string& value,
-                               const char* max_text = nullptr) {
-  const ppagent::IntegerVariable& row = ppagent::integer_variable(variable);
-  const std::string max = max_text != nullptr ? max_text : std::to_string(row.max);
-  return parse_integer_option(row.flag, value, static_cast<unsigned long long>(row.max),
-                              max.c_str());
-}
-
 std::string parse_dump_signal_option(const std::string& value, int* number) {
   std::string problem;
   if (!ppagent::parse_dump_signal(value, number, &problem)) {
@@ -295,49 +256,8 @@ std::string parse_dump_signal_option(const std::string& value, int* number) {
   return ppagent::dump_signal_env_value(*number);
 }
 
-// Checked as the agent checks PPROF_CPU_SIGNAL (agent/config.cc), against the
-// dump signal the program will have: --dump-signal's, else the environment's,
-// else SIGUSR2.
-std::string parse_cpu_signal_option(const std::string& value, int dump_signal_number) {
-  int number = 0;
-  if (!ppagent::parse_signal(value.c_str(), &number))
-    usage_error("--cpu-signal " + quoted(value) + " is not valid (expected PROF, VTALRM, ALRM, "
-                "USR1, USR2, or a real-time signal such as RTMAX, RTMAX-2 or RTMIN+3, or its "
-                "number)");
-  if (const char* why = ppagent::cpu_signal_problem(number))
-    usage_error("--cpu-signal " + quoted(value) + " cannot be the CPU signal (" + why +
-                "; PROF, VTALRM, ALRM, USR1, USR2 or a real-time signal such as RTMAX-2 can)");
-  int dump = dump_signal_number;
-  if (dump < 0) {
-    dump = SIGUSR2;
-    const char* env = getenv("PPROF_DUMP_SIGNAL");
-    if (env != nullptr && *env != '\0' && !ppagent::parse_signal(env, &dump)) dump = SIGUSR2;
-  }
-  if (number == dump)
-    usage_error("--cpu-signal " + quoted(value) + " is also the dump signal; choose another "
-                "one for either (--dump-signal)");
-  return ppagent::dump_signal_env_value(number);
-}
-
 // The agent resolves a relative PPROF_OUTPUT_DIR itself, but checking here turns a
 // typo into an error before the program runs instead of a lost profile after it.
-// The agent checks PPROF_HTTP with the same functions (agent/config.cc); here a
-// mistake is a usage error before PROGRAM starts.
-void check_http_option(const std::string& value, bool allow_remote) {
-  std::string host;
-  int port = 0;
-  if (!ppagent::parse_http_address(value.c_str(), &host, &port))
-    usage_error("--http " + quoted(value) + " is not valid (expected HOST:PORT with an IPv4 "
-                "address, [IPv6 address] or localhost and a port from 1 to 65535, e.g. "
-                "127.0.0.1:6060)");
-  const char* env_allow = getenv("PPROF_HTTP_ALLOW_REMOTE");
-  if (!allow_remote && !(env_allow != nullptr && strcmp(env_allow, "1") == 0) &&
-      !ppagent::is_loopback_address(host))
-    usage_error("--http " + quoted(value) + " is not a loopback address; anyone who can reach "
-                "it could read the program's arguments and stacks: use 127.0.0.1 and SSH "
-                "forwarding, or add --http-allow-remote to accept the risk");
-}
-
 std::string parse_output_dir(const std::string& value) {
   char* resolved = realpath(value.c_str(), nullptr);
   if (resolved == nullptr) {
@@ -355,17 +275,64 @@ std::string parse_output_dir(const std::string& value) {
   return dir;
 }
 
-// --only NAME[,NAME...]: program names as the agent compares them (the
-// basename of argv[0]), so no '/' and no empty name.
-void check_only_option(const std::string& value) {
-  std::vector<std::string> problems;
-  ppagent::parse_process_filter(
-      [&](const char* name) { return strcmp(name, "PPROF_PROGRAMS") == 0 ? value.c_str() : nullptr; },
-      &problems);
-  if (value.empty() || !problems.empty()) {
-    usage_error("--only " + quoted(value) +
-                " is not valid (expected program names separated by commas, e.g. nginx,php-fpm; "
-                "no '/' and no empty name)");
+// The value of the option of `row`, checked as the agent checks its variable
+// (ppagent::parse_variable, against the rows above as the program will have
+// them in `so_far`), normalised for the environment. A bad value is a usage
+// error. The dump signal and the output directory say more than the agent can.
+std::string checked_option(const ppagent::Variable& row, const std::string& value,
+                           const ppagent::VariableContext& context, RunOptions* options) {
+  switch (row.kind) {
+    case ppagent::VariableKind::kDumpSignal:
+      return parse_dump_signal_option(value, &options->dump_signal_number);
+    case ppagent::VariableKind::kDirectory: return parse_output_dir(value);
+    default: break;
+  }
+  ppagent::VariableValue parsed;
+  std::string refusal;
+  ppagent::Verdict verdict = ppagent::parse_variable(row, value.c_str(), context, &parsed, &refusal);
+  const bool integer = row.kind == ppagent::VariableKind::kInteger;
+  // An option's integer is digits only: no sign, not even "-0".
+  if (integer && value[0] == '-') verdict = ppagent::Verdict::kMalformed;
+  switch (verdict) {
+    case ppagent::Verdict::kValid: break;
+    case ppagent::Verdict::kMalformed: {
+      const std::string message = std::string(row.flag) + " " + quoted(value) +
+                                  " is not valid (expected " +
+                                  (row.flag_expected != nullptr ? row.flag_expected : row.expected) +
+                                  ")";
+      if (integer) die(kExitUsage, message);  // said in full: no pointer to --help
+      usage_error(message);
+    }
+    case ppagent::Verdict::kRefused:
+      usage_error(std::string(row.flag) + " " + quoted(value) + " " + refusal);
+  }
+  switch (row.kind) {
+    case ppagent::VariableKind::kInteger: return std::to_string(parsed.number);
+    case ppagent::VariableKind::kCpuSignal:
+      return ppagent::dump_signal_env_value(static_cast<int>(parsed.number));
+    default: return value;
+  }
+}
+
+// The options' values, checked in the agent's order, each against what the
+// program will have for the rows above it: the options' values, else the
+// environment's (whose problems are the agent's to report).
+void check_options(RunOptions* options) {
+  ppagent::Config so_far;
+  ppagent::ProcessFilter filter;
+  const ppagent::EnvLookup env = [options](const char* name) -> const char* {
+    for (size_t i = 0; i < ppagent::kVariableCount; i++)
+      if (options->variables[i] && strcmp(ppagent::kVariables[i].name, name) == 0)
+        return options->variables[i]->c_str();
+    return getenv(name);
+  };
+  const ppagent::VariableContext context{&env, "/", &so_far, /*for_flags=*/true};
+  std::vector<std::string> ignored;
+  for (size_t i = 0; i < ppagent::kVariableCount; i++) {
+    const ppagent::Variable& row = ppagent::kVariables[i];
+    std::optional<std::string>& option = options->variables[i];
+    if (option) option = checked_option(row, *option, context, options);
+    ppagent::read_variable(row, context, &so_far, &filter, &ignored);
   }
 }
 
@@ -384,84 +351,23 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
       exit(0);
     }
     // A repeated option: the last one wins, so values are checked after the loop.
-    std::string value;
-    if (take_option(arg, "--cpu-hz", nullptr, argc, argv, &index, &value)) {
-      options.cpu_hz = value;
-    } else if (take_option(arg, "--cpu-signal", nullptr, argc, argv, &index, &value)) {
-      options.cpu_signal = value;
-    } else if (take_option(arg, "--mem-rate", nullptr, argc, argv, &index, &value)) {
-      options.mem_rate = value;
-    } else if (take_option(arg, "--heap-backend", nullptr, argc, argv, &index, &value)) {
-      options.heap_backend = value;
-    } else if (take_option(arg, "--mutex-fraction", nullptr, argc, argv, &index, &value)) {
-      options.mutex_fraction = value;
-    } else if (take_option(arg, "--block-rate", nullptr, argc, argv, &index, &value)) {
-      options.block_rate = value;
-    } else if (take_option(arg, "--dump-signal", nullptr, argc, argv, &index, &value)) {
-      options.dump_signal = value;
-    } else if (take_option(arg, "--heap-dump-interval", nullptr, argc, argv, &index, &value)) {
-      options.heap_dump_interval = value;
-    } else if (take_option(arg, "--heap-dump-bytes", nullptr, argc, argv, &index, &value)) {
-      options.heap_dump_bytes = value;
-    } else if (take_option(arg, "--flush-interval", nullptr, argc, argv, &index, &value)) {
-      options.flush_interval = value;
-    } else if (take_option(arg, "--file-mode", nullptr, argc, argv, &index, &value)) {
-      options.file_mode = value;
-    } else if (take_option(arg, "--http", nullptr, argc, argv, &index, &value)) {
-      options.http = value;
-    } else if (arg == "--http-allow-remote") {
-      options.http_allow_remote = true;
-    } else if (arg == "--no-children") {
-      options.no_children = true;
-    } else if (take_option(arg, "--only", nullptr, argc, argv, &index, &value)) {
-      options.only = value;
-    } else if (take_option(arg, "--output-dir", "-o", argc, argv, &index, &value)) {
-      options.output_dir = value;
-    } else {
-      usage_error("unknown option " + quoted(arg));
+    bool taken = false;
+    for (size_t i = 0; i < ppagent::kVariableCount && !taken; i++) {
+      const ppagent::Variable& row = ppagent::kVariables[i];
+      if (row.flag == nullptr) continue;
+      std::string value;
+      if (row.flag_sets != nullptr) {
+        taken = arg == row.flag;
+        value = row.flag_sets;
+      } else {
+        taken = take_option(arg, row.flag, short_option(row.flag), argc, argv, &index, &value);
+      }
+      if (taken) options.variables[i] = value;
     }
+    if (!taken) usage_error("unknown option " + quoted(arg));
   }
   if (index >= argc) usage_error("missing PROGRAM (usage: " + std::string(kRunSynopsis) + ")");
-  if (options.cpu_hz) options.cpu_hz = parse_integer_flag("PPROF_CPU_HZ", *options.cpu_hz);
-  if (options.mem_rate) {
-    options.mem_rate = parse_integer_flag("PPROF_MEM_RATE", *options.mem_rate);
-  }
-  if (options.heap_backend && *options.heap_backend != "interpose" &&
-      *options.heap_backend != "jemalloc" && *options.heap_backend != "auto") {
-    usage_error("--heap-backend " + quoted(*options.heap_backend) +
-                " is not valid (expected interpose, jemalloc or auto)");
-  }
-  if (options.mutex_fraction) {
-    options.mutex_fraction = parse_integer_flag("PPROF_MUTEX_FRACTION", *options.mutex_fraction);
-  }
-  if (options.block_rate) {
-    options.block_rate = parse_integer_flag("PPROF_BLOCK_RATE", *options.block_rate);
-  }
-  if (options.dump_signal) {
-    options.dump_signal = parse_dump_signal_option(*options.dump_signal, &options.dump_signal_number);
-  }
-  if (options.cpu_signal) {
-    options.cpu_signal = parse_cpu_signal_option(*options.cpu_signal, options.dump_signal_number);
-  }
-  if (options.heap_dump_interval) {
-    options.heap_dump_interval =
-        parse_integer_flag("PPROF_HEAP_DUMP_INTERVAL", *options.heap_dump_interval);
-  }
-  if (options.heap_dump_bytes) {
-    options.heap_dump_bytes =
-        parse_integer_flag("PPROF_HEAP_DUMP_BYTES", *options.heap_dump_bytes, "2^62");
-  }
-  if (options.flush_interval) {
-    options.flush_interval = parse_integer_flag("PPROF_FLUSH_INTERVAL", *options.flush_interval);
-  }
-  unsigned file_mode = 0;
-  if (options.file_mode && !ppagent::parse_file_mode(options.file_mode->c_str(), &file_mode))
-    usage_error("--file-mode " + quoted(*options.file_mode) + " is not valid (expected octal "
-                "from 0600 to 0664: owner reads and writes, no execute, others never write, "
-                "e.g. 0640)");
-  if (options.output_dir) options.output_dir = parse_output_dir(*options.output_dir);
-  if (options.http) check_http_option(*options.http, options.http_allow_remote);
-  if (options.only) check_only_option(*options.only);
+  check_options(&options);
   options.program_argv = argv + index;
   return options;
 }
@@ -595,24 +501,8 @@ void forward_signal(int signal_number, siginfo_t* info, void*) {
 
 void set_environment(const RunOptions& options, const std::string& agent,
                      const std::optional<ReportFile>& report) {
-  if (options.cpu_hz) setenv("PPROF_CPU_HZ", options.cpu_hz->c_str(), 1);
-  if (options.cpu_signal) setenv("PPROF_CPU_SIGNAL", options.cpu_signal->c_str(), 1);
-  if (options.mem_rate) setenv("PPROF_MEM_RATE", options.mem_rate->c_str(), 1);
-  if (options.heap_backend) setenv("PPROF_HEAP_BACKEND", options.heap_backend->c_str(), 1);
-  if (options.mutex_fraction) setenv("PPROF_MUTEX_FRACTION", options.mutex_fraction->c_str(), 1);
-  if (options.block_rate) setenv("PPROF_BLOCK_RATE", options.block_rate->c_str(), 1);
-  if (options.dump_signal) setenv("PPROF_DUMP_SIGNAL", options.dump_signal->c_str(), 1);
-  if (options.heap_dump_interval) {
-    setenv("PPROF_HEAP_DUMP_INTERVAL", options.heap_dump_interval->c_str(), 1);
-  }
-  if (options.heap_dump_bytes) setenv("PPROF_HEAP_DUMP_BYTES", options.heap_dump_bytes->c_str(), 1);
-  if (options.flush_interval) setenv("PPROF_FLUSH_INTERVAL", options.flush_interval->c_str(), 1);
-  if (options.file_mode) setenv("PPROF_FILE_MODE", options.file_mode->c_str(), 1);
-  if (options.output_dir) setenv("PPROF_OUTPUT_DIR", options.output_dir->c_str(), 1);
-  if (options.http) setenv("PPROF_HTTP", options.http->c_str(), 1);
-  if (options.http_allow_remote) setenv("PPROF_HTTP_ALLOW_REMOTE", "1", 1);
-  if (options.no_children) setenv("PPROF_CHILDREN", "0", 1);
-  if (options.only) setenv("PPROF_PROGRAMS", options.only->c_str(), 1);
+  for (size_t i = 0; i < ppagent::kVariableCount; i++)
+    if (options.variables[i]) setenv(ppagent::kVariables[i].name, options.variables[i]->c_str(), 1);
   if (report) setenv("PPROF_REPORT_FILE", report->path.c_str(), 1);
   ppagent::set_jemalloc_conf();  // from the PPROF_* values just set
   std::string preload = agent;

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -36,12 +37,16 @@ TEST(ParseInt, AcceptsOnlyStrictDecimalInRange) {
     EXPECT_FALSE(parse_int_in_range(bad, 0, 1000, &v)) << bad;
 }
 
-// The section of ppagent-env(7) on `name`, white space folded, in lower case.
-std::string man_section(const std::string& name) {
-  std::ifstream in(std::string(PPAGENT_SOURCE_ROOT) + "/man/ppagent-env.7.scd");
+std::string read_source_file(const std::string& path) {
+  std::ifstream in(std::string(PPAGENT_SOURCE_ROOT) + "/" + path);
   std::stringstream text;
   text << in.rdbuf();
-  const std::string man = text.str();
+  return text.str();
+}
+
+// The section of ppagent-env(7) on `name`, white space folded, in lower case.
+std::string man_section(const std::string& name) {
+  const std::string man = read_source_file("man/ppagent-env.7.scd");
   const size_t start = man.find("\n*" + name + "*\n");
   if (start == std::string::npos) return std::string();
   size_t end = man.find("\n*", start + 1);
@@ -58,36 +63,131 @@ std::string man_section(const std::string& name) {
   return folded;
 }
 
-TEST(Config, IntegerVariablesAsTheManPageDocumentsThem) {
-  ASSERT_GT(kIntegerVariableCount, 0u);
-  for (size_t i = 0; i < kIntegerVariableCount; i++) {
-    const IntegerVariable& row = kIntegerVariables[i];
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+TEST(Config, EveryVariableAsTheManPagesDocumentIt) {
+  ASSERT_GT(kVariableCount, 0u);
+  const std::string launcher_man = read_source_file("man/ppagent.1.scd");
+  ASSERT_FALSE(launcher_man.empty());
+  std::string launcher_man_folded;
+  for (char c : launcher_man) {
+    if (!isspace(static_cast<unsigned char>(c))) launcher_man_folded += c;
+    else if (!launcher_man_folded.empty() && launcher_man_folded.back() != ' ') launcher_man_folded += ' ';
+  }
+  for (size_t i = 0; i < kVariableCount; i++) {
+    const Variable& row = kVariables[i];
     const std::string section = man_section(row.name);
     ASSERT_FALSE(section.empty()) << row.name << " has no section in ppagent-env(7)";
-    EXPECT_NE(section.find("from " + std::to_string(row.min) + " to"), std::string::npos) << row.name;
-    EXPECT_NE(section.find(std::to_string(row.max)), std::string::npos) << row.name;
-    const std::string value = std::to_string(row.default_value);
-    EXPECT_TRUE(section.find("the default is " + value) != std::string::npos ||
-                section.find("the default, " + value) != std::string::npos)
-        << row.name << ": default " << value;
+    ASSERT_NE(row.documented_default, nullptr) << row.name;
+    EXPECT_NE(section.find(lower(row.documented_default)), std::string::npos)
+        << row.name << ": ppagent-env(7) does not say \"" << row.documented_default << "\"";
+    if (row.kind == VariableKind::kInteger) {
+      EXPECT_NE(section.find("from " + std::to_string(row.min) + " to"), std::string::npos)
+          << row.name;
+      EXPECT_NE(section.find(std::to_string(row.max)), std::string::npos) << row.name;
+      EXPECT_NE(std::string(row.documented_default).find(std::to_string(row.default_value)),
+                std::string::npos)
+          << row.name << ": default " << row.default_value;
+    }
+    // A bad value's consequence: what ppagent-env(7) calls off or kept.
+    EXPECT_TRUE(row.off_when_bad || row.kind != VariableKind::kInteger ||
+                section.find("keeps the default") != std::string::npos)
+        << row.name;
+    if (row.flag != nullptr) {
+      EXPECT_NE(launcher_man.find(std::string("*") + row.flag + "*"), std::string::npos)
+          << row.flag << " (" << row.name << ") has no entry in ppagent(1)";
+      // ENVIRONMENT: "*PPROF_CPU_HZ* (from *--cpu-hz*)".
+      EXPECT_NE(launcher_man_folded.find(std::string("*") + row.name + "* (from *" + row.flag + "*"),
+                std::string::npos)
+          << "ppagent(1) does not say that " << row.flag << " sets " << row.name;
+    }
+    EXPECT_EQ(&variable(row.name), &row);
   }
 }
 
-TEST(Config, IntegerDefaultsAreTheTables) {
-  const Config c;
+// Every PPROF_ name the agent's man page gives a section has a row.
+TEST(Config, EveryDocumentedVariableHasARow) {
+  const std::string man = read_source_file("man/ppagent-env.7.scd");
+  size_t at = 0;
+  int sections = 0;
+  while ((at = man.find("\n*PPROF_", at)) != std::string::npos) {
+    const size_t end = man.find('\n', at + 1);
+    const std::string line = man.substr(at + 1, end - at - 1);  // *PPROF_NAME* alone: a section
+    at = end;
+    if (line.back() != '*' || line.find_first_of(" *", 1) != line.size() - 1) continue;
+    const std::string name = line.substr(1, line.size() - 2);
+    bool found = false;
+    for (size_t i = 0; i < kVariableCount; i++) found = found || name == kVariables[i].name;
+    EXPECT_TRUE(found) << name << " is documented but has no row";
+    sections++;
+  }
+  EXPECT_EQ(static_cast<size_t>(sections), kVariableCount);
+}
+
+// What the launcher relies on: options are unique, and each option that
+// takes a value is checked by its row's parser, against the rows above.
+TEST(Config, OptionsAreCheckedByTheirRows) {
+  std::set<std::string> flags;
+  const EnvLookup env = [](const char*) -> const char* { return nullptr; };
+  Config so_far;
+  const VariableContext context{&env, "/", &so_far, /*for_flags=*/true};
+  for (size_t i = 0; i < kVariableCount; i++) {
+    const Variable& row = kVariables[i];
+    if (row.flag == nullptr) continue;
+    EXPECT_TRUE(flags.insert(row.flag).second) << row.flag << " sets two variables";
+    VariableValue value;
+    std::string refusal;
+    if (row.flag_sets != nullptr) {
+      EXPECT_EQ(parse_variable(row, row.flag_sets, context, &value, &refusal), Verdict::kValid)
+          << row.flag;
+      continue;
+    }
+    EXPECT_NE(parse_variable(row, "no/such,,value", context, &value, &refusal), Verdict::kValid)
+        << row.flag;
+  }
+  VariableValue value;
+  std::string refusal;
+  EXPECT_EQ(parse_variable(variable("PPROF_CPU_SIGNAL"), "USR2", context, &value, &refusal),
+            Verdict::kRefused);
+  EXPECT_EQ(refusal, "is also the dump signal; choose another one for either (--dump-signal)");
+  EXPECT_EQ(parse_variable(variable("PPROF_HTTP"), "10.0.0.1:80", context, &value, &refusal),
+            Verdict::kRefused);
+  EXPECT_NE(refusal.find("add --http-allow-remote"), std::string::npos) << refusal;
+  so_far.http_allow_remote = true;
+  EXPECT_EQ(parse_variable(variable("PPROF_HTTP"), "10.0.0.1:80", context, &value, &refusal),
+            Verdict::kValid);
+  EXPECT_EQ(value.text, "10.0.0.1");
+  EXPECT_EQ(value.number, 80);
+}
+
+TEST(Config, DefaultsAreTheTables) {
+  std::vector<std::string> problems;
+  const Config parsed = parse({}, &problems);
+  const Config c;  // what code that never parses sees
   const std::map<std::string, long long> held = {
       {"PPROF_CPU_HZ", c.cpu_hz},
       {"PPROF_CPU_MAX_STACKS", c.cpu_max_stacks},
       {"PPROF_MEM_RATE", c.mem_rate},
+      {"PPROF_HEAP_BACKEND", static_cast<long long>(c.heap_backend)},
+      {"PPROF_DUMP_SIGNAL", c.dump_signal},
+      {"PPROF_CPU_SIGNAL", c.cpu_signal},
       {"PPROF_HEAP_DUMP_INTERVAL", c.heap_dump_interval},
       {"PPROF_FLUSH_INTERVAL", c.flush_interval},
       {"PPROF_HEAP_DUMP_BYTES", c.heap_dump_bytes},
       {"PPROF_MUTEX_FRACTION", c.mutex_fraction},
       {"PPROF_BLOCK_RATE", c.block_rate},
+      {"PPROF_HTTP_ALLOW_REMOTE", c.http_allow_remote},
+      {"PPROF_FILE_MODE", c.file_mode},
   };
-  ASSERT_EQ(held.size(), kIntegerVariableCount);
   for (const auto& [name, value] : held)
-    EXPECT_EQ(integer_variable(name.c_str()).default_value, value) << name;
+    EXPECT_EQ(variable(name.c_str()).default_value, value) << name;
+  EXPECT_EQ(parsed.cpu_hz, c.cpu_hz);
+  EXPECT_EQ(parsed.dump_signal, c.dump_signal);
+  EXPECT_EQ(parsed.file_mode, c.file_mode);
+  EXPECT_EQ(parsed.heap_backend, c.heap_backend);
 }
 
 TEST(Config, Defaults) {
@@ -268,14 +368,16 @@ TEST(Config, CpuSignal) {
   EXPECT_TRUE(problems.empty());
 }
 
-TEST(SignalShortName, NamesRealTimeSignalsFromTheNearerEnd) {
-  EXPECT_EQ(signal_short_name(SIGPROF), "SIGPROF");
-  EXPECT_EQ(signal_short_name(SIGUSR2), "SIGUSR2");
-  EXPECT_EQ(signal_short_name(SIGRTMAX), "SIGRTMAX");
-  EXPECT_EQ(signal_short_name(SIGRTMAX - 2), "SIGRTMAX-2");
-  EXPECT_EQ(signal_short_name(SIGRTMIN), "SIGRTMIN");
-  EXPECT_EQ(signal_short_name(SIGRTMIN + 3), "SIGRTMIN+3");
-  EXPECT_EQ(signal_short_name(32), "signal 32");
+TEST(SignalName, NamesRealTimeSignalsFromTheNearerEnd) {
+  EXPECT_EQ(signal_name(SIGPROF), "SIGPROF");
+  EXPECT_EQ(signal_name(SIGUSR2), "SIGUSR2");
+  EXPECT_EQ(signal_name(SIGRTMAX), "SIGRTMAX");
+  EXPECT_EQ(signal_name(SIGRTMAX - 2), "SIGRTMAX-2");
+  EXPECT_EQ(signal_name(SIGRTMIN), "SIGRTMIN");
+  EXPECT_EQ(signal_name(SIGRTMIN + 3), "SIGRTMIN+3");
+  EXPECT_EQ(signal_name(32), "signal 32");
+  EXPECT_EQ(signal_name(0), "none");
+  EXPECT_EQ(signal_name(SIGABRT), "SIGABRT");  // the canonical name, not SIGIOT
 }
 
 TEST(SignalMasks, ASetNamesTheCpuSignalUnlessItHoldsEveryRealTimeSignal) {

@@ -42,25 +42,88 @@ struct Config {
   Config();
 };
 
-// The integer variables, one row each: parse_config reads them by their row,
-// the launcher checks its flags against the same ranges, and
-// tests/test_config.cc holds every row against ppagent-env(7).
-struct IntegerVariable {
-  const char* name;        // PPROF_...
-  const char* flag;        // the launcher's option that sets it, or nullptr
-  long long min, max;
-  long long default_value; // what Config holds when it is unset
-  const char* expected;    // its grammar, as a bad value's message says it
-  const char* when_bad;    // what a bad value does
-  bool off_when_bad;       // a bad value sets 0 (off); otherwise the default stays
+struct ProcessFilter;  // base/process_filter.h
+
+// Every variable the agent reads, one row each, in the order it reads them:
+// parse_config and parse_process_filter walk the rows (one parser per
+// kind), the launcher finds its options and checks their values through the
+// same rows, and tests/test_config.cc holds every row against
+// ppagent-env(7) and ppagent(1).
+enum class VariableKind {
+  kInteger,         // decimal, from min to max
+  kOctalMode,       // file permissions in octal (parse_file_mode)
+  kDumpSignal,      // signal_spec.h's grammar: a signal that can ask for dumps, or none
+  kCpuSignal,       // the same grammar: a signal that can carry CPU samples, not the dump signal
+  kDirectory,       // an existing writable directory; relative to the working directory at start
+  kPath,            // any path; relative to the working directory at start
+  kCacheDirectory,  // an absolute directory, or off
+  kHostPort,        // HOST:PORT (parse_http_address), loopback unless allowed
+  kChoice,          // one of the words in `choices`
+  kBoolean,         // 0 or 1
+  kNames,           // names separated by commas, none empty, none with '/'
 };
-extern const IntegerVariable kIntegerVariables[];
-extern const size_t kIntegerVariableCount;
+
+// Which part of the agent a row sets: Config, or ProcessFilter (process_filter.h).
+enum class VariablePart { kConfig, kProcessFilter };
+
+// A parsed value: `number` for integers, signals, modes, booleans and
+// choices (the word's index), `text` for paths and hosts (with the port in
+// `number`), `names` for lists.
+struct VariableValue {
+  long long number = 0;
+  std::string text;
+  std::vector<std::string> names;
+};
+
+struct Variable {
+  const char* name;                // PPROF_...
+  const char* flag;                // the launcher's option that sets it, or nullptr
+  const char* flag_sets;           // an option without a value: the value it sets
+  VariableKind kind;
+  VariablePart part;
+  long long min, max;              // kInteger
+  long long default_value;         // what an unset variable gives (not kDirectory,
+                                   // kPath, kCacheDirectory, kHostPort, kNames)
+  const char* choices;             // kChoice: the words, separated by commas
+  const char* documented_default;  // how ppagent-env(7) states the default
+  const char* expected;            // its grammar, as a bad value's message says it
+  const char* flag_expected;       // as the launcher's usage error says it, if not `expected`
+  const char* when_bad;            // what a bad value does
+  bool off_when_bad;               // a bad value turns the feature off (0, empty);
+                                   // otherwise the default stays
+  void (*store)(const VariableValue& value, Config* config, ProcessFilter* filter);
+};
+extern const Variable kVariables[];
+extern const size_t kVariableCount;
 // The row of `name`, which must have one.
-const IntegerVariable& integer_variable(const char* name);
+const Variable& variable(const char* name);
 
 // Returns the value of a variable or nullptr; tests pass their own.
 using EnvLookup = std::function<const char*(const char*)>;
+
+// What a row's parser sees besides the text.
+struct VariableContext {
+  const EnvLookup* env;
+  std::string cwd;        // the working directory at start
+  const Config* so_far;   // the rows above, already read
+  bool for_flags = false; // refusals name the launcher's options, not the variables
+};
+
+enum class Verdict { kValid, kMalformed, kRefused };
+// Parses `text` (not empty) by the row's kind into *value. kMalformed: not
+// in the grammar (a message then says `expected`); kRefused: in it but not
+// usable, *refusal says why (what follows the quoted value in a message).
+Verdict parse_variable(const Variable& row, const char* text, const VariableContext& context,
+                       VariableValue* value, std::string* refusal);
+
+// Reads one row into *config or *filter: unset or empty gives the default;
+// a bad value one message in *problems (without the "ppagent: " prefix), and
+// the row's `when_bad`.
+void read_variable(const Variable& row, const VariableContext& context, Config* config,
+                   ProcessFilter* filter, std::vector<std::string>* problems);
+// read_variable for every row of `part`, in order.
+void read_variables(VariablePart part, const VariableContext& context, Config* config,
+                    ProcessFilter* filter, std::vector<std::string>* problems);
 
 // Parses the environment. Every problem becomes one complete message (without
 // the "ppagent: " prefix) in *problems; the affected feature is turned off and
@@ -72,9 +135,6 @@ Config parse_config(const EnvLookup& env, const std::string& cwd,
 // requests, or nullptr if it can: PROF, VTALRM, ALRM, USR1, USR2 and the
 // real-time signals SIGRTMIN..SIGRTMAX can.
 const char* cpu_signal_problem(int signo);
-// "SIGPROF", "SIGRTMAX", "SIGRTMAX-2", "SIGRTMIN+3" (a real-time signal is
-// named from the nearer end), "signal N" otherwise.
-std::string signal_short_name(int signo);
 
 // Strict decimal integer in [min, max]: no sign other than a leading '-', no
 // spaces, no trailing characters. Returns false if malformed or out of range.

@@ -10,11 +10,6 @@ namespace ppagent {
 
 namespace {
 
-// A program name as the file names use it: non-empty, no '/', no NUL.
-bool valid_program_name(const std::string& name) {
-  return !name.empty() && name.find('/') == std::string::npos && name != "." && name != "..";
-}
-
 bool same_file(const struct stat& a, const std::string& path) {
   struct stat b;
   return stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
@@ -23,40 +18,11 @@ bool same_file(const struct stat& a, const std::string& path) {
 }  // namespace
 
 ProcessFilter parse_process_filter(const EnvLookup& env, std::vector<std::string>* problems) {
+  // PPROF_CHILDREN and PPROF_PROGRAMS: their rows in config.cc's table.
   ProcessFilter filter;
-  const char* children = env("PPROF_CHILDREN");
-  if (children != nullptr && *children != '\0') {
-    if (strcmp(children, "0") == 0) {
-      filter.children = false;
-    } else if (strcmp(children, "1") != 0) {
-      problems->push_back(std::string("PPROF_CHILDREN=\"") + children +
-                          "\" is not valid (expected 0: profile only the first process, or 1: "
-                          "its children too); children are profiled");
-    }
-  }
-
-  const char* programs = env("PPROF_PROGRAMS");
-  if (programs != nullptr && *programs != '\0') {
-    std::vector<std::string> names;
-    bool valid = true;
-    std::string text = programs;
-    size_t start = 0;
-    for (;;) {
-      size_t comma = text.find(',', start);
-      std::string name = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      if (!valid_program_name(name)) valid = false;
-      names.push_back(name);
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-    if (valid) {
-      filter.programs = names;
-    } else {
-      problems->push_back(std::string("PPROF_PROGRAMS=\"") + programs +
-                          "\" is not valid (expected program names separated by commas, "
-                          "without '/' or empty names); every program is profiled");
-    }
-  }
+  Config unused;
+  read_variables(VariablePart::kProcessFilter, VariableContext{&env, std::string(), &unused},
+                 &unused, &filter, problems);
   return filter;
 }
 

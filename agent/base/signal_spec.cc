@@ -136,7 +136,11 @@ bool parse_dump_signal(const std::string& text, int* number, std::string* proble
 std::string signal_name(int number) {
   if (number == 0) return "none";
   if (number >= SIGRTMIN && number <= SIGRTMAX) {
-    return number == SIGRTMIN ? "SIGRTMIN" : "SIGRTMIN+" + std::to_string(number - SIGRTMIN);
+    const int from_min = number - SIGRTMIN, from_max = SIGRTMAX - number;
+    if (from_max == 0) return "SIGRTMAX";
+    if (from_min == 0) return "SIGRTMIN";
+    return from_max <= from_min ? "SIGRTMAX-" + std::to_string(from_max)
+                                : "SIGRTMIN+" + std::to_string(from_min);
   }
   for (const NamedSignal& candidate : kSignals) {
     if (candidate.number == number) return std::string("SIG") + candidate.name;

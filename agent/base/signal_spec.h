@@ -26,7 +26,10 @@ bool usable_as_dump_signal(int number);
 // (a signal that exists but cannot serve as a dump signal gets its own reason).
 bool parse_dump_signal(const std::string& text, int* number, std::string* problem);
 
-// "SIGUSR2", "SIGRTMIN+3", "none" (0), or "signal N" for a number with no name.
+// The one way the agent and the launcher name a signal: "SIGUSR2", "SIGPROF",
+// a real-time signal from the nearer end ("SIGRTMIN", "SIGRTMIN+3",
+// "SIGRTMAX-2", "SIGRTMAX"), "none" (0), or "signal N" for a number with no
+// name.
 std::string signal_name(int number);
 
 // The normalised value for PPROF_DUMP_SIGNAL: "none", the SIG name of a standard

@@ -20,21 +20,12 @@ namespace ppagent {
 namespace {
 
 using DlcloseFn = int (*)(void*);
-std::atomic<DlcloseFn> g_real_dlclose{nullptr};
+NextDefinition<DlcloseFn> g_dlclose("dlclose");
 
-DlcloseFn real_dlclose() {
-  DlcloseFn real = g_real_dlclose.load(std::memory_order_acquire);
-  if (real == nullptr) {  // a library's constructor closing something before ours ran
-    real = next_definition<DlcloseFn>("dlclose");
-    g_real_dlclose.store(real, std::memory_order_release);
-  }
-  return real;
-}
-
-__attribute__((constructor)) void resolve_real_dlclose() { real_dlclose(); }
+__attribute__((constructor)) void resolve_real_dlclose() { resolve_at_load(g_dlclose); }
 
 int guarded_dlclose(void* handle) {
-  DlcloseFn real = real_dlclose();
+  DlcloseFn real = g_dlclose.get();
   if (real == nullptr) return -1;  // cannot happen with a dynamic libc
   ModuleTables* tables = agent_state().module_tables;
   if (tables == nullptr) return real(handle);  // nothing walks: the agent is not recording
@@ -46,12 +37,12 @@ int guarded_dlclose(void* handle) {
 
 // dlclose@GLIBC_2.2.5 (what binaries linked with libdl before glibc 2.34 call)
 // is the same function as dlclose@@GLIBC_2.34 in libc.so.6.
-PPAGENT_EXPORT_VERSION("dlclose@@GLIBC_2.34") int
+PPAGENT_EXPORT PPAGENT_VERSION("dlclose@@GLIBC_2.34") int
 ppagent_dlclose(void* handle) {
   return ppagent::guarded_dlclose(handle);
 }
 
-PPAGENT_EXPORT_VERSION("dlclose@GLIBC_2.2.5") int
+PPAGENT_EXPORT PPAGENT_VERSION("dlclose@GLIBC_2.2.5") int
 ppagent_dlclose_2_2_5(void* handle) {
   return ppagent::guarded_dlclose(handle);
 }

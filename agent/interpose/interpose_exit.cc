@@ -48,13 +48,14 @@ namespace {
 constexpr int kWriteDeadlineSeconds = 30;
 
 using ExitFn = void (*)(int);
-ExitFn g_real_exit = nullptr;
-ExitFn g_real_Exit = nullptr;
-ExitFn g_real_libc_exit = nullptr;  // exit()
-ExitFn g_real_quick_exit = nullptr;        // quick_exit@@GLIBC_2.24
-ExitFn g_real_quick_exit_2_10 = nullptr;   // the old one, which skips thread_local destructors
+NextDefinition<ExitFn> g_real_exit("_exit");
+NextDefinition<ExitFn> g_real_Exit("_Exit");
+NextDefinition<ExitFn> g_real_libc_exit("exit");
+NextDefinition<ExitFn> g_real_quick_exit("quick_exit", "GLIBC_2.24");
+// The old one, which skips thread_local destructors.
+NextDefinition<ExitFn> g_real_quick_exit_2_10("quick_exit", "GLIBC_2.10");
 using DaemonFn = int (*)(int, int);
-DaemonFn g_real_daemon = nullptr;
+NextDefinition<DaemonFn> g_real_daemon("daemon");
 
 __thread bool t_in_daemon = false;
 
@@ -64,13 +65,13 @@ void (*g_write_profiles)() = nullptr;
 // a vfork child or a signal handler must not do.
 __attribute__((constructor)) void resolve_real_exits() {
   AgentScope scope;
-  g_real_exit = next_definition<ExitFn>("_exit");
-  g_real_Exit = next_definition<ExitFn>("_Exit");
-  g_real_daemon = next_definition<DaemonFn>("daemon");
-  g_real_libc_exit = next_definition<ExitFn>("exit");
-  g_real_quick_exit = next_definition<ExitFn>("quick_exit", "GLIBC_2.24");
-  g_real_quick_exit_2_10 =
-      next_definition<ExitFn>("quick_exit", "GLIBC_2.10");
+  resolve_at_load(g_real_exit, g_real_Exit, g_real_daemon, g_real_libc_exit, g_real_quick_exit,
+                  g_real_quick_exit_2_10);
+}
+
+// `preferred`, or `fallback` where the C library has no such function.
+ExitFn either(ExitFn preferred, ExitFn fallback) {
+  return preferred != nullptr ? preferred : fallback;
 }
 
 void* write_profiles_thread(void*) {
@@ -152,13 +153,13 @@ bool forking_for_daemon() { return t_in_daemon; }
 
 // Two versions, as glibc has them: a program linked against glibc 2.34 or
 // later asks for the new one, older programs for the old one.
-PPAGENT_EXPORT_VERSION("__libc_start_main@@GLIBC_2.34") PPAGENT_HIDDEN_FRAME int
+PPAGENT_EXPORT PPAGENT_VERSION("__libc_start_main@@GLIBC_2.34") PPAGENT_HIDDEN_FRAME int
 ppagent_libc_start_main(ppagent::MainFn main, int argc, char** argv, void (*init)(),
                         void (*fini)(), void (*rtld_fini)(), void* stack_end) {
   return ppagent::start_main("GLIBC_2.34", main, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
-PPAGENT_EXPORT_VERSION("__libc_start_main@GLIBC_2.2.5") PPAGENT_HIDDEN_FRAME int
+PPAGENT_EXPORT PPAGENT_VERSION("__libc_start_main@GLIBC_2.2.5") PPAGENT_HIDDEN_FRAME int
 ppagent_libc_start_main_2_2_5(ppagent::MainFn main, int argc, char** argv, void (*init)(),
                               void (*fini)(), void (*rtld_fini)(), void* stack_end) {
   return ppagent::start_main("GLIBC_2.2.5", main, argc, argv, init, fini, rtld_fini, stack_end);
@@ -166,47 +167,46 @@ ppagent_libc_start_main_2_2_5(ppagent::MainFn main, int argc, char** argv, void 
 
 PPAGENT_EXPORT void exit(int status) {
   ppagent::write_profiles_before_exit();
-  ppagent::ExitFn real = ppagent::g_real_libc_exit;
-  if (real == nullptr) {  // called before the agent's constructor ran
-    ppagent::AgentScope scope;
-    real = ppagent::next_definition<ppagent::ExitFn>("exit");
+  ppagent::ExitFn real;
+  {
+    ppagent::AgentScope scope;  // a lookup (before the agent's constructor ran) is the agent's
+    real = ppagent::g_real_libc_exit.get();
   }
   ppagent::end_process(real, status);
 }
 
-PPAGENT_EXPORT_VERSION("quick_exit@@GLIBC_2.24") void
+PPAGENT_EXPORT PPAGENT_VERSION("quick_exit@@GLIBC_2.24") void
 ppagent_quick_exit(int status) {
   ppagent::write_profiles_before_exit();
-  ppagent::end_process(ppagent::g_real_quick_exit ? ppagent::g_real_quick_exit
-                                                  : ppagent::g_real_exit,
+  ppagent::end_process(ppagent::either(ppagent::g_real_quick_exit.get(), ppagent::g_real_exit.get()),
                        status);
 }
 
-PPAGENT_EXPORT_VERSION("quick_exit@GLIBC_2.10") void
+PPAGENT_EXPORT PPAGENT_VERSION("quick_exit@GLIBC_2.10") void
 ppagent_quick_exit_2_10(int status) {
   ppagent::write_profiles_before_exit();
-  ppagent::end_process(ppagent::g_real_quick_exit_2_10 ? ppagent::g_real_quick_exit_2_10
-                                                       : ppagent::g_real_exit,
-                       status);
+  ppagent::end_process(
+      ppagent::either(ppagent::g_real_quick_exit_2_10.get(), ppagent::g_real_exit.get()), status);
 }
 
 PPAGENT_EXPORT void _exit(int status) {
   ppagent::write_profiles_before_exit();
-  ppagent::end_process(ppagent::g_real_exit, status);
+  ppagent::end_process(ppagent::g_real_exit.get(), status);
 }
 
 PPAGENT_EXPORT void _Exit(int status) {
   ppagent::write_profiles_before_exit();
-  ppagent::end_process(ppagent::g_real_Exit ? ppagent::g_real_Exit : ppagent::g_real_exit, status);
+  ppagent::end_process(ppagent::either(ppagent::g_real_Exit.get(), ppagent::g_real_exit.get()), status);
 }
 
 PPAGENT_EXPORT int daemon(int nochdir, int noclose) {
-  if (ppagent::g_real_daemon == nullptr) {
+  ppagent::DaemonFn real = ppagent::g_real_daemon.get();
+  if (real == nullptr) {
     errno = ENOSYS;
     return -1;
   }
   ppagent::t_in_daemon = true;
-  int rc = ppagent::g_real_daemon(nochdir, noclose);  // only the child returns (or a failure)
+  int rc = real(nochdir, noclose);  // only the child returns (or a failure)
   const int saved_errno = errno;
   ppagent::t_in_daemon = false;
   errno = saved_errno;

@@ -25,26 +25,6 @@
 namespace ppagent {
 namespace {
 
-// The next definition of `name` at `version`, looked up once.
-template <typename Fn>
-class Next {
- public:
-  constexpr Next(const char* name, const char* version) : name_(name), version_(version) {}
-  Fn get() {
-    Fn fn = fn_.load(std::memory_order_relaxed);
-    if (__builtin_expect(fn == nullptr, 0)) {
-      fn = next_definition<Fn>(name_, version_);
-      fn_.store(fn, std::memory_order_relaxed);
-    }
-    return fn;
-  }
-
- private:
-  const char* name_;
-  const char* version_;
-  std::atomic<Fn> fn_{nullptr};
-};
-
 using MutexFn = int (*)(pthread_mutex_t*);
 using MutexTimedFn = int (*)(pthread_mutex_t*, const struct timespec*);
 using MutexClockFn = int (*)(pthread_mutex_t*, clockid_t, const struct timespec*);
@@ -59,30 +39,40 @@ using SemTimedFn = int (*)(sem_t*, const struct timespec*);
 using SemClockFn = int (*)(sem_t*, clockid_t, const struct timespec*);
 using JoinFn = int (*)(pthread_t, void**);
 
-Next<MutexFn> g_mutex_lock("pthread_mutex_lock", "GLIBC_2.2.5");
-Next<MutexFn> g_mutex_trylock("pthread_mutex_trylock", "GLIBC_2.34");
-Next<MutexFn> g_mutex_unlock("pthread_mutex_unlock", "GLIBC_2.2.5");
-Next<MutexTimedFn> g_mutex_timedlock("pthread_mutex_timedlock", "GLIBC_2.34");
-Next<MutexClockFn> g_mutex_clocklock("pthread_mutex_clocklock", "GLIBC_2.34");
-Next<RwFn> g_rw_rdlock("pthread_rwlock_rdlock", "GLIBC_2.34");
-Next<RwFn> g_rw_wrlock("pthread_rwlock_wrlock", "GLIBC_2.34");
-Next<RwFn> g_rw_tryrdlock("pthread_rwlock_tryrdlock", "GLIBC_2.34");
-Next<RwFn> g_rw_trywrlock("pthread_rwlock_trywrlock", "GLIBC_2.34");
-Next<RwTimedFn> g_rw_timedrdlock("pthread_rwlock_timedrdlock", "GLIBC_2.34");
-Next<RwTimedFn> g_rw_timedwrlock("pthread_rwlock_timedwrlock", "GLIBC_2.34");
-Next<RwClockFn> g_rw_clockrdlock("pthread_rwlock_clockrdlock", "GLIBC_2.34");
-Next<RwClockFn> g_rw_clockwrlock("pthread_rwlock_clockwrlock", "GLIBC_2.34");
-Next<RwFn> g_rw_unlock("pthread_rwlock_unlock", "GLIBC_2.34");
-Next<CondWaitFn> g_cond_wait("pthread_cond_wait", "GLIBC_2.3.2");
-Next<CondTimedFn> g_cond_timedwait("pthread_cond_timedwait", "GLIBC_2.3.2");
-Next<CondWaitFn> g_cond_wait_old("pthread_cond_wait", "GLIBC_2.2.5");
-Next<CondTimedFn> g_cond_timedwait_old("pthread_cond_timedwait", "GLIBC_2.2.5");
-Next<CondClockFn> g_cond_clockwait("pthread_cond_clockwait", "GLIBC_2.34");
-Next<SemFn> g_sem_wait("sem_wait", "GLIBC_2.34");
-Next<SemFn> g_sem_trywait("sem_trywait", "GLIBC_2.34");
-Next<SemTimedFn> g_sem_timedwait("sem_timedwait", "GLIBC_2.34");
-Next<SemClockFn> g_sem_clockwait("sem_clockwait", "GLIBC_2.34");
-Next<JoinFn> g_join("pthread_join", "GLIBC_2.34");
+NextDefinition<MutexFn> g_mutex_lock("pthread_mutex_lock", "GLIBC_2.2.5");
+NextDefinition<MutexFn> g_mutex_trylock("pthread_mutex_trylock", "GLIBC_2.34");
+NextDefinition<MutexFn> g_mutex_unlock("pthread_mutex_unlock", "GLIBC_2.2.5");
+NextDefinition<MutexTimedFn> g_mutex_timedlock("pthread_mutex_timedlock", "GLIBC_2.34");
+NextDefinition<MutexClockFn> g_mutex_clocklock("pthread_mutex_clocklock", "GLIBC_2.34");
+NextDefinition<RwFn> g_rw_rdlock("pthread_rwlock_rdlock", "GLIBC_2.34");
+NextDefinition<RwFn> g_rw_wrlock("pthread_rwlock_wrlock", "GLIBC_2.34");
+NextDefinition<RwFn> g_rw_tryrdlock("pthread_rwlock_tryrdlock", "GLIBC_2.34");
+NextDefinition<RwFn> g_rw_trywrlock("pthread_rwlock_trywrlock", "GLIBC_2.34");
+NextDefinition<RwTimedFn> g_rw_timedrdlock("pthread_rwlock_timedrdlock", "GLIBC_2.34");
+NextDefinition<RwTimedFn> g_rw_timedwrlock("pthread_rwlock_timedwrlock", "GLIBC_2.34");
+NextDefinition<RwClockFn> g_rw_clockrdlock("pthread_rwlock_clockrdlock", "GLIBC_2.34");
+NextDefinition<RwClockFn> g_rw_clockwrlock("pthread_rwlock_clockwrlock", "GLIBC_2.34");
+NextDefinition<RwFn> g_rw_unlock("pthread_rwlock_unlock", "GLIBC_2.34");
+NextDefinition<CondWaitFn> g_cond_wait("pthread_cond_wait", "GLIBC_2.3.2");
+NextDefinition<CondTimedFn> g_cond_timedwait("pthread_cond_timedwait", "GLIBC_2.3.2");
+NextDefinition<CondWaitFn> g_cond_wait_old("pthread_cond_wait", "GLIBC_2.2.5");
+NextDefinition<CondTimedFn> g_cond_timedwait_old("pthread_cond_timedwait", "GLIBC_2.2.5");
+NextDefinition<CondClockFn> g_cond_clockwait("pthread_cond_clockwait", "GLIBC_2.34");
+NextDefinition<SemFn> g_sem_wait("sem_wait", "GLIBC_2.34");
+NextDefinition<SemFn> g_sem_trywait("sem_trywait", "GLIBC_2.34");
+NextDefinition<SemTimedFn> g_sem_timedwait("sem_timedwait", "GLIBC_2.34");
+NextDefinition<SemClockFn> g_sem_clockwait("sem_clockwait", "GLIBC_2.34");
+NextDefinition<JoinFn> g_join("pthread_join", "GLIBC_2.34");
+
+__attribute__((constructor)) void resolve_lock_functions() {
+  AgentScope scope;
+  resolve_at_load(g_mutex_lock, g_mutex_trylock, g_mutex_unlock, g_mutex_timedlock,
+                  g_mutex_clocklock, g_rw_rdlock, g_rw_wrlock, g_rw_tryrdlock, g_rw_trywrlock,
+                  g_rw_timedrdlock, g_rw_timedwrlock, g_rw_clockrdlock, g_rw_clockwrlock,
+                  g_rw_unlock, g_cond_wait, g_cond_timedwait, g_cond_wait_old,
+                  g_cond_timedwait_old, g_cond_clockwait, g_sem_wait, g_sem_trywait,
+                  g_sem_timedwait, g_sem_clockwait, g_join);
+}
 
 inline bool profiling() {
   return __builtin_expect(g_lock_profiling.load(std::memory_order_relaxed), 0) && !t_in_agent;
@@ -287,29 +277,29 @@ int mutex_clocklock(pthread_mutex_t* m, clockid_t clock, const struct timespec* 
 }
 }  // namespace
 
-PPAGENT_EXPORT_VERSION("pthread_mutex_timedlock@@GLIBC_2.34")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_mutex_timedlock@@GLIBC_2.34")
 int ppagent_mutex_timedlock(pthread_mutex_t* m, const struct timespec* t) { return mutex_timedlock(m, t); }
-PPAGENT_EXPORT_VERSION("pthread_mutex_timedlock@GLIBC_2.2.5")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_mutex_timedlock@GLIBC_2.2.5")
 int ppagent_mutex_timedlock_2_2_5(pthread_mutex_t* m, const struct timespec* t) { return mutex_timedlock(m, t); }
-PPAGENT_EXPORT_VERSION("pthread_mutex_clocklock@@GLIBC_2.34")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_mutex_clocklock@@GLIBC_2.34")
 int ppagent_mutex_clocklock(pthread_mutex_t* m, clockid_t c, const struct timespec* t) { return mutex_clocklock(m, c, t); }
-PPAGENT_EXPORT_VERSION("pthread_mutex_clocklock@GLIBC_2.30")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_mutex_clocklock@GLIBC_2.30")
 int ppagent_mutex_clocklock_2_30(pthread_mutex_t* m, clockid_t c, const struct timespec* t) { return mutex_clocklock(m, c, t); }
 
 // ---- rwlocks --------------------------------------------------------------
 
 namespace {
-int rw_lock(Next<RwFn>& lock_fn, Next<RwFn>& try_fn, pthread_rwlock_t* rw) {
+int rw_lock(NextDefinition<RwFn>& lock_fn, NextDefinition<RwFn>& try_fn, pthread_rwlock_t* rw) {
   if (!profiling()) return lock_fn.get()(rw);
   int rc = try_fn.get()(rw);
   if (__builtin_expect(rc != EBUSY, 1)) return rc;
   return contended_lock(lock_fn.get(), rw);
 }
-int rw_timed(Next<RwTimedFn>& fn, pthread_rwlock_t* rw, const struct timespec* t) {
+int rw_timed(NextDefinition<RwTimedFn>& fn, pthread_rwlock_t* rw, const struct timespec* t) {
   if (!profiling()) return fn.get()(rw, t);
   return timed_wait(rw, [&] { return fn.get()(rw, t); });
 }
-int rw_clock(Next<RwClockFn>& fn, pthread_rwlock_t* rw, clockid_t c, const struct timespec* t) {
+int rw_clock(NextDefinition<RwClockFn>& fn, pthread_rwlock_t* rw, clockid_t c, const struct timespec* t) {
   if (!profiling()) return fn.get()(rw, c, t);
   return timed_wait(rw, [&] { return fn.get()(rw, c, t); });
 }
@@ -324,10 +314,10 @@ int rw_unlock(pthread_rwlock_t* rw) {
 
 // The current version and the GLIBC_2.2.5 alias (the same implementation).
 #define RW_PAIR(name, params, call)                                                     \
-  PPAGENT_EXPORT_VERSION("pthread_rwlock_" #name "@@GLIBC_2.34") int ppagent_rwlock_##name params { \
+  PPAGENT_EXPORT PPAGENT_VERSION("pthread_rwlock_" #name "@@GLIBC_2.34") int ppagent_rwlock_##name params { \
     return call;                                                                        \
   }                                                                                     \
-  PPAGENT_EXPORT_VERSION("pthread_rwlock_" #name "@GLIBC_2.2.5") int ppagent_rwlock_##name##_2_2_5 params { return call; }
+  PPAGENT_EXPORT PPAGENT_VERSION("pthread_rwlock_" #name "@GLIBC_2.2.5") int ppagent_rwlock_##name##_2_2_5 params { return call; }
 
 RW_PAIR(rdlock, (pthread_rwlock_t* rw), rw_lock(g_rw_rdlock, g_rw_tryrdlock, rw))
 RW_PAIR(wrlock, (pthread_rwlock_t* rw), rw_lock(g_rw_wrlock, g_rw_trywrlock, rw))
@@ -335,23 +325,23 @@ RW_PAIR(timedrdlock, (pthread_rwlock_t* rw, const struct timespec* t), rw_timed(
 RW_PAIR(timedwrlock, (pthread_rwlock_t* rw, const struct timespec* t), rw_timed(g_rw_timedwrlock, rw, t))
 RW_PAIR(unlock, (pthread_rwlock_t* rw), rw_unlock(rw))
 
-PPAGENT_EXPORT_VERSION("pthread_rwlock_clockrdlock@@GLIBC_2.34")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_rwlock_clockrdlock@@GLIBC_2.34")
 int ppagent_rwlock_clockrdlock(pthread_rwlock_t* rw, clockid_t c, const struct timespec* t) { return rw_clock(g_rw_clockrdlock, rw, c, t); }
-PPAGENT_EXPORT_VERSION("pthread_rwlock_clockrdlock@GLIBC_2.30")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_rwlock_clockrdlock@GLIBC_2.30")
 int ppagent_rwlock_clockrdlock_2_30(pthread_rwlock_t* rw, clockid_t c, const struct timespec* t) { return rw_clock(g_rw_clockrdlock, rw, c, t); }
-PPAGENT_EXPORT_VERSION("pthread_rwlock_clockwrlock@@GLIBC_2.34")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_rwlock_clockwrlock@@GLIBC_2.34")
 int ppagent_rwlock_clockwrlock(pthread_rwlock_t* rw, clockid_t c, const struct timespec* t) { return rw_clock(g_rw_clockwrlock, rw, c, t); }
-PPAGENT_EXPORT_VERSION("pthread_rwlock_clockwrlock@GLIBC_2.30")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_rwlock_clockwrlock@GLIBC_2.30")
 int ppagent_rwlock_clockwrlock_2_30(pthread_rwlock_t* rw, clockid_t c, const struct timespec* t) { return rw_clock(g_rw_clockwrlock, rw, c, t); }
 
 // ---- condition variables: the whole wait is blocking ------------------------
 
 namespace {
-int cond_wait(Next<CondWaitFn>& fn, pthread_cond_t* c, pthread_mutex_t* m) {
+int cond_wait(NextDefinition<CondWaitFn>& fn, pthread_cond_t* c, pthread_mutex_t* m) {
   if (!profiling()) return fn.get()(c, m);
   return timed_wait(nullptr, [&] { return fn.get()(c, m); });
 }
-int cond_timedwait(Next<CondTimedFn>& fn, pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t) {
+int cond_timedwait(NextDefinition<CondTimedFn>& fn, pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t) {
   if (!profiling()) return fn.get()(c, m, t);
   return timed_wait(nullptr, [&] { return fn.get()(c, m, t); });
 }
@@ -361,17 +351,17 @@ int cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock, const
 }
 }  // namespace
 
-PPAGENT_EXPORT_VERSION("pthread_cond_wait@@GLIBC_2.3.2")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_cond_wait@@GLIBC_2.3.2")
 int ppagent_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) { return cond_wait(g_cond_wait, c, m); }
-PPAGENT_EXPORT_VERSION("pthread_cond_wait@GLIBC_2.2.5")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_cond_wait@GLIBC_2.2.5")
 int ppagent_cond_wait_2_2_5(pthread_cond_t* c, pthread_mutex_t* m) { return cond_wait(g_cond_wait_old, c, m); }
-PPAGENT_EXPORT_VERSION("pthread_cond_timedwait@@GLIBC_2.3.2")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_cond_timedwait@@GLIBC_2.3.2")
 int ppagent_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t) { return cond_timedwait(g_cond_timedwait, c, m, t); }
-PPAGENT_EXPORT_VERSION("pthread_cond_timedwait@GLIBC_2.2.5")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_cond_timedwait@GLIBC_2.2.5")
 int ppagent_cond_timedwait_2_2_5(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t) { return cond_timedwait(g_cond_timedwait_old, c, m, t); }
-PPAGENT_EXPORT_VERSION("pthread_cond_clockwait@@GLIBC_2.34")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_cond_clockwait@@GLIBC_2.34")
 int ppagent_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t k, const struct timespec* t) { return cond_clockwait(c, m, k, t); }
-PPAGENT_EXPORT_VERSION("pthread_cond_clockwait@GLIBC_2.30")
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_cond_clockwait@GLIBC_2.30")
 int ppagent_cond_clockwait_2_30(pthread_cond_t* c, pthread_mutex_t* m, clockid_t k, const struct timespec* t) { return cond_clockwait(c, m, k, t); }
 
 // ---- semaphores: sem_* report errors through errno ---------------------------
@@ -410,12 +400,12 @@ int sem_clock_impl(sem_t* s, clockid_t c, const struct timespec* t) {
 }
 }  // namespace
 
-PPAGENT_EXPORT_VERSION("sem_wait@@GLIBC_2.34") int ppagent_sem_wait(sem_t* s) { return sem_wait_impl(s); }
-PPAGENT_EXPORT_VERSION("sem_wait@GLIBC_2.2.5") int ppagent_sem_wait_2_2_5(sem_t* s) { return sem_wait_impl(s); }
-PPAGENT_EXPORT_VERSION("sem_timedwait@@GLIBC_2.34") int ppagent_sem_timedwait(sem_t* s, const struct timespec* t) { return sem_timed_impl(s, t); }
-PPAGENT_EXPORT_VERSION("sem_timedwait@GLIBC_2.2.5") int ppagent_sem_timedwait_2_2_5(sem_t* s, const struct timespec* t) { return sem_timed_impl(s, t); }
-PPAGENT_EXPORT_VERSION("sem_clockwait@@GLIBC_2.34") int ppagent_sem_clockwait(sem_t* s, clockid_t c, const struct timespec* t) { return sem_clock_impl(s, c, t); }
-PPAGENT_EXPORT_VERSION("sem_clockwait@GLIBC_2.30") int ppagent_sem_clockwait_2_30(sem_t* s, clockid_t c, const struct timespec* t) { return sem_clock_impl(s, c, t); }
+PPAGENT_EXPORT PPAGENT_VERSION("sem_wait@@GLIBC_2.34") int ppagent_sem_wait(sem_t* s) { return sem_wait_impl(s); }
+PPAGENT_EXPORT PPAGENT_VERSION("sem_wait@GLIBC_2.2.5") int ppagent_sem_wait_2_2_5(sem_t* s) { return sem_wait_impl(s); }
+PPAGENT_EXPORT PPAGENT_VERSION("sem_timedwait@@GLIBC_2.34") int ppagent_sem_timedwait(sem_t* s, const struct timespec* t) { return sem_timed_impl(s, t); }
+PPAGENT_EXPORT PPAGENT_VERSION("sem_timedwait@GLIBC_2.2.5") int ppagent_sem_timedwait_2_2_5(sem_t* s, const struct timespec* t) { return sem_timed_impl(s, t); }
+PPAGENT_EXPORT PPAGENT_VERSION("sem_clockwait@@GLIBC_2.34") int ppagent_sem_clockwait(sem_t* s, clockid_t c, const struct timespec* t) { return sem_clock_impl(s, c, t); }
+PPAGENT_EXPORT PPAGENT_VERSION("sem_clockwait@GLIBC_2.30") int ppagent_sem_clockwait_2_30(sem_t* s, clockid_t c, const struct timespec* t) { return sem_clock_impl(s, c, t); }
 
 // ---- pthread_join -----------------------------------------------------------
 
@@ -426,5 +416,5 @@ int join_impl(pthread_t thread, void** result) {
 }
 }  // namespace
 
-PPAGENT_EXPORT_VERSION("pthread_join@@GLIBC_2.34") int ppagent_join(pthread_t t, void** r) { return join_impl(t, r); }
-PPAGENT_EXPORT_VERSION("pthread_join@GLIBC_2.2.5") int ppagent_join_2_2_5(pthread_t t, void** r) { return join_impl(t, r); }
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_join@@GLIBC_2.34") int ppagent_join(pthread_t t, void** r) { return join_impl(t, r); }
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_join@GLIBC_2.2.5") int ppagent_join_2_2_5(pthread_t t, void** r) { return join_impl(t, r); }

@@ -5,7 +5,6 @@
 // made before the agent chose its signal, and every call once the program has
 // taken the signal for itself go straight to the next definition.
 #include <csignal>
-#include <dlfcn.h>
 #include <sys/signalfd.h>
 
 #include "base/agent_scope.h"
@@ -25,28 +24,17 @@ using SignalfdFn = int (*)(int, const sigset_t*, int);
 
 // Resolved at load time: dlsym allocates and may take the loader's lock, and
 // programs call these from signal handlers and vfork children, where neither
-// may happen. A call before this constructor ran (from another preloaded
-// library's constructor) resolves on the spot.
-MaskFn g_sigprocmask = nullptr, g_pthread_sigmask = nullptr;
-SigwaitFn g_sigwait = nullptr;
-SigwaitinfoFn g_sigwaitinfo = nullptr;
-SigtimedwaitFn g_sigtimedwait = nullptr;
-SignalfdFn g_signalfd = nullptr;
-
-template <typename Fn>
-Fn resolved(Fn* slot, const char* name) {
-  if (*slot == nullptr) *slot = next_definition<Fn>(name);
-  return *slot;
-}
+// may happen.
+NextDefinition<MaskFn> g_sigprocmask("sigprocmask"), g_pthread_sigmask("pthread_sigmask");
+NextDefinition<SigwaitFn> g_sigwait("sigwait");
+NextDefinition<SigwaitinfoFn> g_sigwaitinfo("sigwaitinfo");
+NextDefinition<SigtimedwaitFn> g_sigtimedwait("sigtimedwait");
+NextDefinition<SignalfdFn> g_signalfd("signalfd");
 
 __attribute__((constructor)) void resolve_mask_functions() {
   AgentScope scope;
-  resolved(&g_sigprocmask, "sigprocmask");
-  resolved(&g_pthread_sigmask, "pthread_sigmask");
-  resolved(&g_sigwait, "sigwait");
-  resolved(&g_sigwaitinfo, "sigwaitinfo");
-  resolved(&g_sigtimedwait, "sigtimedwait");
-  resolved(&g_signalfd, "signalfd");
+  resolve_at_load(g_sigprocmask, g_pthread_sigmask, g_sigwait, g_sigwaitinfo, g_sigtimedwait,
+                  g_signalfd);
 }
 
 // The CPU signal while the agent holds it and this call is the program's;
@@ -100,32 +88,32 @@ using namespace ppagent;
 extern "C" {
 
 PPAGENT_EXPORT int sigprocmask(int how, const sigset_t* set, sigset_t* old) noexcept {
-  MaskFn real = resolved(&g_sigprocmask, "sigprocmask");
+  MaskFn real = g_sigprocmask.get();
   return interposed_mask(real, how, set, old);
 }
 
 // pthread_sigmask@GLIBC_2.2.5 is an alias of the current implementation.
-PPAGENT_EXPORT_VERSION("pthread_sigmask@@GLIBC_2.32") int
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_sigmask@@GLIBC_2.32") int
 ppagent_pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
-  MaskFn real = resolved(&g_pthread_sigmask, "pthread_sigmask");
+  MaskFn real = g_pthread_sigmask.get();
   return interposed_mask(real, how, set, old);
 }
 
-PPAGENT_EXPORT_VERSION("pthread_sigmask@GLIBC_2.2.5") int
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_sigmask@GLIBC_2.2.5") int
 ppagent_pthread_sigmask_2_2_5(int how, const sigset_t* set, sigset_t* old) {
-  MaskFn real = resolved(&g_pthread_sigmask, "pthread_sigmask");
+  MaskFn real = g_pthread_sigmask.get();
   return interposed_mask(real, how, set, old);
 }
 
 PPAGENT_EXPORT int sigwait(const sigset_t* __restrict set, int* __restrict sig) {
-  SigwaitFn real = resolved(&g_sigwait, "sigwait");
+  SigwaitFn real = g_sigwait.get();
   sigset_t copy;
   if (const int signo = managed_signal()) set = without_cpu_signal(signo, set, &copy);
   return real(set, sig);
 }
 
 PPAGENT_EXPORT int sigwaitinfo(const sigset_t* __restrict set, siginfo_t* __restrict info) {
-  SigwaitinfoFn real = resolved(&g_sigwaitinfo, "sigwaitinfo");
+  SigwaitinfoFn real = g_sigwaitinfo.get();
   sigset_t copy;
   if (const int signo = managed_signal()) set = without_cpu_signal(signo, set, &copy);
   return real(set, info);
@@ -133,14 +121,14 @@ PPAGENT_EXPORT int sigwaitinfo(const sigset_t* __restrict set, siginfo_t* __rest
 
 PPAGENT_EXPORT int sigtimedwait(const sigset_t* __restrict set, siginfo_t* __restrict info,
                                 const struct timespec* __restrict timeout) {
-  SigtimedwaitFn real = resolved(&g_sigtimedwait, "sigtimedwait");
+  SigtimedwaitFn real = g_sigtimedwait.get();
   sigset_t copy;
   if (const int signo = managed_signal()) set = without_cpu_signal(signo, set, &copy);
   return real(set, info, timeout);
 }
 
 PPAGENT_EXPORT int signalfd(int fd, const sigset_t* mask, int flags) noexcept {
-  SignalfdFn real = resolved(&g_signalfd, "signalfd");
+  SignalfdFn real = g_signalfd.get();
   sigset_t copy;
   if (const int signo = managed_signal()) mask = without_cpu_signal(signo, mask, &copy);
   return real(fd, mask, flags);

@@ -29,10 +29,11 @@ namespace {
 
 using PthreadCreateFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
 
-PthreadCreateFn real_pthread_create() {
-  static PthreadCreateFn real =
-      next_definition<PthreadCreateFn>("pthread_create");
-  return real;
+NextDefinition<PthreadCreateFn> g_pthread_create("pthread_create");
+
+__attribute__((constructor)) void resolve_pthread_create() {
+  AgentScope scope;
+  resolve_at_load(g_pthread_create);
 }
 
 struct StartRoutine {
@@ -122,7 +123,7 @@ int start_agent_thread(pthread_t* thread, const pthread_attr_t* attr, void* (*ro
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  int rc = real_pthread_create()(thread, attr, run_agent_routine, wrapped);
+  int rc = g_pthread_create.get()(thread, attr, run_agent_routine, wrapped);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (rc != 0) delete wrapped;
   return rc;
@@ -134,7 +135,7 @@ namespace ppagent {
 namespace {
 int create_registered_thread(pthread_t* thread, const pthread_attr_t* attr,
                              void* (*function)(void*), void* argument) {
-  PthreadCreateFn real = real_pthread_create();
+  PthreadCreateFn real = g_pthread_create.get();
   if (!agent_active()) return real(thread, attr, function, argument);
   // Created by the agent's own code (a library it uses starting workers).
   if (t_in_agent) return start_agent_thread(thread, attr, function, argument);
@@ -163,12 +164,12 @@ int create_registered_thread(pthread_t* thread, const pthread_attr_t* attr,
 }  // namespace ppagent
 
 // pthread_create@GLIBC_2.2.5 is an alias of the current implementation.
-PPAGENT_EXPORT_VERSION("pthread_create@@GLIBC_2.34") int
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_create@@GLIBC_2.34") int
 ppagent_pthread_create(pthread_t* t, const pthread_attr_t* a, void* (*f)(void*), void* arg) {
   return ppagent::create_registered_thread(t, a, f, arg);
 }
 
-PPAGENT_EXPORT_VERSION("pthread_create@GLIBC_2.2.5") int
+PPAGENT_EXPORT PPAGENT_VERSION("pthread_create@GLIBC_2.2.5") int
 ppagent_pthread_create_2_2_5(pthread_t* t, const pthread_attr_t* a, void* (*f)(void*), void* arg) {
   return ppagent::create_registered_thread(t, a, f, arg);
 }

@@ -8,7 +8,6 @@
 //   default disposition, as it would see without the agent.
 #include <csignal>
 #include <cstring>
-#include <dlfcn.h>
 
 #include "base/agent_scope.h"
 #include "base/agent_signals.h"
@@ -20,9 +19,23 @@ namespace {
 using SigactionFn = int (*)(int, const struct sigaction*, struct sigaction*);
 using SignalFn = sighandler_t (*)(int, sighandler_t);
 
-SigactionFn real_sigaction() {
-  static SigactionFn real = next_definition<SigactionFn>("sigaction");
-  return real;
+// Every interposed member of the signal() family, once: X(name) for each.
+#define PPAGENT_SIGNAL_FAMILY(X) \
+  X(signal) X(bsd_signal) X(ssignal) X(sysv_signal) X(__sysv_signal) X(sigset)
+
+// Resolved at load time: programs call these from signal handlers and vfork
+// children, where dlsym (which allocates and takes the loader's lock) must
+// not run.
+NextDefinition<SigactionFn> g_sigaction("sigaction");
+#define PPAGENT_NEXT_SIGNAL(name) NextDefinition<SignalFn> g_##name(#name);
+PPAGENT_SIGNAL_FAMILY(PPAGENT_NEXT_SIGNAL)
+#undef PPAGENT_NEXT_SIGNAL
+
+__attribute__((constructor)) void resolve_signal_functions() {
+  AgentScope scope;
+#define PPAGENT_NEXT_SIGNAL(name) , g_##name
+  resolve_at_load(g_sigaction PPAGENT_SIGNAL_FAMILY(PPAGENT_NEXT_SIGNAL));
+#undef PPAGENT_NEXT_SIGNAL
 }
 
 // What the program would see without the agent.
@@ -32,7 +45,7 @@ void default_view(struct sigaction* old) {
 }
 
 int interposed_sigaction(int signo, const struct sigaction* act, struct sigaction* old) {
-  SigactionFn real = real_sigaction();
+  SigactionFn real = g_sigaction.get();
   if (t_in_agent || !signal_claimed(signo)) return real(signo, act, old);
   const bool takes_over = act != nullptr && !(!(act->sa_flags & SA_SIGINFO) &&
                                               act->sa_handler == SIG_DFL);
@@ -61,10 +74,6 @@ sighandler_t interposed_signal(SignalFn next, int signo, sighandler_t handler) {
 }  // namespace
 }  // namespace ppagent
 
-using ppagent::interposed_signal;
-using ppagent::next_definition;
-using ppagent::SignalFn;
-
 extern "C" {
 
 PPAGENT_EXPORT int sigaction(int signo, const struct sigaction* __restrict act,
@@ -76,34 +85,11 @@ PPAGENT_EXPORT int __sigaction(int signo, const struct sigaction* act, struct si
   return ppagent::interposed_sigaction(signo, act, old);
 }
 
-PPAGENT_EXPORT sighandler_t signal(int signo, sighandler_t handler) noexcept {
-  static SignalFn next = next_definition<SignalFn>("signal");
-  return interposed_signal(next, signo, handler);
-}
-
-PPAGENT_EXPORT sighandler_t bsd_signal(int signo, sighandler_t handler) noexcept {
-  static SignalFn next = next_definition<SignalFn>("bsd_signal");
-  return interposed_signal(next, signo, handler);
-}
-
-PPAGENT_EXPORT sighandler_t ssignal(int signo, sighandler_t handler) noexcept {
-  static SignalFn next = next_definition<SignalFn>("ssignal");
-  return interposed_signal(next, signo, handler);
-}
-
-PPAGENT_EXPORT sighandler_t sysv_signal(int signo, sighandler_t handler) noexcept {
-  static SignalFn next = next_definition<SignalFn>("sysv_signal");
-  return interposed_signal(next, signo, handler);
-}
-
-PPAGENT_EXPORT sighandler_t __sysv_signal(int signo, sighandler_t handler) noexcept {
-  static SignalFn next = next_definition<SignalFn>("__sysv_signal");
-  return interposed_signal(next, signo, handler);
-}
-
-PPAGENT_EXPORT sighandler_t sigset(int signo, sighandler_t handler) noexcept {
-  static SignalFn next = next_definition<SignalFn>("sigset");
-  return interposed_signal(next, signo, handler);
-}
+#define PPAGENT_EXPORT_SIGNAL(name)                                           \
+  PPAGENT_EXPORT sighandler_t name(int signo, sighandler_t handler) noexcept { \
+    return ppagent::interposed_signal(ppagent::g_##name.get(), signo, handler); \
+  }
+PPAGENT_SIGNAL_FAMILY(PPAGENT_EXPORT_SIGNAL)
+#undef PPAGENT_EXPORT_SIGNAL
 
 }  // extern "C"

@@ -45,7 +45,7 @@ std::string build_cpu_profile(const std::vector<CpuTrace>& traces, uint64_t drop
   // Which signal sampled: a reader can tell why a program that uses it itself
   // has a short profile.
   if (params.signal != 0)
-    builder.add_comment("cpu signal: " + signal_short_name(params.signal) + " (" +
+    builder.add_comment("cpu signal: " + signal_name(params.signal) + " (" +
                         std::to_string(params.signal) + ")");
 
   LocationResolver locations(&builder, symbolizer, read_executable_mappings());

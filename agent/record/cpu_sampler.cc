@@ -169,7 +169,7 @@ void on_program_takes_cpu_signal(int signo) {
   CpuSampler::stop();
   thread_stacks_cpu_signal_given_up();
   wait_for_queued_timer_signals(signo);
-  const std::string name = signal_short_name(signo);
+  const std::string name = signal_name(signo);
   if (was_running)
     log_line("the program took %s, the agent's CPU signal, for itself; CPU profiling stopped "
              "(the samples taken so far are written) and threads profiles show only threads "
@@ -230,7 +230,7 @@ bool CpuSampler::start(int hz, TraceStore* store, ModuleTables* tables) {
 
   const int signo = cpu_signal();
   if (signo == 0) return false;  // none could be chosen (said so then)
-  const std::string name = signal_short_name(signo);
+  const std::string name = signal_name(signo);
   // The signal PPROF_CPU_SIGNAL names is already handled or ignored (a
   // library loaded before the agent, or a parent that ignored it): the
   // program's; CPU profiling steps aside.

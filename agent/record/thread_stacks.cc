@@ -272,7 +272,7 @@ std::vector<ThreadSample> capture_thread_stacks(int deadline_ms) {
     g_foreign_handler_logged = true;
     log_line("%s, the agent's CPU signal, has a handler or disposition of the program's; "
              "threads profiles show only threads blocked in system calls",
-             signal_short_name(g_cpu_signal()).c_str());
+             signal_name(g_cpu_signal()).c_str());
   }
   for (size_t begin = 0; begin < tids.size(); begin += kSlots) {
     std::vector<pid_t> round(tids.begin() + begin,
