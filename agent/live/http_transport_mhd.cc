@@ -6,6 +6,8 @@
 // never in a process that does not serve.
 #include "live/http_transport.h"
 
+#include "base/export.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -235,7 +237,7 @@ bool fill_address(const char* text, unsigned port, sockaddr_storage* address, bo
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) int ppagent_http_start(
+PPAGENT_EXPORT int ppagent_http_start(
     const ppagent_http_host* host) {
   if (host == nullptr || host->version != PPAGENT_HTTP_VERSION || host->size != sizeof g_host ||
       host->handle == nullptr || host->release == nullptr || host->log == nullptr ||
