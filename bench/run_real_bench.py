@@ -6,9 +6,11 @@ Sections (each in interleaved rounds: every round runs every configuration once,
 configuration rotating from round to round; figures are medians over the rounds, quoted as
 differences and ratios to the same command without a profiler):
 
-  fixed    the cost per process when nothing is sampled: `clang++ --version`,
+  fixed    the cost per process of short programs: `clang++ --version`,
            `/usr/bin/python3 -c pass`, `/bin/true` under `ppagent run` (defaults), plain
-           LD_PRELOAD with the agent's variables (defaults), and gperftools (CPUPROFILE, 100 Hz)
+           LD_PRELOAD with the agent's variables (defaults), and gperftools (CPUPROFILE, 100 Hz).
+           /bin/true takes no sample; under the defaults clang++ --version takes 0-2 and
+           python3 -c pass 3-6 (CPU and heap), which the exit write symbolizes
   clang    `clang++ -std=c++17 -O1 -c bench/template_heavy.cc` under ppagent defaults, CPU only
            (--mem-rate 0), heap only (--cpu-hz 0), gperftools CPUPROFILE at 100 Hz, heaptrack
   gxx      `g++` on the same file (three processes: driver, cc1plus, as): ppagent defaults,
@@ -179,7 +181,8 @@ def fixed_section(args, tools, scratch, results, notes):
                 ("/bin/true", ["/bin/true"])]
     for _, argv in programs:  # the benchmark's cache warmed: not timed
         run(Config("warm-up", "preload"), argv, tools, scratch)
-    print("== fixed cost per process (nothing to sample); %d rounds; load average %s"
+    print("== fixed cost per process (short programs: /bin/true takes no sample, clang++ --version "
+          "0-2, python3 -c pass 3-6); %d rounds; load average %s"
           % (args.fixed_rounds, loadavg()))
     print("   cpu ms, rss MiB: medians; +cpu ms, cpu/none, +rss MiB: medians over the rounds of the "
           "difference or ratio to none in the same round; targets: +cpu <= %.0f ms, +rss <= %.0f "
