@@ -139,5 +139,57 @@ TEST_F(LibcDebugFile, LazyLookupsGiveWhatTheDecompressedFileGives) {
   std::system(("rm -rf '" + std::string(dir) + "'").c_str());
 }
 
+TEST_F(LibcDebugFile, AWholeImageShowsLibdwOneUnitAtATime) {
+  // Sections whole (here: a decompressed copy, as the cache gives them): a
+  // unit far into .debug_info is read through a Dwarf that holds it alone,
+  // so libdw does not read the 4,000 unit headers before it.
+  std::unique_ptr<DwarfImage> lazy = DwarfImage::create(debug_.get());
+  ASSERT_TRUE(lazy);
+  EXPECT_EQ(lazy->unit_view(0), nullptr) << "no view while sections are inflated in part";
+  char dir[] = "/tmp/ppagent-dwarf-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string plain = std::string(dir) + "/libc.debug";
+  const std::string id = hex_string(debug_->build_id());
+  const std::string command = std::string("objcopy --decompress-debug-sections '") +
+                              kSystemDebugRoot + "/.build-id/" + id.substr(0, 2) + "/" +
+                              id.substr(2) + ".debug' '" + plain + "'";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  std::unique_ptr<ElfFile> plain_file = ElfFile::open(plain, nullptr);
+  std::system(("rm -rf '" + std::string(dir) + "'").c_str());  // mapped: gone only at exit
+  ASSERT_TRUE(plain_file);
+  std::unique_ptr<DwarfImage> image = DwarfImage::create(plain_file.get());
+  ASSERT_TRUE(image);
+  Dwarf* dbg = image->dwarf();
+  // The offset of the last unit, walked through the whole image.
+  Dwarf_Off offset = 0, next, last = 0;
+  size_t header_size;
+  while (image->ensure_unit(offset) && dwarf_next_unit(dbg, offset, &next, &header_size, nullptr,
+                                                       nullptr, nullptr, nullptr, nullptr,
+                                                       nullptr) == 0) {
+    last = offset;
+    offset = next;
+  }
+  ASSERT_GT(last, 4u << 20) << "libc's .debug_info holds many units";
+  const std::string whole_name = [&] {
+    Dwarf_Die cu;
+    dwarf_next_unit(dbg, last, &next, &header_size, nullptr, nullptr, nullptr, nullptr, nullptr,
+                    nullptr);
+    return dwarf_offdie(dbg, last + header_size, &cu) ? std::string(dwarf_diename(&cu)) : "";
+  }();
+
+  Dwarf* view = image->unit_view(last);
+  ASSERT_NE(view, nullptr);
+  EXPECT_EQ(image->unit_view(last), view) << "made once per unit";
+  Dwarf_Off view_next;
+  ASSERT_EQ(dwarf_next_unit(view, 0, &view_next, &header_size, nullptr, nullptr, nullptr, nullptr,
+                            nullptr, nullptr), 0);
+  EXPECT_EQ(view_next, next - last) << "the unit, whole, at offset 0";
+  EXPECT_NE(dwarf_next_unit(view, view_next, &next, &header_size, nullptr, nullptr, nullptr,
+                            nullptr, nullptr, nullptr), 0) << "and nothing after it";
+  Dwarf_Die cu;
+  ASSERT_NE(dwarf_offdie(view, header_size, &cu), nullptr);
+  EXPECT_EQ(std::string(dwarf_diename(&cu)), whole_name);
+}
+
 }  // namespace
 }  // namespace ppagent

@@ -189,9 +189,15 @@ bool DwarfFrames::frames(uint64_t address, std::string_view symbol, std::vector<
               [](const Range& a, const Range& b) { return a.low < b.low; });
   }
   uint64_t unit;
-  if (!unit_of(address, &unit) || !image_->ensure_unit(unit)) return false;
-
-  Dwarf* dbg = image_->dwarf();
+  if (!unit_of(address, &unit)) return false;
+  // The unit alone when it can be read so (dwarf_image.h), at offset 0.
+  Dwarf* dbg = image_->unit_view(unit);
+  if (dbg != nullptr) {
+    unit = 0;
+  } else {
+    if (!image_->ensure_unit(unit)) return false;
+    dbg = image_->dwarf();
+  }
   Dwarf_Off next;
   size_t header_size;
   uint8_t offset_size = 4;

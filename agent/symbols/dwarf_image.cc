@@ -229,7 +229,10 @@ std::unique_ptr<DwarfImage> DwarfImage::create(ElfFile* file) {
   mprotect(first_page, page_size(), PROT_READ);
 
   elf_version(EV_CURRENT);
-  image->elf_ = elf_memory(reinterpret_cast<char*>(first_page), file->image_offset() + layout.room);
+  image->headers_ = headers;
+  image->first_page_ = first_page;
+  image->image_size_ = file->image_offset() + layout.room;
+  image->elf_ = elf_memory(reinterpret_cast<char*>(first_page), image->image_size_);
   if (image->elf_ == nullptr) return nullptr;
   image->dwarf_ = dwarf_begin_elf(image->elf_, DWARF_C_READ, nullptr);
   if (image->dwarf_ == nullptr) return nullptr;
@@ -245,6 +248,10 @@ std::unique_ptr<DwarfImage> DwarfImage::create(ElfFile* file) {
 }
 
 DwarfImage::~DwarfImage() {
+  for (auto& [offset, view] : views_) {
+    if (view.dwarf) dwarf_end(view.dwarf);
+    if (view.elf) elf_end(view.elf);
+  }
   if (dwarf_) dwarf_end(dwarf_);
   if (elf_) elf_end(elf_);
 }
@@ -380,6 +387,84 @@ bool DwarfImage::ensure_line_table(uint64_t offset) {
   if (end > part.size || !inflate(kLine, end)) return false;
   expose(kLine, available(kLine));
   return true;
+}
+
+bool DwarfImage::all_sections_whole() const {
+  for (const Part& part : parts_)
+    if (part.present && part.compressed && part.inflater.done() != part.size) return false;
+  return parts_[kInfo].present && parts_[kAbbrev].present;
+}
+
+// Whether the abbreviations at `offset` let a unit's DIEs refer only to
+// their own unit and to the string, line, range and address sections.
+bool DwarfImage::abbrevs_stay_inside(uint64_t offset) const {
+  const Part& part = parts_[kAbbrev];
+  auto byte = [&](uint64_t at) -> int { return at < part.size ? part.data[at] : -1; };
+  uint64_t at = offset, code, value;
+  while (true) {
+    if (!read_uleb(byte, &at, &code)) return false;
+    if (code == 0) return true;
+    if (!read_uleb(byte, &at, &value) || byte(at++) < 0) return false;  // tag, children
+    uint64_t name, form;
+    do {
+      if (!read_uleb(byte, &at, &name) || !read_uleb(byte, &at, &form)) return false;
+      switch (form) {
+        case DW_FORM_ref_addr:      // into another unit
+        case DW_FORM_indirect:      // any form, chosen per DIE
+        case DW_FORM_ref_sig8:      // a type unit
+        case DW_FORM_ref_sup4:      // the supplementary (dwz) file
+        case DW_FORM_ref_sup8:
+        case DW_FORM_strp_sup:
+        case DW_FORM_GNU_ref_alt:
+        case DW_FORM_GNU_strp_alt:
+          return false;
+        default:
+          break;
+      }
+      if (form == DW_FORM_implicit_const && !read_uleb(byte, &at, &value)) return false;
+    } while (name != 0 || form != 0);
+  }
+}
+
+Dwarf* DwarfImage::unit_view(uint64_t offset) {
+  auto found = views_.find(offset);
+  if (found != views_.end()) return found->second.dwarf;
+  View& view = views_[offset];
+  const Part& info = parts_[kInfo];
+  if (!all_sections_whole() || offset >= info.size || info.size - offset < 11) return nullptr;
+  const uint8_t* p = info.data + offset;
+  uint32_t length32;
+  memcpy(&length32, p, 4);
+  uint64_t length = length32, header = 4;
+  size_t offset_size = 4;
+  if (length32 == 0xffffffff) {
+    if (info.size - offset < 24) return nullptr;
+    memcpy(&length, p + 4, 8);
+    header = 12;
+    offset_size = 8;
+  }
+  uint16_t version;
+  memcpy(&version, p + header, 2);
+  if (version < 2 || version > 5 || length > info.size - offset - header) return nullptr;
+  uint64_t abbrev = 0;
+  memcpy(&abbrev, p + header + (version >= 5 ? 4 : 2), offset_size);
+  if (abbrev >= parts_[kAbbrev].size || !abbrevs_stay_inside(abbrev)) return nullptr;
+
+  // The image's .debug_info header narrowed to the unit while libelf and
+  // libdw read it: each takes the section's bounds when its Dwarf is made,
+  // and keeps them.
+  Elf64_Shdr& shdr = headers_[info.header_index];
+  const Elf64_Shdr whole = shdr;
+  shdr.sh_offset += offset;
+  shdr.sh_size = header + length;
+  view.elf = elf_memory(reinterpret_cast<char*>(first_page_), image_size_);
+  if (view.elf != nullptr) view.dwarf = dwarf_begin_elf(view.elf, DWARF_C_READ, nullptr);
+  shdr = whole;
+  if (view.dwarf == nullptr && view.elf != nullptr) {
+    elf_end(view.elf);
+    view.elf = nullptr;
+  }
+  return view.dwarf;
 }
 
 }  // namespace ppagent
