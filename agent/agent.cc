@@ -25,6 +25,7 @@
 #include "base/config.h"
 #include "base/fatal_signals.h"
 #include "base/log.h"
+#include "base/process_maps.h"
 #include "base/process_filter.h"
 #include "base/program_name.h"
 #include "base/thread_proc.h"
@@ -196,6 +197,7 @@ void write_dump(bool by_signal) {
       threads = take_profile_snapshot(ProfileKind::kThreads, kThreadStacksDeadlineMs);
       created = take_profile_snapshot(ProfileKind::kThreadCreate);
     }
+    OneMappingsRead mappings;
     Symbolizer* symbolizer = Symbolizer::shared();
     int sequence = ++g_dump_sequence;
     if (by_signal) write_thread_profiles(sequence, threads, created, symbolizer);
@@ -212,6 +214,7 @@ void flush_profiles() {
   AgentScope scope;
   pthread_mutex_lock(&g_write_mutex);
   if (!g_written) {
+    OneMappingsRead mappings;
     Symbolizer* symbolizer = Symbolizer::shared();
     if (g_cpu_on) write_cpu_profile(symbolizer, /*flushing=*/true);
     if (g_heap_on) write_heap_profiles(0, symbolizer, /*flushing=*/true);
@@ -582,6 +585,7 @@ void write_profiles_at_end() {
     g_written = true;
     // As Go's StopCPUProfile before writing: the writing is not the program's CPU.
     if (g_cpu_on) CpuSampler::stop();
+    OneMappingsRead mappings;
     Symbolizer* symbolizer = Symbolizer::shared();  // what earlier writes resolved is kept
     if (g_cpu_on) write_cpu_profile(symbolizer);
     if (g_heap_on) write_heap_profiles(0, symbolizer);

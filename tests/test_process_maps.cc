@@ -1,4 +1,9 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include "base/process_maps.h"
 
@@ -49,6 +54,33 @@ TEST(ProcessMaps, ThisProcessHasItsExecutableFirst) {
   auto entries = read_executable_mappings();
   ASSERT_FALSE(entries.empty());
   EXPECT_NE(entries[0].path.find("test_process_maps"), std::string::npos) << entries[0].path;
+}
+
+bool maps_address(const std::vector<MapEntry>& entries, const void* address) {
+  const auto a = reinterpret_cast<uintptr_t>(address);
+  return std::any_of(entries.begin(), entries.end(),
+                     [&](const MapEntry& e) { return a >= e.start && a < e.limit; });
+}
+
+TEST(ProcessMaps, OneReadServesTheWholeScopeOfAWrite) {
+  const int fd = open("/bin/true", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  void* later = nullptr;
+  {
+    OneMappingsRead one;
+    // Mapped after the read: not in what the scope's readers see.
+    later = mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+    ASSERT_NE(later, MAP_FAILED);
+    EXPECT_FALSE(maps_address(read_executable_mappings(), later));
+    {
+      OneMappingsRead nested;  // a scope inside one reads afresh, for its own time
+      EXPECT_TRUE(maps_address(read_executable_mappings(), later));
+    }
+    EXPECT_FALSE(maps_address(read_executable_mappings(), later));
+  }
+  EXPECT_TRUE(maps_address(read_executable_mappings(), later)) << "read afresh after the scope";
+  munmap(later, 4096);
+  close(fd);
 }
 
 }  // namespace

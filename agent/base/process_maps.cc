@@ -96,7 +96,11 @@ std::vector<MapEntry> parse_executable_mappings(const std::string& maps_text,
   return entries;
 }
 
-std::vector<MapEntry> read_executable_mappings() {
+namespace {
+
+__thread const OneMappingsRead* t_one_read __attribute__((tls_model("initial-exec"))) = nullptr;
+
+std::vector<MapEntry> read_now() {
   // thread-self, not self: once the main thread has ended (pthread_exit) the
   // process's own entries show nothing, the calling thread's still do.
   char exe[PATH_MAX];
@@ -104,6 +108,16 @@ std::vector<MapEntry> read_executable_mappings() {
   std::string main_executable = n > 0 ? std::string(exe, n) : std::string();
   strip_deleted(&main_executable);
   return parse_executable_mappings(read_file("/proc/thread-self/maps"), main_executable);
+}
+
+}  // namespace
+
+OneMappingsRead::OneMappingsRead() : entries_(read_now()), outer_(t_one_read) { t_one_read = this; }
+
+OneMappingsRead::~OneMappingsRead() { t_one_read = outer_; }
+
+std::vector<MapEntry> read_executable_mappings() {
+  return t_one_read != nullptr ? t_one_read->entries_ : read_now();
 }
 
 }  // namespace ppagent
