@@ -148,8 +148,12 @@ void SymbolIndex::finish() {
 }
 
 std::string_view SymbolIndex::name_of(const Entry& e) const {
-  const Table& t = tables_[(e.name & kSecondFile) ? 1 : 0];
+  const size_t table = (e.name & kSecondFile) ? 1 : 0;
   const uint64_t offset = e.name & ~kSecondFile;
+  // Entries mapped from the cache are checked here too: a damaged one names
+  // nothing rather than a read outside the table.
+  if (table >= tables_.size() || offset >= tables_[table].strings_size) return std::string_view();
+  const Table& t = tables_[table];
   const char* start = reinterpret_cast<const char*>(t.file->at(t.strings_offset + offset));
   std::string_view name(start, strnlen(start, t.strings_size - offset));
   // Versioned names in a .symtab ("memcpy@@GLIBC_2.14"): the version is not
