@@ -322,6 +322,7 @@ void* agent_thread_main(void*) {
   for (;;) {
     // A burst of one signal before the thread looks is one pending bit: one dump.
     const uint64_t pending = wakeup_wait(periodic || flush_ns > 0 ? 100 : 1000);
+    CpuSampler::program_started();  // if start_main did not say so (a program without it)
     if (pending != 0) release_agent_thread_cpu();
     if (only_agent_threads_left()) {
       release_agent_thread_cpu();

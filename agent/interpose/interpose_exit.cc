@@ -40,6 +40,7 @@
 #include "base/log.h"
 #include "interpose/interpose_pthread.h"
 #include "interpose/next_definition.h"
+#include "record/cpu_sampler.h"
 #include "unwind/hidden_frames.h"
 
 namespace ppagent {
@@ -140,6 +141,7 @@ PPAGENT_HIDDEN_FRAME int start_main(const char* version, MainFn main, int argc, 
     syscall(SYS_exit_group, 127);
   }
   g_program_main = main;
+  CpuSampler::program_started();  // every library's constructors have run
   return real(main_then_write, argc, argv, init, fini, rtld_fini, stack_end);
 }
 

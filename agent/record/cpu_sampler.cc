@@ -44,6 +44,22 @@ std::unordered_map<pid_t, int>* g_timers = nullptr;  // tid -> kernel timer id
 // ---- the signal handler --------------------------------------------------
 // Async-signal-safe: bounded stack walk over prepared tables, a lock-free
 // store, and two plain system calls (gettid, prctl). No allocation, no locks.
+// The agent library's own code: from its ELF header to the end of its text
+// (symbols the linker defines in every object; hidden, so these are the
+// agent's own and not the program's).
+extern "C" const char __ehdr_start[] __attribute__((weak, visibility("hidden")));
+extern "C" const char __etext[] __attribute__((weak, visibility("hidden")));
+
+std::atomic<bool> g_program_started{false};
+
+bool passes_through_agent_code(const uintptr_t* pcs, int depth) {
+  const auto start = reinterpret_cast<uintptr_t>(__ehdr_start);
+  const auto end = reinterpret_cast<uintptr_t>(__etext);
+  for (int i = 0; i < depth; i++)
+    if (pcs[i] >= start && pcs[i] < end) return true;
+  return false;
+}
+
 void on_cpu_signal(int, siginfo_t* info, void* context) {
   if (info->si_code != SI_TIMER) {
     // Not a timer: perhaps a threads capture asking this thread for its stack.
@@ -65,6 +81,11 @@ void on_cpu_signal(int, siginfo_t* info, void* context) {
   TraceKey key;
   key.depth = g_tables->walk(static_cast<const ucontext_t*>(context), current_thread_stack(), pcs,
                              kMaxStackDepth);
+  if (!g_program_started.load(std::memory_order_relaxed) &&
+      passes_through_agent_code(pcs, key.depth)) {  // the agent's start-up
+    errno = saved_errno;
+    return;
+  }
   key.pcs = pcs;
   key.tid = current_tid();
   memset(key.thread_name, 0, sizeof key.thread_name);
@@ -117,6 +138,8 @@ void register_thread(pid_t tid) {
 }  // namespace
 
 bool CpuSampler::running() { return g_running.load(); }
+
+void CpuSampler::program_started() { g_program_started.store(true, std::memory_order_relaxed); }
 
 int cpu_signal() { return g_signal.load(std::memory_order_relaxed); }
 

@@ -38,6 +38,13 @@ class CpuSampler {
   // disposition other than the default. True if the agent's handler is in place.
   static bool install_handler(ModuleTables* tables);
 
+  // The program's main is about to run (or the agent's thread has waited a
+  // first second, for programs that start otherwise): from now on a sample
+  // that passes through the agent's own code counts. Before, the only such
+  // code is the agent's start-up: its constructors and the C++ runtime's
+  // linked into it, which the loader runs after the timers were armed.
+  static void program_started();
+
   // Called on a thread the program created, as it starts and as it ends.
   static void thread_started();
   static void thread_exiting();
