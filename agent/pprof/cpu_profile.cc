@@ -17,18 +17,18 @@ std::vector<CpuTrace> collect_cpu_traces(const TraceStore& store) {
   struct Totals {
     uint64_t weight = 0, samples = 0;
   };
-  std::map<std::tuple<int32_t, std::string, std::vector<uintptr_t>>, Totals> traces;
+  std::map<std::tuple<int32_t, std::string, std::vector<uintptr_t>, int32_t>, Totals> traces;
   store.for_each([&](const TraceKey& key, uint64_t weight, uint64_t samples) {
     Totals& t = traces[{key.tid, std::string(key.thread_name, strnlen(key.thread_name, 16)),
-                        std::vector<uintptr_t>(key.pcs, key.pcs + key.depth)}];
+                        std::vector<uintptr_t>(key.pcs, key.pcs + key.depth), key.tag}];
     t.weight += weight;
     t.samples += samples;
   });
   std::vector<CpuTrace> out;
   out.reserve(traces.size());
   for (auto& [key, totals] : traces) {
-    auto& [tid, thread_name, pcs] = key;
-    out.push_back(CpuTrace{tid, thread_name, pcs, totals.samples, totals.weight});
+    auto& [tid, thread_name, pcs, tag] = key;
+    out.push_back(CpuTrace{tid, thread_name, pcs, totals.samples, totals.weight, tag});
   }
   return out;
 }

@@ -17,15 +17,17 @@ struct CpuProfileParams {
   int signal = 0;  // the CPU signal, named in a comment (0: none)
 };
 
-// One distinct (thread, stack) of a trace store with its totals.
+// One distinct (thread, stack, tag) of a trace store with its totals; the
+// wall profile's traces too (its tag is the thread's state).
 struct CpuTrace {
   int32_t tid = 0;
   std::string thread_name;
   std::vector<uintptr_t> stack;  // innermost first
   uint64_t samples = 0, weight = 0;
+  int32_t tag = 0;  // TraceKey::tag: 0 for CPU samples
 };
 
-// The store's traces, one entry per (tid, name, stack): the store may hold
+// The store's traces, one entry per (tid, name, stack, tag): the store may hold
 // one trace in two slots (see TraceStore::add), which are merged here.
 std::vector<CpuTrace> collect_cpu_traces(const TraceStore& store);
 

@@ -106,9 +106,9 @@ std::vector<ThreadGroup> thread_group_delta(const std::vector<ThreadGroup>& befo
 
 std::vector<CpuTrace> cpu_delta(const std::vector<CpuTrace>& before,
                                 const std::vector<CpuTrace>& after) {
-  using Key = std::tuple<int32_t, std::string, std::vector<uintptr_t>>;
+  using Key = std::tuple<int32_t, std::string, std::vector<uintptr_t>, int32_t>;
   return delta_by_key<Key>(
-      before, after, [](const CpuTrace& t) { return Key{t.tid, t.thread_name, t.stack}; },
+      before, after, [](const CpuTrace& t) { return Key{t.tid, t.thread_name, t.stack, t.tag}; },
       [](CpuTrace* sum, const CpuTrace& t) {
         sum->samples += t.samples;
         sum->weight += t.weight;

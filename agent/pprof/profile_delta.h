@@ -29,7 +29,7 @@ std::vector<ContentionSnapshot> contention_delta(const std::vector<ContentionSna
 std::vector<ThreadGroup> thread_group_delta(const std::vector<ThreadGroup>& before,
                                             const std::vector<ThreadGroup>& after);
 
-// Per (tid, thread name, stack).
+// Per (tid, thread name, stack, tag): CPU and wall traces.
 std::vector<CpuTrace> cpu_delta(const std::vector<CpuTrace>& before,
                                 const std::vector<CpuTrace>& after);
 

@@ -15,6 +15,7 @@ uint64_t hash_trace(const TraceKey& key) {
     h *= 1099511628211ull;
   };
   mix(static_cast<uint32_t>(key.tid));
+  mix(static_cast<uint32_t>(key.tag));
   for (int i = 0; i < 16 && key.thread_name[i]; i++) mix(static_cast<uint8_t>(key.thread_name[i]));
   for (int i = 0; i < key.depth; i++) mix(key.pcs[i]);
   h ^= h >> 29;
@@ -46,7 +47,7 @@ TraceStore::~TraceStore() {
 }
 
 bool TraceStore::matches(const Slot& slot, const TraceKey& key) const {
-  return slot.tid == key.tid && slot.depth == key.depth &&
+  return slot.tid == key.tid && slot.depth == key.depth && slot.tag == key.tag &&
          strncmp(slot.thread_name, key.thread_name, 16) == 0 &&
          memcmp(&frames_[slot.frames], key.pcs, key.depth * sizeof(uintptr_t)) == 0;
 }
@@ -80,6 +81,7 @@ bool TraceStore::add(const TraceKey& key, uint64_t weight, uint64_t samples) {
         slot.frames = at;
         slot.tid = key.tid;
         slot.depth = key.depth;
+        slot.tag = key.tag;
         memcpy(slot.thread_name, key.thread_name, 16);
         slot.weight.fetch_add(weight, std::memory_order_relaxed);
         slot.samples.fetch_add(samples, std::memory_order_relaxed);
@@ -120,6 +122,7 @@ void TraceStore::for_each(
     memcpy(key.thread_name, slot.thread_name, 16);
     key.pcs = &frames_[slot.frames];
     key.depth = slot.depth;
+    key.tag = slot.tag;
     visit(key, slot.weight.load(std::memory_order_relaxed),
           slot.samples.load(std::memory_order_relaxed));
   }

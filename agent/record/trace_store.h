@@ -15,6 +15,9 @@ struct TraceKey {
   char thread_name[16];
   const uintptr_t* pcs;
   int depth;
+  // What else tells traces apart: 0 for CPU samples; the wall profile's
+  // thread state (wall_sampler.h).
+  int32_t tag = 0;
 };
 
 class TraceStore {
@@ -46,6 +49,7 @@ class TraceStore {
     std::atomic<uint32_t> ready;   // 1 once key fields are written
     int32_t tid;
     int32_t depth;
+    int32_t tag;
     char thread_name[16];
     uint64_t frames;               // index into frames_
     std::atomic<uint64_t> weight;
