@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@ enum Phase : uint64_t { kIdle = 0, kRequested = 1, kWriting = 2, kDone = 3 };
 struct Slot {
   std::atomic<uint64_t> state;
   int depth;
+  char name[16];  // the thread's name as it answered
   uintptr_t pcs[kMaxStackDepth];
 };
 
@@ -87,6 +89,44 @@ bool send_request(pid_t tid, int slot, uint32_t generation) {
   const uint64_t value = (kRequestCookie << 48) | (static_cast<uint64_t>(slot) << 32) | generation;
   info.si_value.sival_ptr = reinterpret_cast<void*>(value);
   return syscall(SYS_rt_tgsigqueueinfo, g_pid, tid, info.si_signo, &info) == 0;
+}
+
+// Sends `tid` a request in the next slot from *next_slot on that no late
+// handler is still writing. Returns the slot, or -1: no slot left, or the
+// request could not be sent (errno ESRCH: the thread is gone).
+int send_into_slot(pid_t tid, Slot* slot_array, int* next_slot, uint32_t generation) {
+  while (*next_slot < kSlots &&
+         phase_of(slot_array[*next_slot].state.load(std::memory_order_acquire)) == kWriting)
+    (*next_slot)++;
+  if (*next_slot >= kSlots) {
+    errno = EAGAIN;
+    return -1;
+  }
+  Slot& slot = slot_array[*next_slot];
+  slot.depth = 0;
+  slot.state.store(state_word(generation, kRequested), std::memory_order_release);
+  if (send_request(tid, *next_slot, generation)) return (*next_slot)++;
+  const int saved = errno;
+  slot.state.store(state_word(generation, kIdle), std::memory_order_release);
+  errno = saved;
+  return -1;
+}
+
+// Waits until every slot of `asked` is answered or `deadline_ns` passed, in
+// steps of `step_ns`.
+void wait_for_answers(const std::vector<int>& asked, uint32_t generation, Slot* slot_array,
+                      int64_t deadline_ns, long step_ns) {
+  auto all_done = [&] {
+    for (int index : asked)
+      if (index >= 0 && slot_array[index].state.load(std::memory_order_acquire) !=
+                            state_word(generation, kDone))
+        return false;
+    return true;
+  };
+  while (!all_done() && clock_ns(CLOCK_MONOTONIC) < deadline_ns) {
+    struct timespec step = {0, step_ns};
+    nanosleep(&step, nullptr);
+  }
 }
 
 enum class Outside { kUnwound, kSignalInstead, kGaveUp };
@@ -163,21 +203,8 @@ void capture_round(const std::vector<pid_t>& tids, int64_t deadline_ns,
     Request request{result->size()};
     bool answered = false;
     if (may_signal(tid, tables, &sample, &answered) && can_signal) {
-      // A slot a late handler may still be writing is skipped.
-      while (next_slot < kSlots &&
-             phase_of(slot_array[next_slot].state.load(std::memory_order_acquire)) == kWriting)
-        next_slot++;
-      if (next_slot < kSlots) {
-        Slot& slot = slot_array[next_slot];
-        slot.depth = 0;
-        slot.state.store(state_word(generation, kRequested), std::memory_order_release);
-        if (send_request(tid, next_slot, generation)) {
-          request.slot = next_slot++;
-        } else {
-          slot.state.store(state_word(generation, kIdle), std::memory_order_release);
-          if (errno == ESRCH) continue;  // exited meanwhile
-        }
-      }
+      request.slot = send_into_slot(tid, slot_array, &next_slot, generation);
+      if (request.slot < 0 && errno == ESRCH) continue;  // exited meanwhile
     }
     sample.answered = answered;
     result->push_back(std::move(sample));
@@ -185,17 +212,9 @@ void capture_round(const std::vector<pid_t>& tids, int64_t deadline_ns,
   }
 
   // Wait for the answers, in 1 ms steps, up to the deadline.
-  auto all_done = [&] {
-    for (const Request& r : requests)
-      if (r.slot >= 0 &&
-          slot_array[r.slot].state.load(std::memory_order_acquire) != state_word(generation, kDone))
-        return false;
-    return true;
-  };
-  while (!all_done() && clock_ns(CLOCK_MONOTONIC) < deadline_ns) {
-    struct timespec step = {0, 1000000};
-    nanosleep(&step, nullptr);
-  }
+  std::vector<int> asked;
+  for (const Request& r : requests) asked.push_back(r.slot);
+  wait_for_answers(asked, generation, slot_array, deadline_ns, 1000000);
 
   std::vector<size_t> gone;
   for (const Request& r : requests) {
@@ -238,6 +257,8 @@ bool answer_thread_stack_request(const siginfo_t* info, void* context, ModuleTab
     return true;  // an answer nobody waits for any more
   slot.depth = tables->walk(static_cast<const ucontext_t*>(context), current_thread_stack(),
                             slot.pcs, kMaxStackDepth);
+  slot.name[0] = '\0';
+  prctl(PR_GET_NAME, slot.name, 0, 0, 0);  // a system call: async-signal-safe
   slot.state.store(state_word(generation, kDone), std::memory_order_release);
   return true;
 }
@@ -281,6 +302,59 @@ std::vector<ThreadSample> capture_thread_stacks(int deadline_ms) {
   }
   pthread_mutex_unlock(&g_capture_mutex);
   return result;
+}
+
+bool StackRequests::begin() {
+  if (begun_ || pthread_mutex_trylock(&g_capture_mutex) != 0) return false;
+  ModuleTables* tables = g_tables.load();
+  Slot* slot_array = tables != nullptr ? slots() : nullptr;
+  if (slot_array == nullptr || !g_install_handler(tables)) {
+    pthread_mutex_unlock(&g_capture_mutex);
+    return false;
+  }
+  g_pid = getpid();
+  generation_ = ++g_generation;
+  next_slot_ = 0;
+  slots_.clear();
+  begun_ = true;
+  return true;
+}
+
+bool StackRequests::ask(pid_t tid) {
+  if (!begun_) return false;
+  const int slot = send_into_slot(tid, g_slots.load(std::memory_order_acquire), &next_slot_,
+                                  generation_);
+  if (slot < 0) return false;
+  slots_.push_back(slot);
+  return true;
+}
+
+std::vector<StackRequests::Answer> StackRequests::collect(int64_t deadline_ns) {
+  std::vector<Answer> answers;
+  if (!begun_) return answers;
+  Slot* slot_array = g_slots.load(std::memory_order_acquire);
+  // A thread that runs answers within microseconds; one waiting for a CPU,
+  // once it gets one.
+  wait_for_answers(slots_, generation_, slot_array, deadline_ns, 100000);
+  answers.resize(slots_.size());
+  for (size_t i = 0; i < slots_.size(); i++) {
+    Slot& slot = slot_array[slots_[i]];
+    if (withdraw(slot, generation_) &&
+        slot.state.load(std::memory_order_acquire) == state_word(generation_, kDone)) {
+      answers[i].answered = true;
+      answers[i].stack.assign(slot.pcs, slot.pcs + slot.depth);
+      memcpy(answers[i].name, slot.name, sizeof answers[i].name);
+      answers[i].name[sizeof answers[i].name - 1] = '\0';
+    }
+  }
+  slots_.clear();
+  begun_ = false;
+  pthread_mutex_unlock(&g_capture_mutex);
+  return answers;
+}
+
+StackRequests::~StackRequests() {
+  if (begun_) collect(0);  // takes back what was not answered
 }
 
 void thread_stacks_cpu_signal_given_up() {

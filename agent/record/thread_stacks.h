@@ -3,6 +3,8 @@
 #pragma once
 
 #include <csignal>
+#include <cstdint>
+#include <sys/types.h>
 #include <vector>
 
 #include "record/thread_sample.h"
@@ -23,6 +25,41 @@ std::vector<ThreadSample> capture_thread_stacks(int deadline_ms);
 // because the sampler's handler calls down into this file.
 void init_thread_stacks(ModuleTables* tables, bool (*install_handler)(ModuleTables*),
                         int (*cpu_signal)());
+
+// One round of requests for the wall sampler (wall_sampler.h), which decides
+// itself which threads to ask: those it found running in their own code,
+// asked one by one right after that check, so that a thread has the fewest
+// microseconds in which to enter a call a signal would cut short. Never waits
+// for a threads capture in progress: then the round cannot begin.
+class StackRequests {
+ public:
+  // A thread's answer: its stack, and its name then (it names itself).
+  struct Answer {
+    bool answered = false;
+    char name[16] = {};
+    std::vector<uintptr_t> stack;  // innermost first
+  };
+
+  StackRequests() = default;
+  ~StackRequests();
+  StackRequests(const StackRequests&) = delete;
+  StackRequests& operator=(const StackRequests&) = delete;
+
+  // False if no request can be sent now (a capture in progress, no tables
+  // yet, or the CPU signal is the program's).
+  bool begin();
+  // Queues the request to `tid`; false if it could not be sent.
+  bool ask(pid_t tid);
+  // Waits until every asked thread answered or `deadline_ns` (CLOCK_MONOTONIC)
+  // passed; one answer per successful ask(), in that order. Ends the round.
+  std::vector<Answer> collect(int64_t deadline_ns);
+
+ private:
+  bool begun_ = false;
+  uint32_t generation_ = 0;
+  int next_slot_ = 0;
+  std::vector<int> slots_;
+};
 
 // Called by the CPU signal's handler (cpu_sampler.cc) for every signal that is not
 // a CPU timer's. Async-signal-safe. Returns false if the signal is not a
