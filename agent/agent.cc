@@ -48,6 +48,7 @@
 #include "record/thread_creation.h"
 #include "record/thread_stacks.h"
 #include "record/trace_store.h"
+#include "record/wall_sampler.h"
 #include "symbols/build_id_cache.h"
 #include "symbols/module.h"
 #include "unwind/caller_stack.h"
@@ -78,8 +79,10 @@ TraceStore* new_cpu_store() {
 // vector) could be constructed again after agent_start had set it.
 bool g_fork_children_profiled = true;
 bool g_cpu_on = false, g_heap_on = false, g_mutex_on = false, g_block_on = false;
+bool g_wall_on = false;
 int64_t g_start_unix_ns = 0, g_start_mono_ns = 0;
 TraceStore* g_cpu_store = nullptr;
+TraceStore* g_wall_store = nullptr;  // as large as the CPU store
 ModuleTables* g_module_tables = nullptr;
 
 // A plain pthread mutex, so that a forked child can re-initialize it (the
@@ -167,6 +170,14 @@ void write_heap_profiles(int sequence, Symbolizer* symbolizer, bool flushing = f
     write_file(kind, sequence, heap, now, 0, symbolizer, flushing);
 }
 
+// The whole run's wall profile so far. `sequence` as write_heap_profiles'.
+void write_wall_profile(int sequence, Symbolizer* symbolizer, bool flushing = false) {
+  const int64_t duration = clock_ns(CLOCK_MONOTONIC) - g_start_mono_ns;
+  const ProfileSnapshot snapshot = take_profile_snapshot(ProfileKind::kWall);
+  write_file(ProfileKind::kWall, sequence, snapshot, g_start_unix_ns, duration, symbolizer,
+             flushing);
+}
+
 void write_contention_profiles(int sequence, Symbolizer* symbolizer, bool flushing = false) {
   const int64_t now = clock_ns(CLOCK_REALTIME);
   for (ProfileKind kind : {ProfileKind::kMutex, ProfileKind::kBlock})
@@ -181,10 +192,10 @@ void write_thread_profiles(int sequence, const ProfileSnapshot& threads,
   write_file(ProfileKind::kThreadCreate, sequence, created, now, 0, symbolizer);
 }
 
-bool dumps_on() { return g_heap_on || g_mutex_on || g_block_on; }
+bool dumps_on() { return g_heap_on || g_mutex_on || g_block_on || g_wall_on; }
 
 // A dump while the program runs: every profile that has a meaning mid-run
-// (heap, allocs, mutex, block), all with the same sequence number. A dump
+// (heap, allocs, mutex, block, wall so far), all with the same sequence number. A dump
 // asked for by the signal also has the threads and threadcreate profiles;
 // periodic ones do not, since taking the threads profile interrupts every
 // thread.
@@ -203,6 +214,7 @@ void write_dump(bool by_signal) {
     if (by_signal) write_thread_profiles(sequence, threads, created, symbolizer);
     if (g_heap_on) write_heap_profiles(sequence, symbolizer);
     write_contention_profiles(sequence, symbolizer);
+    if (g_wall_on) write_wall_profile(sequence, symbolizer);
   }
   pthread_mutex_unlock(&g_write_mutex);
 }
@@ -219,6 +231,7 @@ void flush_profiles() {
     if (g_cpu_on) write_cpu_profile(symbolizer, /*flushing=*/true);
     if (g_heap_on) write_heap_profiles(0, symbolizer, /*flushing=*/true);
     write_contention_profiles(0, symbolizer, /*flushing=*/true);
+    if (g_wall_on) write_wall_profile(0, symbolizer, /*flushing=*/true);
   }
   pthread_mutex_unlock(&g_write_mutex);
 }
@@ -372,6 +385,26 @@ void name_agent_library_without_dwarf() {
     name_without_dwarf(FileIdentity::of(st));
 }
 
+// The wall sampler's own agent thread: it has work from the start, so it is
+// not kept on one CPU as the agent's idle thread is.
+void* wall_thread_main(void*) {
+  WallSampler::run(g_config->wall_hz, g_wall_store, g_module_tables);
+  return nullptr;
+}
+
+// Starts the wall sampler (g_wall_store made); false, with one line, if its
+// thread cannot start.
+bool start_wall_thread() {
+  pthread_t thread;
+  if (start_agent_thread(&thread, nullptr, wall_thread_main, nullptr) != 0) {
+    log_line("cannot start the wall sampler's thread; wall-clock profiling is off");
+    return false;
+  }
+  pthread_setname_np(thread, "ppagent-wall");
+  pthread_detach(thread);
+  return true;
+}
+
 bool start_dump_thread() {
   pthread_t thread;
   {
@@ -466,6 +499,13 @@ void child_after_fork() {
   }
   forget_all_agent_threads();
   forget_other_program_threads();
+  if (g_wall_on) {
+    // The parent's sampler thread is not here: nothing writes its store.
+    delete g_wall_store;
+    g_wall_store = new_cpu_store();
+    WallSampler::child_after_fork();
+    g_wall_on = g_wall_store->ok() && start_wall_thread();
+  }
   wakeup_reset();
   for (FinalFile& f : g_final_files) f = FinalFile{};  // the parent's files
   if (!start_dump_thread()) log_line("cannot start the agent's thread in a forked child");
@@ -478,7 +518,9 @@ AgentState state_now() {
   state.heap_on = g_heap_on;
   state.mutex_on = g_mutex_on;
   state.block_on = g_block_on;
+  state.wall_on = g_wall_on;
   state.cpu_store = g_cpu_store;
+  state.wall_store = g_wall_store;
   state.module_tables = g_module_tables;
   state.start_unix_ns = g_start_unix_ns;
   state.start_mono_ns = g_start_mono_ns;
@@ -525,7 +567,8 @@ __attribute__((constructor)) void agent_start() {
   const bool want_heap = worth_recording && g_config->mem_rate > 0;
   const bool want_mutex = worth_recording && g_config->mutex_fraction > 0;
   const bool want_block = worth_recording && g_config->block_rate > 0;
-  if (!want_cpu && !want_heap && !want_mutex && !want_block && !want_http) {
+  const bool want_wall = worth_recording && g_config->wall_hz > 0;
+  if (!want_cpu && !want_heap && !want_mutex && !want_block && !want_http && !want_wall) {
     start_heap_backend(g_config->heap_backend, 0, nullptr);  // the allocation hooks just forward from now on
     take_idle_malloc_hooks_out_of_calls();
     route_mutex_hooks(/*lock_profiled=*/false, /*unlock_profiled=*/false);
@@ -564,10 +607,17 @@ __attribute__((constructor)) void agent_start() {
     else
       g_cpu_on = CpuSampler::start(g_config->cpu_hz, g_cpu_store, g_module_tables);
   }
-  if (!g_cpu_on && !dumps_on() && !want_http) return;
+  if (!g_cpu_on && !dumps_on() && !want_http && !want_wall) return;
   set_agent_process_id(getpid());
   set_agent_active(true);
   watch_main_thread_exit();
+  if (want_wall) {
+    g_wall_store = new_cpu_store();
+    if (!g_wall_store->ok())
+      log_line("cannot map memory for wall samples; wall-clock profiling is off");
+    else
+      g_wall_on = start_wall_thread();
+  }
 
   if (start_dump_thread()) install_signal_handlers();
   else log_line("cannot start the agent's thread; profiles are written only at exit");
@@ -586,11 +636,13 @@ void write_profiles_at_end() {
     g_written = true;
     // As Go's StopCPUProfile before writing: the writing is not the program's CPU.
     if (g_cpu_on) CpuSampler::stop();
+    if (g_wall_on) WallSampler::stop();
     OneMappingsRead mappings;
     Symbolizer* symbolizer = Symbolizer::shared();  // what earlier writes resolved is kept
     if (g_cpu_on) write_cpu_profile(symbolizer);
     if (g_heap_on) write_heap_profiles(0, symbolizer);
     write_contention_profiles(0, symbolizer);
+    if (g_wall_on) write_wall_profile(0, symbolizer);
   }
   pthread_mutex_unlock(&g_write_mutex);
 }

@@ -71,6 +71,9 @@ Options of run (before PROGRAM):
                           recorded, a shorter one with probability (its length)/NS,
                           an integer from 0 to 1000000000000 (1 records every
                           wait; default 0: block profiling off)
+  --wall-hz N             wall-clock profile: every thread sampled N times a
+                          second of real time, running or waiting, an integer
+                          from 0 to 1000 (default 0: off)
   --dump-signal SIG       signal that makes the program write a dump of its heap,
                           mutex and block profiles while it runs: a name (USR2,
                           SIGUSR1, RTMIN+3, ...), a number, or none (default USR2)
@@ -84,7 +87,7 @@ Options of run (before PROGRAM):
                           write (default 0600)
   --flush-interval SECONDS
                           every SECONDS seconds rewrite the profiles written at
-                          exit (cpu, heap, allocs, mutex, block) under their
+                          exit (cpu, heap, allocs, mutex, block, wall) under their
                           final names, so a kill or crash loses at most one
                           interval, an integer from 0 to 31536000 (default 0: never)
   --http HOST:PORT        serve the live /debug/pprof endpoint on HOST:PORT (an
@@ -108,11 +111,12 @@ Options of run (before PROGRAM):
 
 ppagent dump PID sends its dump signal to the process PID, which runs with the
 agent, so that it writes a dump and runs on: the profiles that are on, as
-<program>.<pid>.heap.<n>.pb.gz, .allocs.<n>.pb.gz, .mutex.<n>.pb.gz and
-.block.<n>.pb.gz. PID may also be that of a `ppagent run`.
+<program>.<pid>.heap.<n>.pb.gz, .allocs.<n>.pb.gz, .mutex.<n>.pb.gz,
+.block.<n>.pb.gz and .wall.<n>.pb.gz. PID may also be that of a `ppagent run`.
 
 Environment:
   PPROF_CPU_HZ, PPROF_CPU_SIGNAL, PPROF_MEM_RATE, PPROF_MUTEX_FRACTION, PPROF_BLOCK_RATE,
+  PPROF_WALL_HZ,
   PPROF_DUMP_SIGNAL, PPROF_HEAP_DUMP_INTERVAL, PPROF_HEAP_DUMP_BYTES,
   PPROF_FLUSH_INTERVAL,
   PPROF_OUTPUT_DIR, PPROF_HTTP, PPROF_HTTP_ALLOW_REMOTE, PPROF_CHILDREN,

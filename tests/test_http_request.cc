@@ -34,7 +34,8 @@ TEST(HttpRoute, ProfileNames) {
   } cases[] = {{"profile", ProfileKind::kCpu},       {"heap", ProfileKind::kHeap},
                {"allocs", ProfileKind::kAllocs},     {"mutex", ProfileKind::kMutex},
                {"block", ProfileKind::kBlock},       {"goroutine", ProfileKind::kThreads},
-               {"threads", ProfileKind::kThreads},   {"threadcreate", ProfileKind::kThreadCreate}};
+               {"threads", ProfileKind::kThreads},   {"threadcreate", ProfileKind::kThreadCreate},
+               {"wall", ProfileKind::kWall}};
   for (const auto& c : cases) {
     HttpRoute route = get(std::string("/debug/pprof/") + c.name);
     EXPECT_EQ(route.endpoint, HttpEndpoint::kProfile) << c.name;

@@ -17,8 +17,9 @@ class ModuleTables;
 // Fixed once the constructor has run (a forked child gets a fresh cpu_store).
 struct AgentState {
   const Config* config = nullptr;
-  bool cpu_on = false, heap_on = false, mutex_on = false, block_on = false;
+  bool cpu_on = false, heap_on = false, mutex_on = false, block_on = false, wall_on = false;
   TraceStore* cpu_store = nullptr;        // the whole-run CPU samples, when cpu_on
+  TraceStore* wall_store = nullptr;       // the whole-run wall samples, when wall_on
   ModuleTables* module_tables = nullptr;  // for unwinding in signal handlers
   int64_t start_unix_ns = 0, start_mono_ns = 0;
 };

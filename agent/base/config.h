@@ -11,6 +11,7 @@ namespace ppagent {
 
 struct Config {
   int cpu_hz = 100;            // PPROF_CPU_HZ: 0 = off
+  int wall_hz = 0;             // PPROF_WALL_HZ: wall-clock samples per second; 0 = off
   std::string output_dir;      // PPROF_OUTPUT_DIR, absolute; empty = profiles cannot be written
   std::string report_file;     // PPROF_REPORT_FILE: written paths are appended here
   unsigned file_mode = 0600;   // PPROF_FILE_MODE: permissions of profile files (octal)

@@ -155,8 +155,15 @@ LiveResult produce_live_profile(const LiveRequest& request) {
   LiveResult failed = take_live_snapshot(request, &snapshot);
   if (failed.status != 200) return failed;
   const bool moment = request.kind != ProfileKind::kCpu && request.seconds == 0;
-  const std::string profile = build_profile(request.kind, snapshot, window.start_unix_ns,
-                                            moment ? 0 : window.length_ns(), Symbolizer::shared());
+  int64_t start_unix_ns = window.start_unix_ns, duration_ns = moment ? 0 : window.length_ns();
+  if (moment && request.kind == ProfileKind::kWall) {
+    // Wall time is never a moment: without a window, the whole run so far.
+    const AgentState state = agent_state();
+    start_unix_ns = state.start_unix_ns;
+    duration_ns = clock_ns(CLOCK_MONOTONIC) - state.start_mono_ns;
+  }
+  const std::string profile =
+      build_profile(request.kind, snapshot, start_unix_ns, duration_ns, Symbolizer::shared());
 
   LiveResult result;
   if (request.text) {

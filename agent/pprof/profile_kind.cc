@@ -28,8 +28,14 @@ const ProfileKindInfo kProfileKinds[kProfileKindCount] = {
      nullptr, nullptr, true},
     {ProfileKind::kThreadCreate, "threadcreate", "threadcreate", nullptr,
      "Stack traces that led to the creation of the threads alive now", nullptr, nullptr, false},
+    {ProfileKind::kWall, "wall", "wall", nullptr,
+     "Wall-clock time of every thread, running or waiting, with its state and system call "
+     "(not in Go). You can specify the duration in the seconds GET parameter; without it, "
+     "the whole run so far.",
+     &AgentState::wall_on,
+     "wall profile is off: set PPROF_WALL_HZ=N (ppagent run --wall-hz N) to record it", true},
 };
-static_assert(static_cast<size_t>(ProfileKind::kThreadCreate) + 1 == kProfileKindCount,
+static_assert(static_cast<size_t>(ProfileKind::kWall) + 1 == kProfileKindCount,
               "a row for every kind");
 
 const ProfileKindInfo& profile_kind_info(ProfileKind kind) {

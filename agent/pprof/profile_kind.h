@@ -10,7 +10,7 @@
 
 namespace ppagent {
 
-enum class ProfileKind { kCpu, kHeap, kAllocs, kMutex, kBlock, kThreads, kThreadCreate };
+enum class ProfileKind { kCpu, kHeap, kAllocs, kMutex, kBlock, kThreads, kThreadCreate, kWall };
 
 struct ProfileKindInfo {
   ProfileKind kind;
@@ -18,6 +18,7 @@ struct ProfileKindInfo {
   const char* url_name;     // /debug/pprof/<url_name>: Go's name for it
   const char* url_alias;    // also served under this name, or nullptr
   const char* description;  // the live endpoint's index page: Go's words where Go has the kind
+                            // (wall: a path Go does not have)
   // Recorded only when this is on (null: whenever the agent is active).
   bool AgentState::*on;
   // When off: what turns it on, as the live endpoint answers.
@@ -25,7 +26,7 @@ struct ProfileKindInfo {
   bool written_at_exit;  // and rewritten by each flush, under the final name
 };
 
-constexpr size_t kProfileKindCount = 7;  // the enumerators
+constexpr size_t kProfileKindCount = 8;  // the enumerators
 
 // In the order of the live endpoint's index page.
 extern const ProfileKindInfo kProfileKinds[kProfileKindCount];

@@ -5,12 +5,14 @@
 #include "pprof/contention_profile.h"
 #include "pprof/heap_profile.h"
 #include "pprof/profile_delta.h"
+#include "pprof/wall_profile.h"
 #include "record/contention_profiler.h"
 #include "record/cpu_sampler.h"
 #include "record/heap_source.h"
 #include "record/thread_creation.h"
 #include "record/thread_stacks.h"
 #include "record/trace_store.h"
+#include "record/wall_sampler.h"
 
 namespace ppagent {
 
@@ -48,6 +50,16 @@ ProfileSnapshot take_profile_snapshot(ProfileKind kind, int thread_deadline_ms) 
         snapshot = take_cpu_snapshot(*state.cpu_store, state.config->cpu_hz);
       break;
     }
+    case ProfileKind::kWall: {
+      const AgentState state = agent_state();
+      if (state.wall_on && state.wall_store != nullptr) {
+        snapshot.wall.skipped_samples = WallSampler::skipped_samples();
+        snapshot.wall.traces = collect_cpu_traces(*state.wall_store);
+        snapshot.wall.dropped_samples = state.wall_store->dropped_samples();
+        snapshot.wall.hz = state.config->wall_hz;
+      }
+      break;
+    }
   }
   return snapshot;
 }
@@ -72,6 +84,11 @@ void subtract_profile_snapshot(ProfileKind kind, const ProfileSnapshot& earlier,
       later->cpu.traces = cpu_delta(earlier.cpu.traces, later->cpu.traces);
       later->cpu.dropped_samples -= earlier.cpu.dropped_samples;
       later->cpu.dropped_weight -= earlier.cpu.dropped_weight;
+      break;
+    case ProfileKind::kWall:
+      later->wall.traces = cpu_delta(earlier.wall.traces, later->wall.traces);
+      later->wall.dropped_samples -= earlier.wall.dropped_samples;
+      later->wall.skipped_samples -= earlier.wall.skipped_samples;
       break;
   }
 }
@@ -103,6 +120,15 @@ std::string build_profile(ProfileKind kind, const ProfileSnapshot& snapshot,
       params.signal = cpu_signal();
       return build_cpu_profile(snapshot.cpu.traces, snapshot.cpu.dropped_samples, params,
                                symbolizer);
+    }
+    case ProfileKind::kWall: {
+      WallProfileParams params;
+      params.hz = snapshot.wall.hz;
+      params.start_unix_ns = time_unix_ns;
+      params.duration_ns = duration_ns;
+      params.dropped_samples = snapshot.wall.dropped_samples;
+      params.skipped_samples = snapshot.wall.skipped_samples;
+      return build_wall_profile(snapshot.wall.traces, params, symbolizer);
     }
   }
   return std::string();

@@ -26,6 +26,14 @@ struct CpuSnapshot {
   int hz = 0;
 };
 
+// Wall samples at one moment: as CPU's, in nanoseconds, and the thread
+// samples that ticks out of time left for later (counts only up).
+struct WallSnapshot {
+  std::vector<CpuTrace> traces;
+  uint64_t dropped_samples = 0, skipped_samples = 0;
+  int hz = 0;
+};
+
 // A kind's data at one moment; only its family's member is filled. The heap
 // and allocs profiles are built from the same buckets.
 struct ProfileSnapshot {
@@ -33,11 +41,12 @@ struct ProfileSnapshot {
   std::vector<ContentionSnapshot> contention;  // kMutex, kBlock
   std::vector<ThreadGroup> threads;            // kThreads, kThreadCreate
   CpuSnapshot cpu;                             // kCpu
+  WallSnapshot wall;                           // kWall
 };
 
 // The recorders' state now. kThreads asks every thread for its stack and
-// waits at most `thread_deadline_ms` for the answers. kCpu reads the whole
-// run's trace store (empty when CPU profiling is off).
+// waits at most `thread_deadline_ms` for the answers. kCpu and kWall read
+// the whole run's trace store (empty when that profiling is off).
 ProfileSnapshot take_profile_snapshot(ProfileKind kind, int thread_deadline_ms = 0);
 
 // kCpu's snapshot of any trace store, sampled at `hz`: a live window that
