@@ -840,8 +840,9 @@ PG_QUERY = ["-X", "-At", "-c", "SELECT count(*) FROM pgbench_accounts",
                   "FROM pgbench_accounts"]
 
 
-def pg_session(h, mode, cluster, out):
-    """One server run: start, pgbench -i, pgbench, a query, stop. Returns
+def pg_session(h, mode, cluster, out, env=None):
+    """One server run: start, pgbench -i, pgbench, a query, stop; `env` adds
+    to the server's environment (test_wall_real.py). Returns
     (server run, [client runs], postmaster pid, {pid: backend type} seen
     in pg_stat_activity)."""
     base, data, sock, launcher = cluster
@@ -849,7 +850,7 @@ def pg_session(h, mode, cluster, out):
                              "-c", "listen_addresses=", "-c", f"unix_socket_directories={sock}",
                              "-c", f"port={PG_PORT}", "-c", "log_connections=on",
                              "-c", "log_line_prefix=%p %b ", "-c", "max_connections=20"],
-                   out=out, cwd=base, preexec_fn=as_postgres(), launcher=launcher)
+                   out=out, cwd=base, preexec_fn=as_postgres(), launcher=launcher, env=env)
     clients, activity, postmaster = [], {}, None
     try:
         deadline = time.monotonic() + 60
