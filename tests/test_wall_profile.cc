@@ -163,8 +163,9 @@ TEST(WallSampler, AThreadBlockedInReadIsUnwoundFromOutside) {
         found = found || f.name.find("wall_test_blocked_read") != std::string::npos;
     if (found) with_frame += t.weight;
   }
-  // About half a second, in about 50 samples.
-  EXPECT_GT(samples, 30u);
+  // About half a second; a thread that does not run is looked at on every
+  // eighth tick at least (50 ticks).
+  EXPECT_GE(samples, 6u);
   EXPECT_NEAR(static_cast<double>(in_read), 0.5e9, 0.1e9);
   EXPECT_EQ(with_frame, in_read);
   WallSampler::child_after_fork();  // as in a new process: a sampler may run again

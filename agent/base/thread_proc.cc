@@ -22,9 +22,14 @@ size_t read_task_file(pid_t tid, const char* name, char* buf, size_t size) {
   if (fd < 0) return 0;
   size_t used = 0;
   while (used + 1 < size) {
-    ssize_t n = read(fd, buf + used, size - 1 - used);
+    const size_t wanted = size - 1 - used;
+    ssize_t n = read(fd, buf + used, wanted);
     if (n <= 0) break;
     used += static_cast<size_t>(n);
+    // These files come whole in one read that fits, ending in a newline:
+    // no second read to find the end (a system call per thread and tick
+    // for the wall sampler).
+    if (static_cast<size_t>(n) < wanted && buf[used - 1] == '\n') break;
   }
   close(fd);
   buf[used] = '\0';

@@ -19,6 +19,7 @@
 #include "base/signal_masks.h"
 #include "interpose/next_definition.h"
 #include "record/cpu_sampler.h"
+#include "record/wall_sampler.h"
 #include "record/thread_creation.h"
 #include "unwind/caller_stack.h"
 #include "unwind/stack_walker.h"
@@ -55,6 +56,7 @@ std::atomic<int> g_program_threads{1};
 void on_thread_exit(void*) {
   AgentScope scope;
   CpuSampler::thread_exiting();
+  WallSampler::thread_ending();
   note_thread_ended();
   // glibc ends the process when its last thread ends; the agent's threads
   // must not keep it alive (agent.cc ends it instead).
@@ -83,6 +85,7 @@ void* start_registered_thread(void* raw) {
     t_program_blocks_cpu_signal = routine_blocks_cpu_signal;
     if (signal_claim_recorded(cpu_signal())) keep_cpu_signal_unblocked(cpu_signal());
     CpuSampler::thread_started();
+    WallSampler::thread_started();
   }
   return function(argument);
 }

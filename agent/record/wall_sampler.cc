@@ -1,9 +1,12 @@
-// The wall sampler's ticks (wall_sampler.h). Per tick and thread the common
-// case is one system call: a thread whose CPU clock has not moved since its
-// last sample has not run, so it is where it was, and its last sample counts
-// again. Only a thread that ran is looked at again: its system call state,
-// then its stack from outside (waiting) or from its own signal handler
-// (running).
+// The wall sampler's ticks (wall_sampler.h). The common case costs one
+// system call: a thread whose CPU clock has not moved since its last sample
+// has not run, so it is where it was, and its last sample counts again. A
+// thread found so several times in a row is looked at only every second,
+// then fourth tick (a system call costs about a microsecond on the VMs
+// measured, as much as the 1 % budget of 100 idle threads at 100 Hz allows
+// for each), its samples then weighing the longer time since its last one.
+// Only a thread that ran is looked at again: its system call state, then its
+// stack from outside (waiting) or from its own signal handler (running).
 #include "record/wall_sampler.h"
 
 #include <algorithm>
@@ -11,8 +14,10 @@
 #include <cstring>
 #include <iterator>
 #include <ctime>
-#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <unordered_map>
 #include <vector>
 
@@ -37,10 +42,18 @@ constexpr int kMaxUnanswered = 10;
 // Ticks after which the threads are listed again even if nothing suggests
 // that they changed.
 constexpr int kRelistTicks = 100;
+// How much of a waiting thread's stack, from its sp up, is copied for its
+// walk in one system call; deeper frames are read word by word.
+constexpr size_t kStackCopyBytes = 8 * 1024;
+// The most ticks between two looks at a thread that has not run.
+constexpr int kMaxLookGap = 8;
 
 std::atomic<bool> g_stop{false};
 std::atomic<bool> g_in_tick{false};
 std::atomic<uint64_t> g_skipped{0};
+// Threads started and ended through pthread_create: the sampler lists the
+// threads again when this moved.
+std::atomic<uint64_t> g_thread_changes{0};
 
 // What the sampler knows about one thread between ticks.
 struct ThreadState {
@@ -51,6 +64,8 @@ struct ThreadState {
   std::vector<uintptr_t> stack;
   int32_t tag = kWallRunning;
   int unanswered = 0;
+  int look_gap = 1;             // ticks between looks: 1, 2, ... kMaxLookGap
+  int64_t next_look_tick = 0;
   bool listed = false;          // in this tick's /proc/self/task
 };
 
@@ -69,36 +84,48 @@ int64_t thread_cpu_ns(pid_t tid) {
 // or off the CPU outside one (a page fault, stopped).
 bool shows_place(const ThreadSyscall& call) { return call.readable && call.pc != 0; }
 
-// Unwinds a thread that stands still from its sp and pc (rbp unknown), its
-// stack read through the fault-safe path; kept only if it still stands at
-// the same place afterwards, else its stack may have changed under the walk.
-bool unwind_from_outside(pid_t tid, ThreadSyscall* call, ModuleTables* tables,
-                         std::vector<uintptr_t>* stack) {
-  uintptr_t pcs[kMaxStackDepth];
-  for (int attempt = 0; attempt < 3; attempt++) {
-    const int depth = tables->walk_registers(call->pc, call->sp, 0, false, StackBounds{}, pcs,
-                                             kMaxStackDepth);
-    const ThreadSyscall again = read_thread_syscall(tid);
-    if (shows_place(again) && again.number == call->number && again.sp == call->sp &&
-        again.pc == call->pc) {
-      stack->assign(pcs, pcs + depth);
-      return true;
-    }
-    if (!shows_place(again)) return false;
-    *call = again;
+// The thread's stack from `sp` up, as far as it is mapped (at most the
+// buffer), copied with the fault-safe read: the bounds its walk reads from.
+StackBounds copy_stack(pid_t pid, uintptr_t sp, std::vector<unsigned char>* buffer) {
+  StackBounds bounds;
+  struct iovec local = {buffer->data(), buffer->size()};
+  struct iovec remote = {reinterpret_cast<void*>(sp), buffer->size()};
+  const long copied = syscall(SYS_process_vm_readv, pid, &local, 1, &remote, 1, 0);
+  if (copied > 0) {
+    bounds.low = sp;
+    bounds.high = sp + static_cast<uintptr_t>(copied);
+    bounds.copy = buffer->data();
   }
-  return false;
+  return bounds;
+}
+
+// Unwinds a thread that stands still from its sp and pc (rbp unknown), from
+// a copy of its stack. `cpu_ns` is its CPU clock from before `call` was
+// read: if the clock has not moved after the copy, the thread has not run
+// in between, so `call` and the copy show one moment. Otherwise (it moved)
+// false.
+bool unwind_from_outside(pid_t pid, pid_t tid, int64_t cpu_ns, const ThreadSyscall& call,
+                         ModuleTables* tables, std::vector<unsigned char>* buffer,
+                         std::vector<uintptr_t>* stack) {
+  const StackBounds copy = copy_stack(pid, call.sp, buffer);
+  if (thread_cpu_ns(tid) != cpu_ns) return false;
+  uintptr_t pcs[kMaxStackDepth];
+  const int depth = tables->walk_registers(call.pc, call.sp, 0, false, copy, pcs, kMaxStackDepth);
+  stack->assign(pcs, pcs + depth);
+  return true;
 }
 
 class Ticker {
  public:
   Ticker(int hz, TraceStore* store, ModuleTables* tables)
-      : interval_ns_(1000000000LL / hz), store_(store), tables_(tables) {}
+      : interval_ns_(1000000000LL / hz), store_(store), tables_(tables),
+        pid_(getpid()), stack_copy_(kStackCopyBytes) {}
 
   void tick(int64_t now);
 
  private:
   void record(pid_t tid, ThreadState* state, int64_t now) {
+    if (now <= state->last_sample_ns) return;
     TraceKey key;
     key.tid = tid;
     memcpy(key.thread_name, state->name, sizeof key.thread_name);
@@ -118,34 +145,36 @@ class Ticker {
   void look_at(pid_t tid, ThreadState* state, int64_t now, StackRequests* requests,
                bool* requests_begun, std::vector<pid_t>* asked);
   bool threads_may_have_changed();
-  void list();
+  void list(int64_t now);
 
   const int64_t interval_ns_;
   TraceStore* const store_;
   ModuleTables* const tables_;
+  const pid_t pid_;  // the process the sampler's thread (and this) belongs to
   std::unordered_map<pid_t, ThreadState> threads_;
+  std::vector<unsigned char> stack_copy_;
   size_t rotation_ = 0;  // where the next tick starts when one ran out of time
   int64_t previous_tick_ns_ = 0;
   std::vector<pid_t> tids_;  // the program's threads, as last listed
-  nlink_t task_links_ = 0;   // /proc/self/task's link count then: 2 + threads
-  bool thread_gone_ = true;  // a thread ended since the last listing
+  uint64_t thread_changes_ = 0;  // g_thread_changes when last listed
+  bool thread_gone_ = true;     // a thread ended since the last listing
   int ticks_since_listing_ = 0;
+  int64_t tick_count_ = 0;
 };
 
-// Listing /proc/self/task costs more than all the idle threads' clocks;
-// its link count (one stat) changes with the number of threads, and a
-// thread that ended, even if another took its place, is noticed when its
-// clock cannot be read.
+// Listing /proc/self/task costs more than all the idle threads' clocks: it
+// is listed again when threads started or ended through pthread_create, a
+// thread's clock could not be read (it ended), and every kRelistTicks ticks
+// for threads made otherwise (clone, or before the agent).
 bool Ticker::threads_may_have_changed() {
-  struct stat st;
-  const bool counted = stat("/proc/self/task", &st) == 0;
-  const bool changed = !counted || st.st_nlink != task_links_ || thread_gone_ ||
-                       ++ticks_since_listing_ >= kRelistTicks;
-  if (counted) task_links_ = st.st_nlink;
+  const uint64_t changes = g_thread_changes.load(std::memory_order_acquire);
+  const bool changed =
+      changes != thread_changes_ || thread_gone_ || ++ticks_since_listing_ >= kRelistTicks;
+  thread_changes_ = changes;
   return changed;
 }
 
-void Ticker::list() {
+void Ticker::list(int64_t now) {
   tids_.clear();
   for (pid_t tid : list_threads())
     if (!is_agent_thread(tid)) tids_.push_back(tid);
@@ -158,8 +187,18 @@ void Ticker::list() {
     // A thread new since the last tick: at most that long alive.
     if (created) it->second.last_sample_ns = previous_tick_ns_;
   }
-  for (auto it = threads_.begin(); it != threads_.end();)
-    it = it->second.listed ? std::next(it) : threads_.erase(it);
+  for (auto it = threads_.begin(); it != threads_.end();) {
+    if (it->second.listed) {
+      ++it;
+      continue;
+    }
+    // Ended since its last look, at an unknown moment: in the last place it
+    // was seen until half-way between the tick before this one and this
+    // one (a thread's end through pthread is noticed on the next tick),
+    // rather than its time since its last look (up to kMaxLookGap ticks) lost.
+    if (it->second.has_sample) record(it->first, &it->second, (previous_tick_ns_ + now) / 2);
+    it = threads_.erase(it);
+  }
 }
 
 void Ticker::look_at(pid_t tid, ThreadState* state, int64_t now, StackRequests* requests,
@@ -171,8 +210,12 @@ void Ticker::look_at(pid_t tid, ThreadState* state, int64_t now, StackRequests* 
   }
   if (state->has_sample && cpu == state->cpu_ns) {
     record(tid, state, now);  // it has not run since: still where it was
+    state->look_gap = std::min(state->look_gap * 2, kMaxLookGap);
+    state->next_look_tick = tick_count_ + state->look_gap;
     return;
   }
+  state->look_gap = 1;
+  state->next_look_tick = tick_count_ + 1;
   state->cpu_ns = cpu;
   state->has_sample = false;
   ThreadSyscall call = read_thread_syscall(tid);
@@ -203,16 +246,22 @@ void Ticker::look_at(pid_t tid, ThreadState* state, int64_t now, StackRequests* 
       return;
     }
   }
-  if (!unwind_from_outside(tid, &call, tables_, &state->stack)) return;  // moved: next tick
-  state->tag = call.in_call ? static_cast<int32_t>(call.number) : kWallRunning;
-  set_name(state, read_thread_name(tid));
+  std::vector<uintptr_t> stack;
+  if (!unwind_from_outside(pid_, tid, cpu, call, tables_, &stack_copy_, &stack)) return;  // moved: next tick
+  const int32_t tag = call.in_call ? static_cast<int32_t>(call.number) : kWallRunning;
+  // Back where it was (a thread that woke and waits again): its name is
+  // kept, one file read less; threads rarely rename themselves.
+  if (stack != state->stack || tag != state->tag || state->name[0] == '\0')
+    set_name(state, read_thread_name(tid));
+  state->stack.swap(stack);
+  state->tag = tag;
   state->has_sample = true;
   record(tid, state, now);
 }
 
 void Ticker::tick(int64_t now) {
   if (previous_tick_ns_ == 0) previous_tick_ns_ = now - interval_ns_;
-  if (threads_may_have_changed()) list();
+  if (threads_may_have_changed()) list(now);
   const std::vector<pid_t>& tids = tids_;
 
   StackRequests requests;
@@ -222,7 +271,8 @@ void Ticker::tick(int64_t now) {
   const size_t n = tids.size();
   const size_t start = n == 0 ? 0 : rotation_ % n;
   for (size_t i = 0; i < n; i++) {
-    if (i > 0 && clock_ns(CLOCK_MONOTONIC) > budget_end) {
+    // The clock every 16 threads: on some VMs reading it is a system call.
+    if (i > 0 && i % 16 == 0 && clock_ns(CLOCK_MONOTONIC) > budget_end) {
       // Out of time: the rest go first next tick, with their time so far.
       g_skipped.fetch_add(n - i, std::memory_order_relaxed);
       rotation_ = (start + i) % n;
@@ -230,7 +280,8 @@ void Ticker::tick(int64_t now) {
     }
     const pid_t tid = tids[(start + i) % n];
     auto it = threads_.find(tid);
-    if (it != threads_.end()) look_at(tid, &it->second, now, &requests, &requests_begun, &asked);
+    if (it != threads_.end() && it->second.next_look_tick <= tick_count_)
+      look_at(tid, &it->second, now, &requests, &requests_begun, &asked);
   }
 
   if (!asked.empty()) {
@@ -256,6 +307,7 @@ void Ticker::tick(int64_t now) {
     }
   }
   previous_tick_ns_ = now;
+  tick_count_++;
 }
 
 }  // namespace
@@ -289,12 +341,17 @@ void WallSampler::stop() {
   }
 }
 
+void WallSampler::thread_started() { g_thread_changes.fetch_add(1, std::memory_order_release); }
+
+void WallSampler::thread_ending() { g_thread_changes.fetch_add(1, std::memory_order_release); }
+
 uint64_t WallSampler::skipped_samples() { return g_skipped.load(std::memory_order_relaxed); }
 
 void WallSampler::child_after_fork() {
   g_stop.store(false);
   g_in_tick.store(false);
   g_skipped.store(0);
+  g_thread_changes.store(0);
 }
 
 }  // namespace ppagent

@@ -33,6 +33,11 @@ class WallSampler {
   // threads): those threads were sampled on a later tick instead, with the
   // time since their last sample. Counts only up.
   static uint64_t skipped_samples();
+  // Called on a thread the program created, as it starts and as it ends
+  // (interpose_pthread.cc), so that the sampler lists the threads again.
+  // Async-signal-safe.
+  static void thread_started();
+  static void thread_ending();
   // In a forked child, where the sampler's thread does not exist: a new
   // run() may start.
   static void child_after_fork();

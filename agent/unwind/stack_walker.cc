@@ -189,9 +189,15 @@ int ModuleTables::walk_registers(uintptr_t pc, uintptr_t sp, uintptr_t fp, bool 
   // a signal frame) and the top of this thread's stack; anything else
   // (unknown bounds, an alternate signal stack) goes through the fault-safe read.
   constexpr uintptr_t kRedZone = 128;
-  const bool direct = bounds.high != 0 && sp >= bounds.low && sp < bounds.high;
+  const bool direct =
+      bounds.copy == nullptr && bounds.high != 0 && sp >= bounds.low && sp < bounds.high;
   const uintptr_t stack_top = bounds.high;
   auto read = [&](uintptr_t addr, uintptr_t* out) {
+    if (bounds.copy != nullptr && addr >= bounds.low && addr < bounds.high &&
+        bounds.high - addr >= sizeof(uintptr_t)) {
+      memcpy(out, bounds.copy + (addr - bounds.low), sizeof(uintptr_t));
+      return true;
+    }
     if (direct) {
       if (addr < bounds.low || addr + kRedZone < sp || addr > stack_top - sizeof(uintptr_t) ||
           (addr & 7) != 0)
