@@ -270,18 +270,27 @@ void Ticker::tick(int64_t now) {
   const int64_t budget_end = now + interval_ns_ * kBudgetPercent / 100;
   const size_t n = tids.size();
   const size_t start = n == 0 ? 0 : rotation_ % n;
+  // The clock is read after every 16 threads that cost a look (those that
+  // ran) or 256 that did not: on some VMs reading it is a system call.
+  int work = 0;
   for (size_t i = 0; i < n; i++) {
-    // The clock every 16 threads: on some VMs reading it is a system call.
-    if (i > 0 && i % 16 == 0 && clock_ns(CLOCK_MONOTONIC) > budget_end) {
+    if (work >= 256 && (work = 0, clock_ns(CLOCK_MONOTONIC) > budget_end)) {
       // Out of time: the rest go first next tick, with their time so far.
-      g_skipped.fetch_add(n - i, std::memory_order_relaxed);
+      uint64_t skipped = 0;
+      for (size_t j = i; j < n; j++) {
+        auto it = threads_.find(tids[(start + j) % n]);
+        if (it != threads_.end() && it->second.next_look_tick <= tick_count_) skipped++;
+      }
+      g_skipped.fetch_add(skipped, std::memory_order_relaxed);
       rotation_ = (start + i) % n;
       break;
     }
     const pid_t tid = tids[(start + i) % n];
     auto it = threads_.find(tid);
-    if (it != threads_.end() && it->second.next_look_tick <= tick_count_)
+    if (it != threads_.end() && it->second.next_look_tick <= tick_count_) {
       look_at(tid, &it->second, now, &requests, &requests_begun, &asked);
+      work += it->second.look_gap == 1 ? 16 : 1;  // it ran: a look from outside or a request
+    }
   }
 
   if (!asked.empty()) {
@@ -323,12 +332,14 @@ void WallSampler::run(int hz, TraceStore* store, ModuleTables* tables) {
                                 static_cast<long>(next % 1000000000LL)};
     if (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, nullptr) != 0) continue;
     g_in_tick.store(true, std::memory_order_release);
-    if (!g_stop.load(std::memory_order_acquire)) ticker.tick(clock_ns(CLOCK_MONOTONIC));
+    const int64_t now = clock_ns(CLOCK_MONOTONIC);
+    if (!g_stop.load(std::memory_order_acquire)) ticker.tick(now);
     g_in_tick.store(false, std::memory_order_release);
     next += interval;
-    // A tick that overran its interval: the next one on the schedule still
-    // ahead (the threads' time is counted from their last sample anyway).
-    const int64_t now = clock_ns(CLOCK_MONOTONIC);
+    // Woken late (a long tick, a busy machine): the next tick on the
+    // schedule still ahead (the threads' time is counted from their last
+    // sample anyway). A tick longer than its interval is followed at once
+    // by the next, which then finds its place again.
     if (next <= now) next += ((now - next) / interval + 1) * interval;
   }
 }
