@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <sys/syscall.h>
@@ -169,6 +170,59 @@ TEST(WallSampler, AThreadBlockedInReadIsUnwoundFromOutside) {
   EXPECT_NEAR(static_cast<double>(in_read), 0.5e9, 0.1e9);
   EXPECT_EQ(with_frame, in_read);
   WallSampler::child_after_fork();  // as in a new process: a sampler may run again
+}
+
+// Many threads at a high rate: a tick cannot look at all of them in its
+// time, so some wait for later ticks, but no thread's time is lost.
+TEST(WallSampler, ManyThreadsKeepTheirTimeWhenTicksRunOutOfTime) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  constexpr int kThreads = 200;
+  std::atomic<int> started{0};
+  std::vector<std::thread> readers;
+  std::vector<pid_t> tids(kThreads);
+  for (int i = 0; i < kThreads; i++)
+    readers.emplace_back([&, i] {
+      tids[i] = static_cast<pid_t>(syscall(SYS_gettid));
+      started++;
+      char c;
+      EXPECT_EQ(wall_test_blocked_read(fds[0], &c), 1);
+    });
+  while (started < kThreads) usleep(1000);
+  usleep(20000);
+
+  ModuleTables tables;
+  tables.refresh(true);
+  TraceStore store(16384, 1 << 20);
+  const uint64_t skipped_before = WallSampler::skipped_samples();
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  std::thread sampler([&] {
+    note_agent_thread();
+    WallSampler::run(1000, &store, &tables);
+    forget_agent_thread();
+  });
+  usleep(600000);
+  WallSampler::stop();
+  sampler.join();
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  const double elapsed = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+  std::vector<char> bytes(kThreads, 'z');
+  ASSERT_EQ(write(fds[1], bytes.data(), bytes.size()), kThreads);
+  for (std::thread& t : readers) t.join();
+  close(fds[0]);
+  close(fds[1]);
+
+  std::map<pid_t, uint64_t> by_tid;
+  for (const WallTrace& t : collect_cpu_traces(store)) by_tid[t.tid] += t.weight;
+  for (pid_t tid : tids) {
+    // Each thread's time: the sampler's run, less at most its first tick
+    // and its last looks' gap (8 ticks of 1 ms).
+    EXPECT_NEAR(by_tid[tid] / 1e9, elapsed, 0.1 * elapsed) << tid;
+  }
+  printf("%llu thread samples left for later ticks\n",
+         static_cast<unsigned long long>(WallSampler::skipped_samples() - skipped_before));
+  WallSampler::child_after_fork();
 }
 
 }  // namespace

@@ -2,9 +2,10 @@
 // system call: a thread whose CPU clock has not moved since its last sample
 // has not run, so it is where it was, and its last sample counts again. A
 // thread found so several times in a row is looked at only every second,
-// then fourth tick (a system call costs about a microsecond on the VMs
-// measured, as much as the 1 % budget of 100 idle threads at 100 Hz allows
-// for each), its samples then weighing the longer time since its last one.
+// fourth, at most eighth tick (a system call costs about a microsecond on
+// the VMs measured: all that 1 % of a core allows per idle thread and tick
+// for 100 threads at 100 Hz), its samples then weighing the longer time
+// since its last one.
 // Only a thread that ran is looked at again: its system call state, then its
 // stack from outside (waiting) or from its own signal handler (running).
 #include "record/wall_sampler.h"
@@ -12,8 +13,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <iterator>
 #include <ctime>
+#include <iterator>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
