@@ -152,6 +152,21 @@ def test_wall_time_split_states_and_syscalls(h):
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("hz", [100, 1000])
+def test_threads_in_short_bursts_never_see_eintr(h, hz):
+    # Found running a few microseconds before they enter a sleep, again and
+    # again: a stack request must never cut that sleep short.
+    r = h.run_agent([h.workload("wall_bursts"), "4", "3"], env={"PPROF_WALL_HZ": hz})
+    m = re.search(r"sleeps=(\d+) eintr=(\d+)", r.stdout)
+    assert m and int(m.group(1)) > 1000, r.describe()
+    assert int(m.group(2)) == 0 and r.returncode == 0, r.describe()
+    assert r.ppagent_lines == [], r.describe()
+    view = check_shape(h, r.outdir / f"wall_bursts.{r.pid}.wall.pb.gz", hz)
+    states = {view.labels(s)["state"] for s in view.p.sample}
+    assert states == {"running", "syscall"}, states
+
+
+@pytest.mark.timeout(120)
 def test_launcher_flag_sets_the_rate(h):
     cwd = h.tmpdir("cwd")
     r = h.run_launcher(["run", "--wall-hz", "50", "--", h.workload("wall_split"), "1"], cwd=cwd)

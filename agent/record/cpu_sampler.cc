@@ -61,14 +61,16 @@ bool passes_through_agent_code(const uintptr_t* pcs, int depth) {
 }
 
 void on_cpu_signal(int, siginfo_t* info, void* context) {
-  if (info->si_code != SI_TIMER) {
-    // Not a timer: perhaps a threads capture asking this thread for its stack.
+  // The whole value: a stack request's timer (thread_stacks.cc) carries
+  // another one, whose low half may equal the cookie.
+  if (info->si_code != SI_TIMER ||
+      info->si_value.sival_ptr != reinterpret_cast<void*>(static_cast<uintptr_t>(kTimerCookie))) {
+    // Not a CPU timer: perhaps a request for this thread's stack.
     const int saved_errno = errno;
     answer_thread_stack_request(info, context, g_tables);
     errno = saved_errno;
     return;
   }
-  if (info->si_value.sival_int != kTimerCookie) return;
   if (!g_running.load(std::memory_order_relaxed)) return;
   // The agent's own work on a program thread (its start-up, a sampled
   // allocation's stack walk, a contention's record, the writing at exit) is

@@ -129,6 +129,29 @@ void wait_for_answers(const std::vector<int>& asked, uint32_t generation, Slot* 
   }
 }
 
+// A request as a one-shot timer on `tid`'s CPU clock (StackRequests): the
+// CPU signal with SI_TIMER and the request's value, after 1 ns of the
+// thread's CPU time. Returns the kernel timer id, or -1.
+int arm_request_timer(pid_t tid, int slot, uint32_t generation) {
+  struct sigevent event;
+  memset(&event, 0, sizeof event);
+  event.sigev_notify = SIGEV_THREAD_ID;
+  event.sigev_signo = g_cpu_signal();
+  const uint64_t value = (kRequestCookie << 48) | (static_cast<uint64_t>(slot) << 32) | generation;
+  event.sigev_value.sival_ptr = reinterpret_cast<void*>(value);
+  event._sigev_un._tid = tid;
+  // The thread's CPU clock (as pthread_getcpuclockid encodes it).
+  const clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 6);
+  int timer_id = -1;
+  if (syscall(SYS_timer_create, clock, &event, &timer_id) != 0) return -1;
+  struct itimerspec once = {{0, 0}, {0, 1}};
+  if (syscall(SYS_timer_settime, timer_id, 0, &once, nullptr) != 0) {
+    syscall(SYS_timer_delete, timer_id);
+    return -1;
+  }
+  return timer_id;
+}
+
 enum class Outside { kUnwound, kSignalInstead, kGaveUp };
 
 // Unwinds a thread blocked in `call` from its sp and pc (rbp unknown), reading
@@ -242,10 +265,12 @@ void init_thread_stacks(ModuleTables* tables, bool (*install_handler)(ModuleTabl
 }
 
 bool answer_thread_stack_request(const siginfo_t* info, void* context, ModuleTables* tables) {
-  if (info->si_code != SI_QUEUE) return false;
+  // Queued by a capture, or a request's timer (only this process can make
+  // a timer on its threads' clocks).
+  if (info->si_code != SI_QUEUE && info->si_code != SI_TIMER) return false;
   const uint64_t value = reinterpret_cast<uintptr_t>(info->si_value.sival_ptr);
   if ((value >> 48) != kRequestCookie) return false;
-  if (info->si_pid != g_pid) return true;  // not from this process: ignored
+  if (info->si_code == SI_QUEUE && info->si_pid != g_pid) return true;  // not from this process
   const uint32_t index = static_cast<uint32_t>(value >> 32) & 0xffff;
   const uint32_t generation = static_cast<uint32_t>(value);
   Slot* slot_array = g_slots.load(std::memory_order_acquire);
@@ -322,10 +347,22 @@ bool StackRequests::begin() {
 
 bool StackRequests::ask(pid_t tid) {
   if (!begun_) return false;
-  const int slot = send_into_slot(tid, g_slots.load(std::memory_order_acquire), &next_slot_,
-                                  generation_);
-  if (slot < 0) return false;
-  slots_.push_back(slot);
+  Slot* slot_array = g_slots.load(std::memory_order_acquire);
+  // A slot a late handler may still be writing is skipped.
+  while (next_slot_ < kSlots &&
+         phase_of(slot_array[next_slot_].state.load(std::memory_order_acquire)) == kWriting)
+    next_slot_++;
+  if (next_slot_ >= kSlots) return false;
+  Slot& slot = slot_array[next_slot_];
+  slot.depth = 0;
+  slot.state.store(state_word(generation_, kRequested), std::memory_order_release);
+  const int timer = arm_request_timer(tid, next_slot_, generation_);
+  if (timer < 0) {
+    slot.state.store(state_word(generation_, kIdle), std::memory_order_release);
+    return false;
+  }
+  timers_.push_back(timer);
+  slots_.push_back(next_slot_++);
   return true;
 }
 
@@ -336,6 +373,10 @@ std::vector<StackRequests::Answer> StackRequests::collect(int64_t deadline_ns) {
   // A thread that runs answers within microseconds; one waiting for a CPU,
   // once it gets one.
   wait_for_answers(slots_, generation_, slot_array, deadline_ns, 100000);
+  // A timer not yet due never fires now; a signal it already sent arrives
+  // with a request that is withdrawn below, and is dropped.
+  for (int timer : timers_) syscall(SYS_timer_delete, timer);
+  timers_.clear();
   answers.resize(slots_.size());
   for (size_t i = 0; i < slots_.size(); i++) {
     Slot& slot = slot_array[slots_[i]];

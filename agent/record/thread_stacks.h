@@ -27,10 +27,14 @@ void init_thread_stacks(ModuleTables* tables, bool (*install_handler)(ModuleTabl
                         int (*cpu_signal)());
 
 // One round of requests for the wall sampler (wall_sampler.h), which decides
-// itself which threads to ask: those it found running in their own code,
-// asked one by one right after that check, so that a thread has the fewest
-// microseconds in which to enter a call a signal would cut short. Never waits
-// for a threads capture in progress: then the round cannot begin.
+// itself which threads to ask: those it found running. A request is not a
+// queued signal but a one-shot timer on the thread's own CPU clock, due
+// after a nanosecond of it: the kernel checks it at its tick while the
+// thread runs and sends the signal on the thread's way back to its own code,
+// so it never lands as the thread enters a call a signal would cut short (a
+// thread that blocks first answers when it runs again, too late for the
+// round, and its answer is dropped). Never waits for a threads capture in
+// progress: then the round cannot begin.
 class StackRequests {
  public:
   // A thread's answer: its stack, and its name then (it names itself).
@@ -48,7 +52,7 @@ class StackRequests {
   // False if no request can be sent now (a capture in progress, no tables
   // yet, or the CPU signal is the program's).
   bool begin();
-  // Queues the request to `tid`; false if it could not be sent.
+  // Arms the request's timer for `tid`; false if it could not.
   bool ask(pid_t tid);
   // Waits until every asked thread answered or `deadline_ns` (CLOCK_MONOTONIC)
   // passed; one answer per successful ask(), in that order. Ends the round.
@@ -59,10 +63,11 @@ class StackRequests {
   uint32_t generation_ = 0;
   int next_slot_ = 0;
   std::vector<int> slots_;
+  std::vector<int> timers_;  // kernel timer ids, deleted by collect()
 };
 
 // Called by the CPU signal's handler (cpu_sampler.cc) for every signal that is not
-// a CPU timer's. Async-signal-safe. Returns false if the signal is not a
+// a CPU sampling timer's. Async-signal-safe. Returns false if the signal is not a
 // request from capture_thread_stacks (then it is not the agent's either).
 bool answer_thread_stack_request(const siginfo_t* info, void* context, ModuleTables* tables);
 

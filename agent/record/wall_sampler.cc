@@ -35,11 +35,11 @@ namespace {
 // The share of a tick's interval its own work may take (the wait for
 // answers aside); beyond it the remaining threads wait for later ticks.
 constexpr int64_t kBudgetPercent = 50;
-// How long running threads have to answer, as a share of the interval.
+// How long running threads have to answer, as a share of the interval, but
+// at least kMinAnswerNs: a request's timer fires at the kernel's next tick
+// while the thread runs (every 4 ms at CONFIG_HZ=250).
 constexpr int64_t kAnswerPercent = 75;
-// Ticks in a row a running thread may fail to answer before its time is
-// recorded without a stack (it blocks the CPU signal, or never gets a CPU).
-constexpr int kMaxUnanswered = 10;
+constexpr int64_t kMinAnswerNs = 5000000;
 // Ticks after which the threads are listed again even if nothing suggests
 // that they changed.
 constexpr int kRelistTicks = 100;
@@ -64,7 +64,10 @@ struct ThreadState {
   char name[16] = {};
   std::vector<uintptr_t> stack;
   int32_t tag = kWallRunning;
-  int unanswered = 0;
+  // Its stack when it last answered a request: where a running thread that
+  // does not answer in time (its bursts shorter than the kernel's tick) is
+  // counted, rather than its time given to its next state.
+  std::vector<uintptr_t> running_stack;
   int look_gap = 1;             // ticks between looks: 1, 2, ... kMaxLookGap
   int64_t next_look_tick = 0;
   bool listed = false;          // in this tick's /proc/self/task
@@ -135,7 +138,17 @@ class Ticker {
     key.tag = state->tag;
     store_->add(key, static_cast<uint64_t>(now - state->last_sample_ns));
     state->last_sample_ns = now;
-    state->unanswered = 0;
+  }
+
+  // A thread found running that gave no stack this tick: running all the
+  // same, at its last answer's stack or, never answered, under one pseudo
+  // frame (wall_profile.cc). Looked at again next tick.
+  void record_running_without_answer(pid_t tid, ThreadState* state, int64_t now) {
+    state->stack = state->running_stack;
+    state->tag = kWallRunning;
+    if (state->name[0] == '\0') set_name(state, read_thread_name(tid));
+    state->has_sample = false;
+    record(tid, state, now);
   }
 
   void set_name(ThreadState* state, const std::string& name) {
@@ -222,30 +235,20 @@ void Ticker::look_at(pid_t tid, ThreadState* state, int64_t now, StackRequests* 
   ThreadSyscall call = read_thread_syscall(tid);
   if (!call.readable) return;
   if (!shows_place(call)) {
-    // Running in its own code (or on its way into or out of a call). Not
-    // signalled if it cannot answer; then, right before the request, a last
-    // look that it has not entered a call meanwhile.
+    // Running (in its own code, or on its way into or out of a call): asked
+    // for its stack through a timer on its CPU clock (StackRequests), which
+    // never cuts a call short; not if it cannot answer (stopped, or it
+    // blocks the CPU signal).
     const ThreadStatus status = read_thread_status(tid);
     if (status.exists && !status.stopped && !status.blocked(cpu_signal())) {
-      call = read_thread_syscall(tid);
-      if (call.readable && !shows_place(call)) {
-        if (!*requests_begun) *requests_begun = requests->begin();
-        if (*requests_begun && requests->ask(tid)) {
-          asked->push_back(tid);
-          return;
-        }
+      if (!*requests_begun) *requests_begun = requests->begin();
+      if (*requests_begun && requests->ask(tid)) {
+        asked->push_back(tid);
+        return;
       }
     }
-    if (!shows_place(call)) {
-      // No stack this time: its time waits for a later tick, up to a point.
-      if (++state->unanswered >= kMaxUnanswered) {
-        state->stack.clear();
-        state->tag = kWallRunning;
-        set_name(state, read_thread_name(tid));
-        record(tid, state, now);
-      }
-      return;
-    }
+    record_running_without_answer(tid, state, now);
+    return;
   }
   std::vector<uintptr_t> stack;
   if (!unwind_from_outside(pid_, tid, cpu, call, tables_, &stack_copy_, &stack)) return;  // moved: next tick
@@ -296,21 +299,18 @@ void Ticker::tick(int64_t now) {
 
   if (!asked.empty()) {
     const std::vector<StackRequests::Answer> answers =
-        requests.collect(now + interval_ns_ * kAnswerPercent / 100);
+        requests.collect(now + std::max(interval_ns_ * kAnswerPercent / 100, kMinAnswerNs));
     for (size_t i = 0; i < asked.size() && i < answers.size(); i++) {
       auto it = threads_.find(asked[i]);
       if (it == threads_.end()) continue;
       ThreadState& state = it->second;
       if (!answers[i].answered) {
-        if (++state.unanswered >= kMaxUnanswered) {
-          state.stack.clear();
-          state.tag = kWallRunning;
-          record(asked[i], &state, now);
-        }
+        record_running_without_answer(asked[i], &state, now);
         continue;
       }
       memcpy(state.name, answers[i].name, sizeof state.name);
       state.stack = answers[i].stack;
+      state.running_stack = answers[i].stack;
       state.tag = kWallRunning;
       state.has_sample = true;
       record(asked[i], &state, now);

@@ -1,0 +1,61 @@
+// Threads that run in short bursts between sleeps (test_wall_profile.py):
+// THREADS threads for SECONDS, each spinning 50 us and then sleeping 1 ms in
+// clock_nanosleep, again and again, so that the wall sampler often finds
+// them running just before they enter the sleep. Prints how many sleeps
+// there were and how many returned EINTR (a request for a stack that landed
+// as the thread entered its sleep); exit status 1 if any did.
+//
+// Usage: wall_bursts THREADS SECONDS
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double g_seconds;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct counts {
+  long sleeps, interrupted;
+};
+
+static void* burster(void* arg) {
+  struct counts* c = arg;
+  const double end = now() + g_seconds;
+  while (now() < end) {
+    const double burst_end = now() + 50e-6;
+    while (now() < burst_end) {
+    }
+    struct timespec pause = {0, 1000000};
+    if (clock_nanosleep(CLOCK_MONOTONIC, 0, &pause, NULL) == EINTR) c->interrupted++;
+    c->sleeps++;
+  }
+  return NULL;
+}
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: wall_bursts THREADS SECONDS\n");
+    return 2;
+  }
+  const int n = atoi(argv[1]);
+  g_seconds = atof(argv[2]);
+  pthread_t* threads = calloc((size_t)n, sizeof *threads);
+  struct counts* counts = calloc((size_t)n, sizeof *counts);
+  for (int i = 0; i < n; i++)
+    if (pthread_create(&threads[i], NULL, burster, &counts[i]) != 0) return 3;
+  long sleeps = 0, interrupted = 0;
+  for (int i = 0; i < n; i++) {
+    pthread_join(threads[i], NULL);
+    sleeps += counts[i].sleeps;
+    interrupted += counts[i].interrupted;
+  }
+  printf("sleeps=%ld eintr=%ld\n", sleeps, interrupted);
+  return interrupted == 0 ? 0 : 1;
+}
