@@ -2,9 +2,10 @@
 // time, whether it runs or waits. The sampler runs on an agent thread of its
 // own and never signals a thread that waits in the kernel: such a thread is
 // unwound from outside, from the sp and pc that /proc/self/task/TID/syscall
-// shows, so no call of the program returns early. A thread running its own
-// code unwinds itself on the CPU signal (thread_stacks.h's StackRequests),
-// as for the threads profile.
+// shows, so no call of the program returns early. A thread found running
+// unwinds itself in the CPU signal's handler, asked by a one-shot timer on
+// its own CPU clock (thread_stacks.h's StackRequests), whose signal comes on
+// its way back to its own code and so never cuts a call short either.
 #pragma once
 
 #include <cstdint>
