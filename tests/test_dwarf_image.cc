@@ -52,6 +52,22 @@ std::vector<uint64_t> libc_code_addresses(size_t count) {
   return out;
 }
 
+// A copy of `debug` with its DWARF decompressed (objcopy), mapped; the copy's
+// file is removed at once (the mapping keeps it until the end). nullptr on failure.
+std::unique_ptr<ElfFile> decompressed_copy(const ElfFile& debug) {
+  char dir[] = "/tmp/ppagent-dwarf-XXXXXX";
+  if (mkdtemp(dir) == nullptr) return nullptr;
+  const std::string plain = std::string(dir) + "/libc.debug";
+  const std::string id = hex_string(debug.build_id());
+  const std::string command = std::string("objcopy --decompress-debug-sections '") +
+                              kSystemDebugRoot + "/.build-id/" + id.substr(0, 2) + "/" +
+                              id.substr(2) + ".debug' '" + plain + "'";
+  std::unique_ptr<ElfFile> file;
+  if (std::system(command.c_str()) == 0) file = ElfFile::open(plain, nullptr);
+  std::system(("rm -rf '" + std::string(dir) + "'").c_str());
+  return file;
+}
+
 class LibcDebugFile : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -105,15 +121,7 @@ TEST_F(LibcDebugFile, OneAddressInflatesASmallPartOfTheDwarf) {
 }
 
 TEST_F(LibcDebugFile, LazyLookupsGiveWhatTheDecompressedFileGives) {
-  char dir[] = "/tmp/ppagent-dwarf-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  const std::string plain = std::string(dir) + "/libc.debug";
-  const std::string id = hex_string(debug_->build_id());
-  const std::string command = std::string("objcopy --decompress-debug-sections '") +
-                              kSystemDebugRoot + "/.build-id/" + id.substr(0, 2) + "/" +
-                              id.substr(2) + ".debug' '" + plain + "'";
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  std::unique_ptr<ElfFile> plain_file = ElfFile::open(plain, nullptr);
+  std::unique_ptr<ElfFile> plain_file = decompressed_copy(*debug_);
   ASSERT_TRUE(plain_file);
   ASSERT_EQ(compressed_dwarf_size(*plain_file), 0u);
 
@@ -136,7 +144,6 @@ TEST_F(LibcDebugFile, LazyLookupsGiveWhatTheDecompressedFileGives) {
   }
   EXPECT_EQ(whole.image().inflated_bytes(), 0u);
   EXPECT_GT(with_lines, compared / 2) << "libc6-dbg covers most of libc's code";
-  std::system(("rm -rf '" + std::string(dir) + "'").c_str());
 }
 
 TEST_F(LibcDebugFile, AWholeImageShowsLibdwOneUnitAtATime) {
@@ -146,16 +153,7 @@ TEST_F(LibcDebugFile, AWholeImageShowsLibdwOneUnitAtATime) {
   std::unique_ptr<DwarfImage> lazy = DwarfImage::create(debug_.get());
   ASSERT_TRUE(lazy);
   EXPECT_EQ(lazy->unit_view(0), nullptr) << "no view while sections are inflated in part";
-  char dir[] = "/tmp/ppagent-dwarf-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  const std::string plain = std::string(dir) + "/libc.debug";
-  const std::string id = hex_string(debug_->build_id());
-  const std::string command = std::string("objcopy --decompress-debug-sections '") +
-                              kSystemDebugRoot + "/.build-id/" + id.substr(0, 2) + "/" +
-                              id.substr(2) + ".debug' '" + plain + "'";
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  std::unique_ptr<ElfFile> plain_file = ElfFile::open(plain, nullptr);
-  std::system(("rm -rf '" + std::string(dir) + "'").c_str());  // mapped: gone only at exit
+  std::unique_ptr<ElfFile> plain_file = decompressed_copy(*debug_);
   ASSERT_TRUE(plain_file);
   std::unique_ptr<DwarfImage> image = DwarfImage::create(plain_file.get());
   ASSERT_TRUE(image);

@@ -151,6 +151,56 @@ bool read_uleb(ByteAt byte, uint64_t* at, uint64_t* value) {
   return false;
 }
 
+// A unit header of .debug_info at `start`, of which `readable` bytes of the
+// section's `size` can be read now (24 past `start` cover every header).
+struct UnitHeader {
+  uint64_t end;     // of the unit
+  uint64_t abbrev;  // its abbreviation table's offset
+};
+bool read_unit_header(const uint8_t* info, uint64_t readable, uint64_t size, uint64_t start,
+                      UnitHeader* out) {
+  if (start >= readable || readable - start < 11) return false;
+  const uint8_t* p = info + start;
+  uint32_t length32;
+  memcpy(&length32, p, 4);
+  uint64_t length = length32, header = 4;
+  size_t offset_size = 4;
+  if (length32 == 0xffffffff) {
+    if (readable - start < 24) return false;
+    memcpy(&length, p + 4, 8);
+    header = 12;
+    offset_size = 8;
+  }
+  uint16_t version;
+  memcpy(&version, p + header, 2);
+  if (length == 0 || version < 2 || version > 5 || length > size - start - header) return false;
+  // DWARF 5: unit_type, address_size, abbrev offset; before: abbrev offset first.
+  out->abbrev = 0;
+  memcpy(&out->abbrev, p + header + (version >= 5 ? 4 : 2), offset_size);
+  out->end = start + header + length;
+  return true;
+}
+
+// Walks the abbreviation table at `offset` through `byte(i)` (-1 past what
+// can be read): entries are code, tag, children flag, then (attribute,
+// form[, implicit const]) pairs up to (0, 0); a zero code ends the table.
+// False when it cannot be read whole, or `form_ok` refuses a form.
+template <typename ByteAt, typename FormOk>
+bool walk_abbrev_table(ByteAt byte, uint64_t offset, FormOk form_ok) {
+  uint64_t at = offset, code, value;
+  while (true) {
+    if (!read_uleb(byte, &at, &code)) return false;
+    if (code == 0) return true;
+    if (!read_uleb(byte, &at, &value) || byte(at++) < 0) return false;  // tag, children
+    uint64_t name, form;
+    do {
+      if (!read_uleb(byte, &at, &name) || !read_uleb(byte, &at, &form) || !form_ok(form))
+        return false;
+      if (form == DW_FORM_implicit_const && !read_uleb(byte, &at, &value)) return false;
+    } while (name != 0 || form != 0);
+  }
+}
+
 }  // namespace
 
 size_t dwarf_image_room(const ElfFile& file) {
@@ -301,38 +351,17 @@ bool DwarfImage::scan_units_through(uint64_t offset) {
   while (!units_broken_ && units_end_ <= offset && units_end_ < info.size) {
     const uint64_t start = units_end_;
     // The longest header this reads: 64-bit lengths, a DWARF 5 header.
-    if (!inflate(kInfo, std::min(info.size, start + 24)) || available(kInfo) < start + 11) {
+    UnitHeader unit;
+    if (!inflate(kInfo, std::min(info.size, start + 24)) ||
+        !read_unit_header(info.data, available(kInfo), info.size, start, &unit) ||
+        !inflate(kInfo, unit.end)) {
       units_broken_ = true;
       break;
     }
-    const uint8_t* p = info.data + start;
-    uint32_t length32;
-    memcpy(&length32, p, 4);
-    uint64_t length = length32, header = 4;
-    size_t offset_size = 4;
-    if (length32 == 0xffffffff) {
-      memcpy(&length, p + 4, 8);
-      header = 12;
-      offset_size = 8;
-    }
-    uint16_t version;
-    memcpy(&version, p + header, 2);
-    // DWARF 5: unit_type, address_size, abbrev offset; before: abbrev offset first.
-    const uint8_t* abbrev_at = p + header + (version >= 5 ? 4 : 2);
-    uint64_t abbrev = 0;
-    memcpy(&abbrev, abbrev_at, offset_size);
-    if (length == 0 || version < 2 || version > 5 || length > info.size - start - header) {
-      units_broken_ = true;
-      break;
-    }
-    const uint64_t end = start + header + length;
-    if (!inflate(kInfo, end)) {
-      units_broken_ = true;
-      break;
-    }
-    uint64_t upto = units_.empty() ? abbrev : std::max(units_.back().abbrev_upto, abbrev);
-    units_.push_back({start, end, upto});
-    units_end_ = end;
+    const uint64_t upto =
+        units_.empty() ? unit.abbrev : std::max(units_.back().abbrev_upto, unit.abbrev);
+    units_.push_back({start, unit.end, upto});
+    units_end_ = unit.end;
   }
   return units_end_ > offset;
 }
@@ -348,25 +377,14 @@ bool DwarfImage::ensure_unit(uint64_t offset) {
   return !parts_[kAbbrev].compressed || ensure_abbrev_table(unit->abbrev_upto);
 }
 
-// An abbreviation table ends with a zero code: entries are code, tag,
-// children flag, then (attribute, form[, implicit const]) pairs up to (0, 0).
+// The abbreviation table at `offset`, inflated whole.
 bool DwarfImage::ensure_abbrev_table(uint64_t offset) {
   const Part& part = parts_[kAbbrev];
   auto byte = [&](uint64_t at) -> int {
     if (at >= available(kAbbrev) && !inflate(kAbbrev, std::min(part.size, at + 1))) return -1;
     return at < available(kAbbrev) ? part.data[at] : -1;
   };
-  uint64_t at = offset, code, value;
-  while (true) {
-    if (!read_uleb(byte, &at, &code)) return false;
-    if (code == 0) break;
-    if (!read_uleb(byte, &at, &value) || byte(at++) < 0) return false;  // tag, children
-    uint64_t name, form;
-    do {
-      if (!read_uleb(byte, &at, &name) || !read_uleb(byte, &at, &form)) return false;
-      if (form == DW_FORM_implicit_const && !read_uleb(byte, &at, &value)) return false;
-    } while (name != 0 || form != 0);
-  }
+  if (!walk_abbrev_table(byte, offset, [](uint64_t) { return true; })) return false;
   expose(kAbbrev, available(kAbbrev));
   return true;
 }
@@ -400,30 +418,21 @@ bool DwarfImage::all_sections_whole() const {
 bool DwarfImage::abbrevs_stay_inside(uint64_t offset) const {
   const Part& part = parts_[kAbbrev];
   auto byte = [&](uint64_t at) -> int { return at < part.size ? part.data[at] : -1; };
-  uint64_t at = offset, code, value;
-  while (true) {
-    if (!read_uleb(byte, &at, &code)) return false;
-    if (code == 0) return true;
-    if (!read_uleb(byte, &at, &value) || byte(at++) < 0) return false;  // tag, children
-    uint64_t name, form;
-    do {
-      if (!read_uleb(byte, &at, &name) || !read_uleb(byte, &at, &form)) return false;
-      switch (form) {
-        case DW_FORM_ref_addr:      // into another unit
-        case DW_FORM_indirect:      // any form, chosen per DIE
-        case DW_FORM_ref_sig8:      // a type unit
-        case DW_FORM_ref_sup4:      // the supplementary (dwz) file
-        case DW_FORM_ref_sup8:
-        case DW_FORM_strp_sup:
-        case DW_FORM_GNU_ref_alt:
-        case DW_FORM_GNU_strp_alt:
-          return false;
-        default:
-          break;
-      }
-      if (form == DW_FORM_implicit_const && !read_uleb(byte, &at, &value)) return false;
-    } while (name != 0 || form != 0);
-  }
+  return walk_abbrev_table(byte, offset, [](uint64_t form) {
+    switch (form) {
+      case DW_FORM_ref_addr:      // into another unit
+      case DW_FORM_indirect:      // any form, chosen per DIE
+      case DW_FORM_ref_sig8:      // a type unit
+      case DW_FORM_ref_sup4:      // the supplementary (dwz) file
+      case DW_FORM_ref_sup8:
+      case DW_FORM_strp_sup:
+      case DW_FORM_GNU_ref_alt:
+      case DW_FORM_GNU_strp_alt:
+        return false;
+      default:
+        return true;
+    }
+  });
 }
 
 Dwarf* DwarfImage::unit_view(uint64_t offset) {
@@ -431,24 +440,10 @@ Dwarf* DwarfImage::unit_view(uint64_t offset) {
   if (found != views_.end()) return found->second.dwarf;
   View& view = views_[offset];
   const Part& info = parts_[kInfo];
-  if (!all_sections_whole() || offset >= info.size || info.size - offset < 11) return nullptr;
-  const uint8_t* p = info.data + offset;
-  uint32_t length32;
-  memcpy(&length32, p, 4);
-  uint64_t length = length32, header = 4;
-  size_t offset_size = 4;
-  if (length32 == 0xffffffff) {
-    if (info.size - offset < 24) return nullptr;
-    memcpy(&length, p + 4, 8);
-    header = 12;
-    offset_size = 8;
-  }
-  uint16_t version;
-  memcpy(&version, p + header, 2);
-  if (version < 2 || version > 5 || length > info.size - offset - header) return nullptr;
-  uint64_t abbrev = 0;
-  memcpy(&abbrev, p + header + (version >= 5 ? 4 : 2), offset_size);
-  if (abbrev >= parts_[kAbbrev].size || !abbrevs_stay_inside(abbrev)) return nullptr;
+  UnitHeader unit;
+  if (!all_sections_whole() || !read_unit_header(info.data, info.size, info.size, offset, &unit) ||
+      unit.abbrev >= parts_[kAbbrev].size || !abbrevs_stay_inside(unit.abbrev))
+    return nullptr;
 
   // The image's .debug_info header narrowed to the unit while libelf and
   // libdw read it: each takes the section's bounds when its Dwarf is made,
@@ -456,7 +451,7 @@ Dwarf* DwarfImage::unit_view(uint64_t offset) {
   Elf64_Shdr& shdr = headers_[info.header_index];
   const Elf64_Shdr whole = shdr;
   shdr.sh_offset += offset;
-  shdr.sh_size = header + length;
+  shdr.sh_size = unit.end - offset;
   view.elf = elf_memory(reinterpret_cast<char*>(first_page_), image_size_);
   if (view.elf != nullptr) view.dwarf = dwarf_begin_elf(view.elf, DWARF_C_READ, nullptr);
   shdr = whole;

@@ -39,7 +39,6 @@ class SymbolIndex {
   std::string_view lookup(uint64_t address) const;
 
   size_t size() const { return count_; }
-  bool from_cache() const { return mapping_ != nullptr; }
 
   struct Entry {
     uint64_t start;
