@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -144,6 +145,94 @@ TEST_F(LibcDebugFile, LazyLookupsGiveWhatTheDecompressedFileGives) {
   }
   EXPECT_EQ(whole.image().inflated_bytes(), 0u);
   EXPECT_GT(with_lines, compared / 2) << "libc6-dbg covers most of libc's code";
+}
+
+// A frame as binutils' addr2line -f -i shows it: function name and line.
+// Not the file: binutils 2.40 names the unit's main file for lines in a file
+// it includes (getsrvbynm.c for getXXbyYY.c, which it includes) in DWARF 5.
+struct ShownFrame {
+  std::string function;
+  std::string line;
+  bool operator==(const ShownFrame& o) const { return function == o.function && line == o.line; }
+};
+
+std::ostream& operator<<(std::ostream& out, const ShownFrame& f) {
+  return out << f.function << " :" << f.line;
+}
+
+// binutils' addr2line on `file` (its own DWARF reader, not libdw): for each
+// address, the frames innermost first, down to the function.
+std::vector<std::vector<ShownFrame>> addr2line_frames(const std::string& file,
+                                                      const std::vector<uint64_t>& addresses) {
+  char list[] = "/tmp/ppagent-addr2line-XXXXXX";
+  const int fd = mkstemp(list);
+  if (fd < 0) return {};
+  std::string text;
+  char hex[32];
+  for (uint64_t a : addresses) {
+    snprintf(hex, sizeof hex, "0x%llx\n", static_cast<unsigned long long>(a));
+    text += hex;
+  }
+  if (write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) return {};
+  close(fd);
+  const std::string command = "addr2line -a -f -i -e '" + file + "' < " + list;
+  FILE* pipe = popen(command.c_str(), "r");
+  std::vector<std::vector<ShownFrame>> out;
+  char line[4096];
+  std::string function;
+  bool want_function = true;
+  while (pipe != nullptr && fgets(line, sizeof line, pipe) != nullptr) {
+    std::string l(line);
+    if (!l.empty() && l.back() == '\n') l.pop_back();
+    if (l.rfind("0x", 0) == 0 && l.find(':') == std::string::npos) {  // an address: the next one's frames
+      out.emplace_back();
+      want_function = true;
+    } else if (want_function) {
+      function = l;
+      want_function = false;
+    } else {
+      // "path/file.c:123" or "path/file.c:123 (discriminator 4)"; "??:0" or "??:?" unknown.
+      std::string place = l.substr(0, l.find(' '));
+      const size_t colon = place.rfind(':');
+      const bool assembly = colon >= 2 && place.compare(colon - 2, 2, ".S") == 0;
+      if (function != "??" && !out.empty()) {
+        // Assembly has no function DIEs: addr2line picks one of the symbols
+        // at the address (memcpy or memmove), the agent its own; not compared.
+        if (assembly) out.back().clear();
+        else out.back().push_back({function, place.substr(colon + 1)});
+      }
+      want_function = true;
+    }
+  }
+  if (pipe != nullptr) pclose(pipe);
+  unlink(list);
+  return out;
+}
+
+TEST_F(LibcDebugFile, InlinedFramesAreWhatAddr2lineShows) {
+  // The file whole, for addr2line (the agent reads the compressed one).
+  std::unique_ptr<ElfFile> plain_file = decompressed_copy(*debug_);
+  ASSERT_TRUE(plain_file);
+  const std::string id = hex_string(debug_->build_id());
+  const std::string debug_path = std::string(kSystemDebugRoot) + "/.build-id/" + id.substr(0, 2) +
+                                 "/" + id.substr(2) + ".debug";
+  const std::vector<uint64_t> addresses = libc_code_addresses(600);
+  const std::vector<std::vector<ShownFrame>> expected = addr2line_frames(debug_path, addresses);
+  ASSERT_EQ(expected.size(), addresses.size()) << "addr2line (binutils) did not answer";
+
+  DwarfFrames frames(DwarfImage::create(debug_.get()));
+  size_t compared = 0, with_inlined = 0;
+  for (size_t i = 0; i < addresses.size(); i++) {
+    std::vector<SourceFrame> out;
+    if (!frames.frames(addresses[i], "", &out) || expected[i].empty()) continue;
+    std::vector<ShownFrame> shown;
+    for (const SourceFrame& f : out) shown.push_back({f.system_name, std::to_string(f.line)});
+    EXPECT_EQ(shown, expected[i]) << std::hex << addresses[i];
+    compared++;
+    with_inlined += expected[i].size() > 1;
+  }
+  EXPECT_GT(compared, 300u);
+  EXPECT_GT(with_inlined, 30u) << "libc's code has many inlined calls";
 }
 
 TEST_F(LibcDebugFile, AWholeImageShowsLibdwOneUnitAtATime) {

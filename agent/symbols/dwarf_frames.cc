@@ -56,6 +56,69 @@ std::string absolute_source_path(Dwarf_Die* cu, const std::string& path) {
   return out.empty() ? "/" : out;
 }
 
+// Tags whose DIEs hold code and have its addresses (low/high pc or ranges).
+bool is_code_scope(int tag) {
+  switch (tag) {
+    case DW_TAG_subprogram:
+    case DW_TAG_inlined_subroutine:
+    case DW_TAG_lexical_block:
+    case DW_TAG_entry_point:
+    case DW_TAG_try_block:
+    case DW_TAG_catch_block:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Tags without addresses of their own that may still hold a function's DIE
+// (clang puts a namespace's definitions inside the namespace's DIE).
+bool may_hold_code_scopes(int tag) {
+  switch (tag) {
+    case DW_TAG_namespace:
+    case DW_TAG_module:
+    case DW_TAG_class_type:
+    case DW_TAG_structure_type:
+    case DW_TAG_union_type:
+      return true;
+    default:
+      return false;
+  }
+}
+
+constexpr int kMaxNesting = 64;
+
+// Appends to `chain`, outermost first, the code scopes among `parent`'s
+// descendants that hold `address`. What dwarf_getscopes finds for the frames
+// below, for less: it asks a DIE for its addresses only when the DIE holds
+// code, goes into a scope only when the address is in it, and stops at the
+// first match; dwarf_getscopes asks every DIE of the unit and then walks the
+// unit again for an inlined function's abstract definition, which
+// dwarf_attr_integrate reads here anyway. Returns whether any was found.
+bool append_scopes(Dwarf_Die* parent, Dwarf_Addr address, int depth, std::vector<Dwarf_Die>* chain) {
+  if (depth >= kMaxNesting) return false;
+  Dwarf_Die child;
+  if (dwarf_child(parent, &child) != 0) return false;
+  do {
+    const int tag = dwarf_tag(&child);
+    if (is_code_scope(tag)) {
+      if (dwarf_haspc(&child, address) > 0) {
+        Dwarf_Die scope = child;
+        chain->push_back(scope);
+        append_scopes(&scope, address, depth + 1, chain);
+        return true;
+      }
+      // A block without addresses of its own: its contents may have some.
+      if (tag == DW_TAG_lexical_block && !dwarf_hasattr(&child, DW_AT_low_pc) &&
+          !dwarf_hasattr(&child, DW_AT_ranges) && append_scopes(&child, address, depth + 1, chain))
+        return true;
+    } else if (may_hold_code_scopes(tag) && dwarf_haschildren(&child) > 0) {
+      if (append_scopes(&child, address, depth + 1, chain)) return true;
+    }
+  } while (dwarf_siblingof(&child, &child) == 0);
+  return false;
+}
+
 std::string call_file(Dwarf_Die* cu, Dwarf_Die* inlined) {
   Dwarf_Attribute attr;
   Dwarf_Word index;
@@ -218,11 +281,12 @@ bool DwarfFrames::frames(uint64_t address, std::string_view symbol, std::vector<
     }
   }
 
-  Dwarf_Die* scopes = nullptr;
-  int count = dwarf_getscopes(&cu, address, &scopes);
+  std::vector<Dwarf_Die> scopes;
+  append_scopes(&cu, address, 0, &scopes);
   bool reached_subprogram = false;
-  for (int i = 0; i < count; i++) {
-    Dwarf_Die* scope = &scopes[i];
+  // Innermost first: each inlined call's caller is the scope around it.
+  for (auto it = scopes.rbegin(); it != scopes.rend(); ++it) {
+    Dwarf_Die* scope = &*it;
     int tag = dwarf_tag(scope);
     if (tag == DW_TAG_inlined_subroutine) {
       out->push_back(make_frame(die_linkage_name(scope), file, line, die_decl_line(scope)));
@@ -236,7 +300,6 @@ bool DwarfFrames::frames(uint64_t address, std::string_view symbol, std::vector<
       break;
     }
   }
-  free(scopes);
 
   if (!reached_subprogram) {
     // Code without a subprogram DIE (assembly): the symbol's name, with
