@@ -175,3 +175,41 @@ def test_periodic_dumps_leave_threads_alone(h):
     files = sorted(f.name for f in run.outdir.iterdir())
     assert any(".heap.1." in f for f in files), files
     assert not any(".thread" in f for f in files), files
+
+
+@pytest.mark.timeout(180)
+def test_dumps_never_cut_a_sleep_short_in_threads_that_run_in_bursts(h):
+    """Threads that run 50 us between 1 ms sleeps are often found running just
+    before they enter a sleep: their stack request must not reach them in it
+    (a signal queued to such a thread once made clock_nanosleep return EINTR)."""
+    out = h.tmpdir("out")
+    seconds = 12
+    # The bursters block the dump signal (the kernel gives a signal sent to the
+    # process to any thread that does not block it, and a sleeping burster
+    # would see EINTR from the dump signal itself, as from any signal the
+    # program handles): what reaches them is only what the agent sends them.
+    p = h.start([h.workload("wall_bursts"), "4", str(seconds), str(int(signal.SIGUSR2))],
+                outdir=out)
+    stem = f"wall_bursts.{p.pid}"
+    dumps = 0
+    try:
+        start = time.monotonic()
+        time.sleep(0.5)
+        # Up to 30 dumps, a tenth of a second apart, with time to spare for the last one.
+        while dumps < 30 and time.monotonic() - start < seconds - 3:
+            p.signal(signal.SIGUSR2)
+            dumps += 1
+            wait_for_file(out / f"{stem}.threads.{dumps}.pb.gz", proc=p)
+            wait_for_file(out / f"{stem}.heap.{dumps}.pb.gz", proc=p)
+            time.sleep(0.1)
+    finally:
+        run = p.finish(120)
+    assert dumps >= 15, run.describe()
+    m = re.search(r"sleeps=(\d+) eintr=(\d+)", run.stdout)
+    assert m and int(m.group(1)) > 1000, run.describe()
+    assert int(m.group(2)) == 0 and run.returncode == 0, run.describe()
+    # Every burster has a stack in every dump: answered, or unwound from outside.
+    for n in range(1, dumps + 1):
+        cum, text = pprof_cum(h, out / f"{stem}.threads.{n}.pb.gz")
+        assert cum.get("burster") == 4, text
+        assert NOT_ANSWERED not in cum, text

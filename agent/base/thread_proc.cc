@@ -67,6 +67,7 @@ ThreadStatus read_thread_status(pid_t tid) {
     while (*state == ' ' || *state == '\t') state++;
     status.stopped = *state == 'T' || *state == 't' || *state == 'Z' || *state == 'X';
     status.exited = *state == 'Z' || *state == 'X';
+    status.waiting = *state == 'S' || *state == 'D';
   }
   if (const char* blocked = strstr(buf, "\nSigBlk:")) {
     status.sig_blocked = strtoull(blocked + strlen("\nSigBlk:"), nullptr, 16);

@@ -21,6 +21,7 @@ struct ThreadStatus {
   bool stopped = false;         // State T (stopped) or t (traced), or exiting (Z, X)
   bool exited = false;          // State Z or X: it ended (a main thread that ended
                                 // stays a zombie while other threads run)
+  bool waiting = false;         // State S or D: asleep in the kernel, not runnable
   uint64_t sig_blocked = 0;     // SigBlk: bit n-1 for signal n
   uint64_t sig_pending = 0;     // SigPnd (sent to this thread)
   bool blocked(int signo) const { return signo > 0 && ((sig_blocked >> (signo - 1)) & 1); }

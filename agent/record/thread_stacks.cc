@@ -1,7 +1,14 @@
 // The threads profile's capture: each thread of the program unwinds itself in
-// the CPU signal's handler when asked by a queued signal; a thread blocked in a
-// call that any signal would cut short (sleep, poll, ...) is not signalled but
-// unwound from outside, from the sp and pc the kernel shows for it.
+// the CPU signal's handler when asked; a thread blocked in a call that any
+// signal would cut short (sleep, poll, ...) is not asked but unwound from
+// outside, from the sp and pc the kernel shows for it. A thread blocked in
+// another call is asked by the signal queued to it (its call goes on after the
+// handler). A thread seen running is asked by a one-shot timer on its own CPU
+// clock instead: it may enter a sleep before a queued signal reaches it, and
+// the sleep would return EINTR (a program's sleeper did, during a dump),
+// whereas the timer's signal comes only on the thread's way back to its own
+// code; if it blocks first, it is seen blocked while the capture waits, and
+// unwound from outside or sent the queued signal then.
 #include "record/thread_stacks.h"
 
 #include <algorithm>
@@ -28,7 +35,8 @@ namespace ppagent {
 
 namespace {
 
-// A request is the CPU signal with si_code SI_QUEUE whose value packs this cookie
+// A request is the CPU signal, queued (SI_QUEUE) or from a request timer
+// (SI_TIMER), whose value packs this cookie
 // (16 bits), the answer slot (16 bits) and the capture's generation (32 bits).
 constexpr uint64_t kRequestCookie = 0x7470;
 constexpr int kSlots = 2048;  // threads asked at once; more go in further rounds
@@ -91,27 +99,6 @@ bool send_request(pid_t tid, int slot, uint32_t generation) {
   return syscall(SYS_rt_tgsigqueueinfo, g_pid, tid, info.si_signo, &info) == 0;
 }
 
-// Sends `tid` a request in the next slot from *next_slot on that no late
-// handler is still writing. Returns the slot, or -1: no slot left, or the
-// request could not be sent (errno ESRCH: the thread is gone).
-int send_into_slot(pid_t tid, Slot* slot_array, int* next_slot, uint32_t generation) {
-  while (*next_slot < kSlots &&
-         phase_of(slot_array[*next_slot].state.load(std::memory_order_acquire)) == kWriting)
-    (*next_slot)++;
-  if (*next_slot >= kSlots) {
-    errno = EAGAIN;
-    return -1;
-  }
-  Slot& slot = slot_array[*next_slot];
-  slot.depth = 0;
-  slot.state.store(state_word(generation, kRequested), std::memory_order_release);
-  if (send_request(tid, *next_slot, generation)) return (*next_slot)++;
-  const int saved = errno;
-  slot.state.store(state_word(generation, kIdle), std::memory_order_release);
-  errno = saved;
-  return -1;
-}
-
 // Waits until every slot of `asked` is answered or `deadline_ns` passed, in
 // steps of `step_ns`.
 void wait_for_answers(const std::vector<int>& asked, uint32_t generation, Slot* slot_array,
@@ -152,6 +139,19 @@ int arm_request_timer(pid_t tid, int slot, uint32_t generation) {
   return timer_id;
 }
 
+// The next slot from *next_slot on that no late handler is still writing,
+// marked requested for `generation`; -1 if none is left.
+int take_slot(Slot* slot_array, int* next_slot, uint32_t generation) {
+  while (*next_slot < kSlots &&
+         phase_of(slot_array[*next_slot].state.load(std::memory_order_acquire)) == kWriting)
+    (*next_slot)++;
+  if (*next_slot >= kSlots) return -1;
+  Slot& slot = slot_array[*next_slot];
+  slot.depth = 0;
+  slot.state.store(state_word(generation, kRequested), std::memory_order_release);
+  return (*next_slot)++;
+}
+
 enum class Outside { kUnwound, kSignalInstead, kGaveUp };
 
 // Unwinds a thread blocked in `call` from its sp and pc (rbp unknown), reading
@@ -178,8 +178,11 @@ Outside unwind_from_outside(pid_t tid, ThreadSyscall call, ModuleTables* tables,
 
 // A thread's part in one round of a capture.
 struct Request {
-  size_t sample;  // index into the result
-  int slot = -1;  // -1: not signalled (answered from outside, or not at all)
+  size_t sample;        // index into the result
+  int slot = -1;        // -1: not asked (answered from outside, or not at all)
+  int timer = -1;       // the request's timer, while it may fire
+  bool queued = false;  // the signal was queued to the thread
+  bool outside = false; // unwound from outside after it was asked
 };
 
 // Takes back a request that was not answered. False if its answer is still
@@ -196,20 +199,53 @@ bool withdraw(Slot& slot, uint32_t generation) {
   return phase_of(slot.state.load(std::memory_order_acquire)) != kWriting;
 }
 
-// Whether the thread may be signalled now; if it is blocked in a call that a
-// signal would cut short, unwinds it from outside instead (*answered then).
-bool may_signal(pid_t tid, ModuleTables* tables, ThreadSample* sample, bool* answered) {
+// What a capture does with a thread it finds.
+enum class Ask { kNot, kByQueuedSignal, kByTimer };
+
+// How `tid` is to be asked; if it is blocked in a call that a signal would cut
+// short, unwinds it from outside instead (*answered then, or kNot if that
+// failed).
+Ask how_to_ask(pid_t tid, ModuleTables* tables, ThreadSample* sample, bool* answered) {
   *answered = false;
+  // The capturing thread itself (not the agent's, which is left out): a
+  // signal it queues to itself is handled as the call that queued it returns.
+  if (tid == static_cast<pid_t>(syscall(SYS_gettid))) return Ask::kByQueuedSignal;
   ThreadSyscall call = read_thread_syscall(tid);
   if (call.in_call && interrupted_by_any_signal(call.number)) {
     Outside outcome = unwind_from_outside(tid, call, tables, &sample->stack);
     if (outcome == Outside::kUnwound) *answered = true;
-    if (outcome != Outside::kSignalInstead) return false;
+    if (outcome != Outside::kSignalInstead) return Ask::kNot;
+    call = read_thread_syscall(tid);
   }
   // A stopped thread or one blocking the CPU signal cannot answer, and a
   // signal left pending would reach it later, perhaps in a sleep.
   ThreadStatus status = read_thread_status(tid);
-  return status.exists && !status.stopped && !status.blocked(g_cpu_signal());
+  if (!status.exists || status.stopped || status.blocked(g_cpu_signal())) return Ask::kNot;
+  // Queued only to a thread asleep in a call that goes on after a handler: a
+  // runnable one (preempted in a quick call such as clock_gettime) would be
+  // in its next call, perhaps a sleep, by the time the signal reached it, and
+  // one back in a call a signal cuts short left the first and entered this.
+  return call.in_call && !interrupted_by_any_signal(call.number) && status.waiting
+             ? Ask::kByQueuedSignal
+             : Ask::kByTimer;
+}
+
+// A thread asked by its timer that has not answered yet: if it is blocked now
+// (its timer fires only while it runs), unwinds it from outside or queues the
+// signal, as how_to_ask would have. Returns whether it still has to answer.
+bool recheck_blocked(Request* r, pid_t tid, uint32_t generation, ModuleTables* tables,
+                     std::vector<uintptr_t>* stack) {
+  ThreadSyscall call = read_thread_syscall(tid);
+  if (!call.in_call) return true;
+  if (interrupted_by_any_signal(call.number)) {
+    if (unwind_from_outside(tid, call, tables, stack) != Outside::kUnwound) return true;
+    r->outside = true;
+    return false;
+  }
+  // Asleep in a call that goes on after a handler (how_to_ask): the same slot;
+  // whichever signal comes first answers, the other is dropped.
+  if (read_thread_status(tid).waiting) r->queued = send_request(tid, r->slot, generation);
+  return true;
 }
 
 void capture_round(const std::vector<pid_t>& tids, int64_t deadline_ns,
@@ -225,9 +261,21 @@ void capture_round(const std::vector<pid_t>& tids, int64_t deadline_ns,
     if (sample.name.empty() && !read_thread_status(tid).exists) continue;  // gone
     Request request{result->size()};
     bool answered = false;
-    if (may_signal(tid, tables, &sample, &answered) && can_signal) {
-      request.slot = send_into_slot(tid, slot_array, &next_slot, generation);
-      if (request.slot < 0 && errno == ESRCH) continue;  // exited meanwhile
+    const Ask ask = how_to_ask(tid, tables, &sample, &answered);
+    if (ask != Ask::kNot && can_signal) {
+      request.slot = take_slot(slot_array, &next_slot, generation);
+      bool sent = false;
+      if (request.slot >= 0 && ask == Ask::kByQueuedSignal) {
+        sent = request.queued = send_request(tid, request.slot, generation);
+      } else if (request.slot >= 0) {
+        request.timer = arm_request_timer(tid, request.slot, generation);
+        sent = request.timer >= 0;
+      }
+      if (request.slot >= 0 && !sent) {
+        slot_array[request.slot].state.store(state_word(generation, kIdle), std::memory_order_release);
+        request.slot = -1;
+        if (!read_thread_status(tid).exists) continue;  // exited meanwhile
+      }
     }
     sample.answered = answered;
     result->push_back(std::move(sample));
@@ -235,9 +283,27 @@ void capture_round(const std::vector<pid_t>& tids, int64_t deadline_ns,
   }
 
   // Wait for the answers, in 1 ms steps, up to the deadline.
-  std::vector<int> asked;
-  for (const Request& r : requests) asked.push_back(r.slot);
-  wait_for_answers(asked, generation, slot_array, deadline_ns, 1000000);
+  std::vector<std::vector<uintptr_t>> outside_stacks(requests.size());
+  for (;;) {
+    bool waiting = false;
+    for (size_t i = 0; i < requests.size(); i++) {
+      Request& r = requests[i];
+      if (r.slot < 0 || r.outside ||
+          slot_array[r.slot].state.load(std::memory_order_acquire) == state_word(generation, kDone))
+        continue;
+      if (r.timer >= 0 && !r.queued &&
+          !recheck_blocked(&r, (*result)[r.sample].tid, generation, tables, &outside_stacks[i]))
+        continue;
+      waiting = true;
+    }
+    if (!waiting || clock_ns(CLOCK_MONOTONIC) >= deadline_ns) break;
+    struct timespec step = {0, 1000000};
+    nanosleep(&step, nullptr);
+  }
+  // A timer not yet due never fires now; a signal it already sent arrives
+  // with a request that is withdrawn below, and is dropped.
+  for (const Request& r : requests)
+    if (r.timer >= 0) syscall(SYS_timer_delete, r.timer);
 
   std::vector<size_t> gone;
   for (const Request& r : requests) {
@@ -247,6 +313,9 @@ void capture_round(const std::vector<pid_t>& tids, int64_t deadline_ns,
     if (withdraw(slot, generation) &&
         slot.state.load(std::memory_order_acquire) == state_word(generation, kDone)) {
       sample.stack.assign(slot.pcs, slot.pcs + slot.depth);
+      sample.answered = true;
+    } else if (r.outside) {
+      sample.stack = std::move(outside_stacks[&r - requests.data()]);
       sample.answered = true;
     } else if (!read_thread_status(sample.tid).exists) {
       gone.push_back(r.sample);  // ended before it could answer: not a thread any more

@@ -1,5 +1,8 @@
 // The threads profile's capture: every thread of the process but the agent's
-// own, each unwinding itself on a queued CPU signal.
+// own, each unwinding itself on the CPU signal (from a one-shot timer on its
+// own CPU clock if it was running, see StackRequests; queued to it if it was
+// blocked), or unwound from outside when blocked in a call a signal would cut
+// short.
 #pragma once
 
 #include <csignal>

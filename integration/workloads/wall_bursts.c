@@ -5,15 +5,22 @@
 // there were and how many returned EINTR (a request for a stack that landed
 // as the thread entered its sleep); exit status 1 if any did.
 //
-// Usage: wall_bursts THREADS SECONDS
+// With a third argument SIGNAL (a number), the bursters block that signal, as
+// a program keeps signals it handles away from its workers: a signal sent to
+// the process (a dump's kill) then goes to the main thread, and only what the
+// agent sends a thread itself can reach a burster.
+//
+// Usage: wall_bursts THREADS SECONDS [SIGNAL]
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 static double g_seconds;
+static int g_blocked_signal;
 
 static double now(void) {
   struct timespec ts;
@@ -27,6 +34,12 @@ struct counts {
 
 static void* burster(void* arg) {
   struct counts* c = arg;
+  if (g_blocked_signal > 0) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, g_blocked_signal);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+  }
   const double end = now() + g_seconds;
   while (now() < end) {
     const double burst_end = now() + 50e-6;
@@ -40,10 +53,11 @@ static void* burster(void* arg) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: wall_bursts THREADS SECONDS\n");
+  if (argc != 3 && argc != 4) {
+    fprintf(stderr, "usage: wall_bursts THREADS SECONDS [SIGNAL]\n");
     return 2;
   }
+  if (argc == 4) g_blocked_signal = atoi(argv[3]);
   const int n = atoi(argv[1]);
   g_seconds = atof(argv[2]);
   pthread_t* threads = calloc((size_t)n, sizeof *threads);
