@@ -44,6 +44,8 @@ FlameTree::FlameTree(std::vector<FlameSampleType> types, size_t line_type)
     : types_(std::move(types)), line_type_(line_type), self_(types_.size()) {
   parent_.push_back(0);
   frame_.push_back(-1);
+  line_.push_back(0);
+  line_weight_.push_back(0);
   for (auto& values : self_) values.push_back(0);
 }
 
@@ -68,6 +70,8 @@ uint32_t FlameTree::child(uint32_t node, uint32_t frame) {
   if (added) {
     parent_.push_back(node);
     frame_.push_back(frame);
+    line_.push_back(0);
+    line_weight_.push_back(-1);  // no line seen yet
     for (auto& values : self_) values.push_back(0);
   }
   return it->second;
@@ -81,9 +85,16 @@ void FlameTree::add(const std::vector<FlameStep>& leaf_first, const std::vector<
     node = child(node, frame->frame);
     // Weighed by magnitude so that a line still wins where values are negative
     // (a difference of two profiles); +1 so that a line seen with weight 0 is known.
-    const int64_t magnitude = weight < 0 ? -weight : weight;
-    line_weight_[(static_cast<uint64_t>(node) << 32) | static_cast<uint32_t>(frame->line)] +=
-        magnitude + 1;
+    const int64_t magnitude = (weight < 0 ? -weight : weight) + 1;
+    if (line_weight_[node] < 0) {
+      line_[node] = frame->line;
+      line_weight_[node] = magnitude;
+    } else if (line_[node] == frame->line) {
+      line_weight_[node] += magnitude;
+    } else {
+      other_lines_[(static_cast<uint64_t>(node) << 32) | static_cast<uint32_t>(frame->line)] +=
+          magnitude;
+    }
   }
   for (size_t t = 0; t < self_.size() && t < values.size(); t++) self_[t][node] += values[t];
 }
@@ -92,12 +103,12 @@ std::string FlameTree::json(std::string_view title, std::string_view summary,
                             size_t default_type) const {
   const size_t count = parent_.size();
   // The line of each node: the heaviest, ties to the lowest line.
-  std::vector<int64_t> best_line(count, 0), best_weight(count, -1);
-  std::vector<uint8_t> line_count(count, 0);
-  for (const auto& [key, weight] : line_weight_) {
+  std::vector<int64_t> best_line = line_, best_weight = line_weight_;
+  std::vector<bool> several(count, false);
+  for (const auto& [key, weight] : other_lines_) {
     const uint32_t node = static_cast<uint32_t>(key >> 32);
     const int64_t line = static_cast<uint32_t>(key);
-    if (line_count[node] < 2) line_count[node]++;
+    several[node] = true;
     if (weight > best_weight[node] || (weight == best_weight[node] && line < best_line[node])) {
       best_weight[node] = weight;
       best_line[node] = line;
@@ -141,7 +152,7 @@ std::string FlameTree::json(std::string_view title, std::string_view summary,
     const uint32_t node = order[position];
     frame.push_back(frame_[node]);
     line.push_back(best_line[node]);
-    if (line_count[node] > 1) several_lines.push_back(position);
+    if (several[node]) several_lines.push_back(position);
   }
 
   std::string out = "{\"title\":";

@@ -72,7 +72,11 @@ class FlameTree {
   std::vector<uint32_t> parent_;
   std::vector<int64_t> frame_;                         // -1 for the root
   std::vector<std::vector<int64_t>> self_;             // [type][node]
-  std::unordered_map<uint64_t, int64_t> line_weight_;  // (node, line) -> weight
+  // The weight of each line of a node: the first line seen in line_ and
+  // line_weight_ (most nodes only ever have one), the others in other_lines_.
+  std::vector<int64_t> line_;
+  std::vector<int64_t> line_weight_;
+  std::unordered_map<uint64_t, int64_t> other_lines_;  // (node, line) -> weight
 };
 
 }  // namespace ppagent

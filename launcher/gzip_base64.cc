@@ -9,7 +9,7 @@ namespace {
 bool gzip(std::string_view text, std::string* out) {
   z_stream stream = {};
   // 15 + 16: a gzip header and trailer rather than zlib's.
-  if (deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
     return false;
   out->resize(deflateBound(&stream, text.size()) + 32);
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
