@@ -167,6 +167,40 @@ def test_not_executable_126(h):
 
 
 @pytest.mark.timeout(60)
+def test_missing_interpreter_126(h):
+    d = h.tmpdir("nointerp")
+    f = d / "script"
+    f.write_text("#!/nonexistent/ppagent-no-such-interpreter\necho should-not-run\n")
+    f.chmod(0o755)
+    r = h.run_launcher(["run", "--", f])
+    assert r.returncode == 126, r.describe()
+    assert len(r.ppagent_lines) == 1, r.describe()
+    assert "interpreter" in r.ppagent_lines[0], r.describe()
+
+
+@pytest.mark.timeout(60)
+def test_program_gets_the_launchers_signal_state(h):
+    # The launcher handles SIGTERM and blocks it while starting PROGRAM; PROGRAM
+    # must get what the launcher was given: SIGTERM at its default, SIGINT still
+    # ignored (as under nohup), SIGUSR2 still blocked.
+    script = ("import signal; "
+              "print(signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, "
+              "signal.getsignal(signal.SIGINT) == signal.SIG_IGN, "
+              "signal.SIGUSR2 in signal.pthread_sigmask(signal.SIG_BLOCK, []), "
+              "signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []))")
+
+    def given_state():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])
+
+    r = subprocess.run([str(h.launcher), "run", "--", "/usr/bin/python3", "-c", script],
+                       preexec_fn=given_state, capture_output=True, text=True, timeout=50,
+                       env=dict(os.environ, PPROF_OUTPUT_DIR=str(h.tmpdir("sigstate"))))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "True", "True", "False"], r.stdout + r.stderr
+
+
+@pytest.mark.timeout(60)
 def test_static_binary_125(h):
     prog = h.workload("static_hello")
     info = subprocess.run(["file", "-L", str(prog)], capture_output=True, text=True).stdout

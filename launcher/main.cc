@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -578,25 +579,33 @@ void start_forwarding_signals(int dump_signal, SignalState* state) {
   }
 }
 
-// Forks and execs PROGRAM, forwards signals while waiting, and returns the
-// status to exit with.
+// Starts PROGRAM, forwards signals while waiting, and returns the status to
+// exit with. posix_spawn, not fork: glibc's shares our memory with the child
+// until its exec (CLONE_VFORK), so no page table is copied and no page of ours
+// is faulted back in copy-on-write afterwards, which is CPU every profiled
+// command pays. In the child, the signals we handle go back to their default
+// (they were not ignored: start_forwarding_signals leaves ignored ones alone)
+// and the mask goes back to the one we were given.
 int run_and_wait(const std::string& program_path, char** program_argv, const SignalState& signals) {
-  const pid_t pid = fork();
-  if (pid < 0) {
-    fprintf(stderr, "ppagent: cannot fork: %s\n", strerror(errno));
-    return kExitCannotExecute;
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t handled;
+  sigemptyset(&handled);
+  for (int i = 0; i < signals.count; ++i) {
+    if (signals.installed[i]) sigaddset(&handled, signals.signals[i]);
   }
-  if (pid == 0) {
-    for (int i = 0; i < signals.count; ++i) {
-      if (signals.installed[i]) sigaction(signals.signals[i], &signals.old_actions[i], nullptr);
-    }
-    sigprocmask(SIG_SETMASK, &signals.old_mask, nullptr);
-    execv(program_path.c_str(), program_argv);
+  posix_spawnattr_setsigdefault(&attributes, &handled);
+  posix_spawnattr_setsigmask(&attributes, &signals.old_mask);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  pid_t pid = 0;
+  const int error = posix_spawn(&pid, program_path.c_str(), nullptr, &attributes, program_argv, environ);
+  posix_spawnattr_destroy(&attributes);
+  if (error != 0) {
     // PROGRAM was there a moment ago, so ENOENT means its interpreter is missing.
-    const char* reason = errno == ENOENT ? "its interpreter (#! line or ELF PT_INTERP) was not found"
-                                         : strerror(errno);
+    const char* reason = error == ENOENT ? "its interpreter (#! line or ELF PT_INTERP) was not found"
+                                         : strerror(error);
     fprintf(stderr, "ppagent: cannot execute %s: %s\n", program_path.c_str(), reason);
-    _exit(kExitCannotExecute);
+    return kExitCannotExecute;
   }
   g_child_pid = pid;
   sigprocmask(SIG_SETMASK, &signals.old_mask, nullptr);

@@ -49,6 +49,35 @@ TEST(PltRebinding, LeavesASlotBoundElsewhere) {
   EXPECT_EQ(getppid(), parent);
 }
 
+TEST(PltRebinding, ABatchRewritesEachSymbolsSlot) {
+  const pid_t parent = getppid();
+  const pid_t group = getpgid(0);
+  const uid_t uid = getuid();  // binds its slot if binding is lazy
+  void* real_ppid = libc_function("getppid");
+  void* real_pgrp = libc_function("getpgrp");
+  ASSERT_NE(real_ppid, nullptr);
+  ASSERT_NE(real_pgrp, nullptr);
+  // The entry with a null target and the unknown symbol change nothing.
+  const ppagent::PltRebinding there[] = {
+      {"getppid", real_ppid, reinterpret_cast<void*>(fake_getppid)},
+      {"getuid", libc_function("getuid"), nullptr},
+      {"no_such_function_anywhere", real_ppid, reinterpret_cast<void*>(fake_getppid)},
+      {"getpgrp", real_pgrp, reinterpret_cast<void*>(fake_getpgrp)},
+  };
+  EXPECT_EQ(rebind_plt_calls(there, 4), 2);
+  EXPECT_EQ(getppid(), 4242);
+  EXPECT_EQ(getpgrp(), 4343);
+  EXPECT_EQ(getuid(), uid);  // its slot was not pointed at the null target
+
+  const ppagent::PltRebinding back[] = {
+      {"getpgrp", reinterpret_cast<void*>(fake_getpgrp), real_pgrp},
+      {"getppid", reinterpret_cast<void*>(fake_getppid), real_ppid},
+  };
+  EXPECT_EQ(rebind_plt_calls(back, 2), 2);
+  EXPECT_EQ(getppid(), parent);
+  EXPECT_EQ(getpgrp(), group);
+}
+
 TEST(PltRebinding, UnknownSymbolRewritesNothing) {
   EXPECT_EQ(rebind_plt_calls("no_such_function_anywhere", libc_function("getppid"),
                              reinterpret_cast<void*>(fake_getppid)),

@@ -244,12 +244,15 @@ void route_mutex_hooks(bool lock_profiled, bool unlock_profiled, bool rebind_cal
   // of a function with nothing to record go to glibc's directly (objects
   // loaded later still come through the pointer above).
   if (!rebind_calls) return;
+  PltRebinding rebindings[2];
+  size_t count = 0;
   if (!lock_profiled)
-    rebind_plt_calls("pthread_mutex_lock", reinterpret_cast<void*>(agent_mutex_lock),
-                     reinterpret_cast<void*>(g_real_lock));
+    rebindings[count++] = {"pthread_mutex_lock", reinterpret_cast<void*>(agent_mutex_lock),
+                           reinterpret_cast<void*>(g_real_lock)};
   if (!unlock_profiled)
-    rebind_plt_calls("pthread_mutex_unlock", reinterpret_cast<void*>(agent_mutex_unlock),
-                     reinterpret_cast<void*>(g_real_unlock));
+    rebindings[count++] = {"pthread_mutex_unlock", reinterpret_cast<void*>(agent_mutex_unlock),
+                           reinterpret_cast<void*>(g_real_unlock)};
+  rebind_plt_calls(rebindings, count);
 }
 }  // namespace ppagent
 

@@ -270,11 +270,15 @@ namespace ppagent {
 void take_idle_malloc_hooks_out_of_calls() {
   if (HeapProfiler::rate() != 0 || !resolve_real_functions()) return;
   AgentScope scope;
-#define PPAGENT_REBIND(name)                                                        \
-  if (void* next = reinterpret_cast<void*>(g_real.name.load(std::memory_order_relaxed))) \
-    rebind_plt_calls(#name, reinterpret_cast<void*>(agent_own_##name), next);
-  PPAGENT_MALLOC_FAMILY(PPAGENT_REBIND)
-#undef PPAGENT_REBIND
+  // All in one pass over the loaded objects (plt_rebinding.h says why).
+  const PltRebinding rebindings[] = {
+#define PPAGENT_REBINDING(name)                         \
+  {#name, reinterpret_cast<void*>(agent_own_##name), \
+   reinterpret_cast<void*>(g_real.name.load(std::memory_order_relaxed))},
+      PPAGENT_MALLOC_FAMILY(PPAGENT_REBINDING)
+#undef PPAGENT_REBINDING
+  };
+  rebind_plt_calls(rebindings, sizeof rebindings / sizeof rebindings[0]);
 }
 
 }  // namespace ppagent
