@@ -157,7 +157,10 @@
       if (r.w < LABEL_MIN) continue;
       const fit = Math.floor((r.w - 6) / charWidth);
       let label = (r.inlined ? '↳ ' : '') + r.name;
-      if (label.length > fit) label = fit > 1 ? label.slice(0, fit - 1) + '…' : '';
+      if (label.length > fit) {
+        if (fit < 4) continue;  // a letter or two says nothing
+        label = label.slice(0, fit - 1) + '…';
+      }
       ctx.fillStyle = '#111';
       ctx.font = r.inlined ? 'italic ' + FONT : FONT;
       ctx.fillText(label, r.x + 3, r.y + ROW / 2);
@@ -274,7 +277,8 @@
   function updateSummary() {
     const [name, unit] = data.types[view.type];
     const total = cumulative(view.type)[0];
-    $('summary').textContent = `${data.summary} · ${name}: ${formatValue(total, unit)} in all`;
+    const all = `${name}: ${formatValue(total, unit)} in all`;
+    $('summary').textContent = data.summary ? `${data.summary} · ${all}` : all;
   }
 
   async function start() {
