@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <unordered_map>
 #include <vector>
 
 #include "flame_page.h"
@@ -42,6 +43,20 @@ std::string summary(const profile::Profile& profile) {
   }
   return text;
 }
+
+struct StackHash {
+  size_t operator()(const std::vector<uint32_t>* frames) const {
+    size_t hash = frames->size();
+    for (uint32_t frame : *frames) hash = hash * 1000003 ^ frame;
+    return hash;
+  }
+};
+
+struct StackEqual {
+  bool operator()(const std::vector<uint32_t>* a, const std::vector<uint32_t>* b) const {
+    return *a == *b;
+  }
+};
 
 bool write_file(const std::string& path, const std::string& text, mode_t mode, std::string* error) {
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -85,11 +100,27 @@ std::string flame_html(const profile::Profile& profile, const std::string& title
   for (const profile::Frame& frame : stacks.frames) {
     steps_of_frame.push_back({tree.frame_id({frame.name, frame.file, frame.inlined}), frame.line});
   }
-  std::vector<FlameStep> steps;
+  // Samples that differ only in their labels (a thread's name, say) have the
+  // same stack: merged first, each distinct stack walks down the tree once.
+  std::unordered_map<const std::vector<uint32_t>*, size_t, StackHash, StackEqual> distinct;
+  std::vector<const std::vector<uint32_t>*> distinct_frames;
+  std::vector<std::vector<int64_t>> distinct_values;
   for (const profile::Stacks::Stack& stack : stacks.stacks) {
+    const std::vector<int64_t>& values = profile.samples[stack.sample].values;
+    auto [it, added] = distinct.try_emplace(&stack.frames, distinct_frames.size());
+    if (added) {
+      distinct_frames.push_back(&stack.frames);
+      distinct_values.push_back(values);
+      continue;
+    }
+    std::vector<int64_t>& sum = distinct_values[it->second];
+    for (size_t i = 0; i < sum.size() && i < values.size(); i++) sum[i] += values[i];
+  }
+  std::vector<FlameStep> steps;
+  for (size_t i = 0; i < distinct_frames.size(); i++) {
     steps.clear();
-    for (uint32_t frame : stack.frames) steps.push_back(steps_of_frame[frame]);
-    tree.add(steps, profile.samples[stack.sample].values);
+    for (uint32_t frame : *distinct_frames[i]) steps.push_back(steps_of_frame[frame]);
+    tree.add(steps, distinct_values[i]);
   }
 
   const std::string data = gzip_base64(tree.json(title, summary(profile), default_type));
