@@ -25,6 +25,7 @@
 #include "elf_check.h"
 #include "jemalloc_conf.h"
 #include "launcher_config.h"  // PPAGENT_VERSION, PPAGENT_AGENT_FROM_BINDIR
+#include "top_command.h"
 
 namespace {
 
@@ -39,6 +40,7 @@ constexpr char kRunSynopsis[] = "ppagent run [OPTIONS] [--] PROGRAM [ARGS...]";
 
 constexpr char kHelp[] = R"(Usage: ppagent run [OPTIONS] [--] PROGRAM [ARGS...]
        ppagent dump PID
+       ppagent top [OPTIONS] FILE
        ppagent --help
        ppagent --version
 
@@ -114,6 +116,11 @@ ppagent dump PID sends its dump signal to the process PID, which runs with the
 agent, so that it writes a dump and runs on: the profiles that are on, as
 <program>.<pid>.heap.<n>.pb.gz, .allocs.<n>.pb.gz, .mutex.<n>.pb.gz,
 .block.<n>.pb.gz and .wall.<n>.pb.gz. PID may also be that of a `ppagent run`.
+
+ppagent top FILE prints the functions of a profile with their flat and
+cumulative values, as `go tool pprof -top` does, without Go; options:
+-nodecount=N, -sample_index=NAME, -cum, -focus=REGEX, -tagfocus=KEY=VALUE
+(`ppagent top --help`).
 
 Environment:
   PPROF_CPU_HZ, PPROF_CPU_SIGNAL, PPROF_MEM_RATE, PPROF_MUTEX_FRACTION, PPROF_BLOCK_RATE,
@@ -646,10 +653,11 @@ int run_command(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) usage_error(std::string("usage: ") + kRunSynopsis + ", or ppagent dump PID");
+  if (argc < 2) usage_error(std::string("usage: ") + kRunSynopsis + ", ppagent dump PID or ppagent top FILE");
   const std::string command = argv[1];
   if (command == "run") return run_command(argc, argv);
   if (command == "dump") return ppagent::dump_command(argc, argv);
+  if (command == "top") return ppagent::top_command(argc, argv);
   if (command == "-h" || command == "--help") {
     fputs(kHelp, stdout);
     return 0;
@@ -661,5 +669,5 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command[0] == '-') usage_error("unknown option " + quoted(command));
-  usage_error("unknown command " + quoted(command) + " (the commands are 'run' and 'dump')");
+  usage_error("unknown command " + quoted(command) + " (the commands are 'run', 'dump' and 'top')");
 }
