@@ -27,6 +27,7 @@
 #include "flame_html.h"
 #include "jemalloc_conf.h"
 #include "launcher_config.h"  // PPAGENT_VERSION, PPAGENT_AGENT_FROM_BINDIR
+#include "top_command.h"
 
 namespace {
 
@@ -41,6 +42,7 @@ constexpr char kRunSynopsis[] = "ppagent run [OPTIONS] [--] PROGRAM [ARGS...]";
 
 constexpr char kHelp[] = R"(Usage: ppagent run [OPTIONS] [--] PROGRAM [ARGS...]
        ppagent dump PID
+       ppagent top [OPTIONS] FILE
        ppagent flame [-sample_index=NAME] [-o OUT.html] FILE
        ppagent --help
        ppagent --version
@@ -48,9 +50,6 @@ constexpr char kHelp[] = R"(Usage: ppagent run [OPTIONS] [--] PROGRAM [ARGS...]
 ppagent run runs PROGRAM with the ppagent profiler loaded into it (LD_PRELOAD),
 waits for it, prints "ppagent: wrote <file>" for every profile written, and exits
 with PROGRAM's exit status. PROGRAM is searched for in PATH unless it contains a '/'.
-
-ppagent flame writes the flame graph of a profile as one self-contained HTML page
-(details: ppagent flame --help).
 
 Options of run (before PROGRAM):
   --cpu-hz N              CPU sampling rate in Hz, an integer from 0 to 1000
@@ -122,6 +121,15 @@ ppagent dump PID sends its dump signal to the process PID, which runs with the
 agent, so that it writes a dump and runs on: the profiles that are on, as
 <program>.<pid>.heap.<n>.pb.gz, .allocs.<n>.pb.gz, .mutex.<n>.pb.gz,
 .block.<n>.pb.gz and .wall.<n>.pb.gz. PID may also be that of a `ppagent run`.
+
+ppagent top FILE prints the functions of a profile with their flat and
+cumulative values, as `go tool pprof -top` does, without Go; options:
+-nodecount=N, -sample_index=NAME, -cum, -focus=REGEX, -tagfocus=KEY=VALUE
+(`ppagent top --help`).
+
+ppagent flame FILE writes the flame graph of a profile as one self-contained HTML
+page, FILE.html or the file given with -o OUT.html, that any browser opens offline;
+option: -sample_index=NAME (`ppagent flame --help`).
 
 Environment:
   PPROF_CPU_HZ, PPROF_CPU_SIGNAL, PPROF_MEM_RATE, PPROF_MUTEX_FRACTION, PPROF_BLOCK_RATE,
@@ -689,10 +697,14 @@ int run_command(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) usage_error(std::string("usage: ") + kRunSynopsis + ", or ppagent dump PID");
+  if (argc < 2) {
+    usage_error(std::string("usage: ") + kRunSynopsis +
+                ", ppagent dump PID, ppagent top FILE or ppagent flame FILE");
+  }
   const std::string command = argv[1];
   if (command == "run") return run_command(argc, argv);
   if (command == "dump") return ppagent::dump_command(argc, argv);
+  if (command == "top") return ppagent::top_command(argc, argv);
   if (command == "flame") return ppagent::flame_command(argc, argv);
   if (command == "-h" || command == "--help") {
     fputs(kHelp, stdout);
@@ -705,5 +717,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command[0] == '-') usage_error("unknown option " + quoted(command));
-  usage_error("unknown command " + quoted(command) + " (the commands are 'run', 'dump' and 'flame')");
+  usage_error("unknown command " + quoted(command) +
+              " (the commands are 'run', 'dump', 'top' and 'flame')");
 }

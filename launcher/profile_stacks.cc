@@ -182,6 +182,12 @@ struct FrameHash {
 
 }  // namespace
 
+std::string Frame::pprof_name() const {
+  if (has_name) return name;
+  if (mapping_file.empty()) return "<unknown>";
+  return "[" + base_name(mapping_file) + "]";
+}
+
 bool pick_sample_index(const Profile& profile, const std::string& name, size_t* index,
                        std::string* error) {
   const auto& types = profile.sample_types;
@@ -250,8 +256,13 @@ bool collect_stacks(const Profile& profile, size_t sample_index, const SampleFil
       if (inserted.second) out->frames.push_back(std::move(frame));
       result.frames.push_back(inserted.first->second);
     };
+    const std::string mapping_file = mapping ? mapping->filename : "";
     if (location.lines.empty()) {
-      add_frame(Frame{unnamed_location_name(profile, location), "", 0, false});
+      Frame frame;
+      frame.name = unnamed_location_name(profile, location);
+      frame.has_name = false;
+      frame.mapping_file = mapping_file;
+      add_frame(std::move(frame));
       continue;
     }
     for (size_t j = 0; j < location.lines.size(); ++j) {
@@ -267,7 +278,11 @@ bool collect_stacks(const Profile& profile, size_t sample_index, const SampleFil
             (contains_match(function->name, focus) || contains_match(function->filename, focus)))
           result.focused = true;
       }
-      if (frame.name.empty()) frame.name = unnamed_location_name(profile, location);
+      if (frame.name.empty()) {
+        frame.name = unnamed_location_name(profile, location);
+        frame.has_name = false;
+        frame.mapping_file = mapping_file;
+      }
       add_frame(std::move(frame));
     }
   }

@@ -33,11 +33,18 @@ struct Frame {
   std::string file;  // the function's source file; may be empty
   int64_t line = 0;  // 0: unknown
   bool inlined = false;
+  // False when `name` is the address fallback above. `go tool pprof -top`
+  // shows such frames as one row per mapping, "[libc.so.6]" (or "<unknown>"
+  // without a mapping file): that is `pprof_name`.
+  bool has_name = true;
+  std::string pprof_name() const;
 
   bool operator==(const Frame& other) const {
     return name == other.name && file == other.file && line == other.line &&
-           inlined == other.inlined;
+           inlined == other.inlined && has_name == other.has_name &&
+           mapping_file == other.mapping_file;
   }
+  std::string mapping_file;  // the location's mapping's file, "" if none
 };
 
 // Which samples to keep, with pprof's meanings. Empty strings keep everything.

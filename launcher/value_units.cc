@@ -94,8 +94,8 @@ Scaled scale(int64_t value, const std::string& from_unit, const std::string& to_
   return {static_cast<double>(value), to_unit};
 }
 
-std::string format_value(int64_t value, const std::string& unit) {
-  const Scaled scaled = scale(value, unit, "auto");
+std::string format_value(int64_t value, const std::string& unit, const std::string& to_unit) {
+  const Scaled scaled = scale(value, unit, to_unit);
   char text[64];
   snprintf(text, sizeof text, "%.2f", scaled.value);
   std::string number = text;

@@ -21,9 +21,11 @@ struct Scaled {
 // "count", "sample", "unit" print as nothing), as pprof does.
 Scaled scale(int64_t value, const std::string& from_unit, const std::string& to_unit);
 
-// pprof's printed form of a value: scaled automatically, two decimals with a
-// trailing ".00" dropped, and the unit appended ("1.50MB", "10ms", "0").
-std::string format_value(int64_t value, const std::string& unit);
+// pprof's printed form of a value: scaled to `to_unit` (by default the best
+// unit for this value), two decimals with a trailing ".00" dropped, and the
+// unit appended ("1.50MB", "10ms", "0").
+std::string format_value(int64_t value, const std::string& unit,
+                         const std::string& to_unit = "auto");
 
 // pprof's printed form of a share: "  100%", "12.34%", or two significant
 // digits below 1% (" 0.12%", "0.0012%").
