@@ -224,29 +224,36 @@ def test_cpu_split_page(h, browser):
 
 @pytest.mark.timeout(300)
 def test_every_kind_renders(h, browser):
-    out = h.tmpdir("out")
-    cwd = h.tmpdir("cwd")
-    argv = [h.launcher, "run", "--flame", "--wall-hz", "200", "--mutex-fraction", "1",
-            "--block-rate", "10000", "--mem-rate", "1", "-o", out, "--",
-            h.workload("wall_split"), "2"]
-    proc = h.start(argv, agent=False, cwd=cwd)
-    # A dump while it runs: heap, allocs, mutex, block, wall, threads, threadcreate.
-    time.sleep(1.0)
-    proc.signal(signal.SIGUSR2)
-    r = proc.finish(120)
-    assert r.returncode == 0, r.describe()
-    written = wrote_lines(r)
-    pages = [w for w in written if w.endswith(".html")]
-    profiles = [w for w in written if w.endswith(".pb.gz")]
-    assert len(pages) == len(profiles) and [p + ".html" for p in profiles] == pages, r.describe()
+    # wall_split: cpu, heap, allocs, mutex, block and wall at exit. cpu_burn, with
+    # a dump while it runs: threads and threadcreate (and heap, allocs).
+    runs = (
+        (["--wall-hz", "200", "--mutex-fraction", "1", "--block-rate", "10000", "--mem-rate", "1",
+          "--", h.workload("wall_split"), "2"], False),
+        (["--mem-rate", "1", "--", h.workload("cpu_burn"), "2", "2.0"], True),
+    )
+    profiles = []
+    for args, dump in runs:
+        out = h.tmpdir("out")
+        proc = h.start([h.launcher, "run", "--flame", "-o", out] + args, agent=False,
+                       cwd=h.tmpdir("cwd"))
+        if dump:
+            time.sleep(1.0)
+            proc.signal(signal.SIGUSR2)
+        r = proc.finish(120)
+        assert r.returncode == 0, r.describe()
+        written = wrote_lines(r)
+        pages = [w for w in written if w.endswith(".html")]
+        listed = [w for w in written if w.endswith(".pb.gz")]
+        assert [p + ".html" for p in listed] == pages, r.describe()
+        profiles += listed
 
     drawn_kinds = set()
     final = {}
     for profile in profiles:
-        m = re.search(r"/wall_split\.[0-9]+\.([a-z]+)(\.[0-9]+)?\.pb\.gz$", profile)
+        m = re.search(r"/(wall_split|cpu_burn)\.[0-9]+\.([a-z]+)(\.[0-9]+)?\.pb\.gz$", profile)
         assert m, profile
-        kind = m.group(1)
-        if not m.group(2):
+        kind = m.group(2)
+        if m.group(1) == "wall_split" and not m.group(3):
             final[kind] = profile
         view = h.decode(profile)
         state = browser.open(profile + ".html")
@@ -262,7 +269,7 @@ def test_every_kind_renders(h, browser):
                 assert len(state["drawn"]) > 1, (profile, names[i])
                 drawn_kinds.add(kind)
         print(f"{profile.split('/')[-1]}: {len(view.p.sample)} samples, {state['nodeCount']} nodes")
-    assert drawn_kinds == set(KINDS), (sorted(drawn_kinds), r.describe())
+    assert drawn_kinds == set(KINDS), (sorted(drawn_kinds), profiles)
     # Where the workload's threads spend their time is in the CPU and wall pages.
     for kind, function in (("cpu", "wall_burn"), ("wall", "wall_sleep")):
         state = browser.open(final[kind] + ".html")
@@ -386,6 +393,26 @@ def test_flame_errors(h):
     assert data_length(html) > 0
     help_run = run_flame(h, ["--help"])
     assert help_run.returncode == 0 and "ppagent flame" in help_run.stdout
+
+
+@pytest.mark.timeout(120)
+def test_other_producers(h, browser):
+    """A profile not gzipped, without function names: frames are named by
+    mapping and offset."""
+    d = h.tmpdir("plain")
+    p = big_profile(h.pb, d / "named.pb.gz", samples=300, stacks=40)
+    del p.function[:]
+    for loc in p.location:
+        del loc.line[:]
+    p.mapping[0].has_functions = p.mapping[0].has_filenames = p.mapping[0].has_line_numbers = False
+    plain = d / "addresses.pb"
+    plain.write_bytes(p.SerializeToString())
+    r = run_flame(h, [plain])
+    assert r.returncode == 0, r.describe()
+    state = browser.open(d / "addresses.pb.html")
+    assert state["total"] == 300 * 10_000_000
+    names = {x["name"] for x in state["drawn"]} - {"all"}
+    assert names and all(re.fullmatch(r"big\+0x[0-9a-f]+", n) for n in names), names
 
 
 def test_page_keeps_the_profile_permissions(h):
