@@ -1,6 +1,6 @@
-// The flame graph of one profile, drawn on a canvas from the data embedded in the
-// page (see launcher/flame_data.h for its layout). Nothing is fetched: the data is
-// inflated with the browser's own DecompressionStream.
+// The flame graph of one profile, drawn on a canvas from the data embedded in
+// the page (its layout: FlameTree::json in launcher/flame_tree.h). Nothing is
+// fetched: the data is inflated with the browser's own DecompressionStream.
 (function () {
   'use strict';
 
