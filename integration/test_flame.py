@@ -383,6 +383,9 @@ def test_flame_errors(h):
     assert str(d / "missing.pb.gz") in one_line_error(run_flame(h, [d / "missing.pb.gz"]), 1)
     assert str(garbage) in one_line_error(run_flame(h, [garbage]), 1)
     assert not (d / "garbage.pb.gz.html").exists()
+    msg = one_line_error(run_flame(h, [good, "-o", good]), 2)
+    assert "is the profile itself" in msg, msg
+    assert good.read_bytes()[:2] == b"\x1f\x8b"
     msg = one_line_error(run_flame(h, [good, "-o", d / "no" / "such" / "dir.html"]), 1)
     assert "cannot write" in msg, msg
 

@@ -1,6 +1,7 @@
 #include "flame_command.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include <string>
 
@@ -74,6 +75,11 @@ int flame_command(int argc, char** argv) {
   }
   if (file.empty()) return usage_error("missing FILE (usage: ppagent flame [-o OUT.html] FILE)");
   if (!output_given) output = file + ".html";
+  struct stat in, out;
+  if (stat(file.c_str(), &in) == 0 && stat(output.c_str(), &out) == 0 && in.st_dev == out.st_dev &&
+      in.st_ino == out.st_ino) {
+    return usage_error("-o " + output + " is the profile itself; name another file for the page");
+  }
 
   std::string error;
   bool usage = false;
