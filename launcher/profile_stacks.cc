@@ -117,7 +117,24 @@ bool parse_numeric_range(const std::string& text, NumericRange* out) {
 
 using SamplePredicate = std::function<bool(const Sample&)>;
 
-bool compile_tagfocus(const std::string& option, SamplePredicate* out, std::string* error) {
+// The unit of each numeric label key, as pprof decides it: the first unit any
+// sample gives for the key; without one, "bytes" for "alignment" and "request",
+// else the key itself (Go's heap profiles label sizes "bytes" with no unit).
+std::unordered_map<std::string, std::string> numeric_label_units(const Profile& profile) {
+  std::unordered_map<std::string, std::string> units;
+  for (const Sample& sample : profile.samples)
+    for (const Label& label : sample.labels)
+      if (label.is_numeric()) {
+        std::string& unit = units[label.key];
+        if (unit.empty()) unit = label.num_unit;
+      }
+  for (auto& [key, unit] : units)
+    if (unit.empty()) unit = key == "alignment" || key == "request" ? "bytes" : key;
+  return units;
+}
+
+bool compile_tagfocus(const Profile& profile, const std::string& option, SamplePredicate* out,
+                      std::string* error) {
   std::string key, value = option;
   const size_t equals = option.find('=');
   if (equals != std::string::npos) {
@@ -126,13 +143,10 @@ bool compile_tagfocus(const std::string& option, SamplePredicate* out, std::stri
   }
   NumericRange range;
   if (parse_numeric_range(value, &range)) {
-    // pprof reads a numeric label's unit as the first one any sample gives
-    // for its key; the agent's labels carry one unit per key, so each label's
-    // own unit is used.
-    *out = [key, range](const Sample& sample) {
+    *out = [key, range, units = numeric_label_units(profile)](const Sample& sample) {
       for (const Label& label : sample.labels)
         if (label.is_numeric() && (key.empty() || label.key == key) &&
-            range.contains(label.num, label.num_unit))
+            range.contains(label.num, units.at(label.key)))
           return true;
       return false;
     };
@@ -234,7 +248,7 @@ bool collect_stacks(const Profile& profile, size_t sample_index, const SampleFil
   std::regex focus;
   if (!filter.focus.empty() && !compile_regex(filter.focus, "-focus", &focus, error)) return false;
   SamplePredicate tag_predicate;
-  if (!filter.tagfocus.empty() && !compile_tagfocus(filter.tagfocus, &tag_predicate, error))
+  if (!filter.tagfocus.empty() && !compile_tagfocus(profile, filter.tagfocus, &tag_predicate, error))
     return false;
 
   // Each location's frames (leaf first) and whether it matches -focus,

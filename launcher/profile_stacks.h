@@ -56,7 +56,9 @@ struct SampleFilter {
   std::string focus;
   // -tagfocus=KEY=VALUE or -tagfocus=VALUE, on the samples' labels. VALUE is
   // either a numeric range of a numeric label ("4096", "1kb:", ":2mb",
-  // "10ms:1s"; units as pprof's: b kb mb gb tb pb, ns us ms s hr), or
+  // "10ms:1s"; units as pprof's: b kb mb gb tb pb, ns us ms s hr; a label's
+  // unit is the first its key has in the profile, else guessed from the key
+  // as pprof does: "bytes" for alignment and request, else the key), or
   // comma-separated regexes: with KEY, a sample is kept when any regex matches
   // one of its values for KEY; without KEY, when every regex matches one of its
   // "key:value" pairs.
