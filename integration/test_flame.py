@@ -15,6 +15,7 @@ The screenshot is kept as build/test-artifacts/flame.png.
 """
 
 import gzip
+import os
 import random
 import re
 import signal
@@ -388,6 +389,10 @@ def test_flame_errors(h):
     assert good.read_bytes()[:2] == b"\x1f\x8b"
     msg = one_line_error(run_flame(h, [good, "-o", d / "no" / "such" / "dir.html"]), 1)
     assert "cannot write" in msg, msg
+    # A device that cannot take the page is reported, and left where it is.
+    msg = one_line_error(run_flame(h, [good, "-o", "/dev/full"]), 1)
+    assert "cannot write /dev/full" in msg, msg
+    assert os.path.exists("/dev/full")
 
     # Without -o, next to the profile; -sample_index picks the type shown first.
     r = run_flame(h, ["-sample_index=samples", good])

@@ -67,7 +67,8 @@ bool write_file(const std::string& path, const std::string& text, mode_t mode, s
   // O_CREAT's mode is masked by the umask and leaves an existing file's alone.
   // (Not for a device such as /dev/stdout.)
   struct stat status;
-  bool ok = fstat(fd, &status) == 0 && (!S_ISREG(status.st_mode) || fchmod(fd, mode) == 0);
+  const bool regular = fstat(fd, &status) == 0 && S_ISREG(status.st_mode);
+  bool ok = !regular || fchmod(fd, mode) == 0;
   size_t done = 0;
   while (ok && done < text.size()) {
     const ssize_t wrote = write(fd, text.data() + done, text.size() - done);
@@ -79,7 +80,7 @@ bool write_file(const std::string& path, const std::string& text, mode_t mode, s
   ok = close(fd) == 0 && ok;
   if (!ok) {
     *error = "cannot write " + path + ": " + strerror(done < text.size() ? saved_errno : errno);
-    unlink(path.c_str());
+    if (regular) unlink(path.c_str());  // no half page; never a device's name
   }
   return ok;
 }
@@ -93,8 +94,8 @@ std::string flame_html(const profile::Profile& profile, const std::string& title
   FlameTree tree(types, default_type);
 
   profile::Stacks stacks;
-  std::string ignored;
-  profile::collect_stacks(profile, default_type, profile::SampleFilter(), &stacks, &ignored);
+  std::string no_error;  // only a filter can fail to parse, and there is none
+  profile::collect_stacks(profile, default_type, profile::SampleFilter(), &stacks, &no_error);
   std::vector<FlameStep> steps_of_frame;
   steps_of_frame.reserve(stacks.frames.size());
   for (const profile::Frame& frame : stacks.frames) {
