@@ -3,12 +3,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <regex.h>
 #include <stdlib.h>
 
 #include <cctype>
 #include <functional>
 #include <map>
-#include <regex>
+#include <memory>
 #include <unordered_map>
 
 #include "value_units.h"
@@ -35,19 +36,30 @@ std::string unnamed_location_name(const Profile& profile, const Location& locati
   return hex(location.address);
 }
 
-bool compile_regex(const std::string& pattern, const char* option, std::regex* out,
+// A compiled POSIX extended regular expression (glibc's regcomp): small to
+// link, unlike std::regex, and its matcher does not recurse once per character
+// of the text, so that a long C++ name cannot overflow the stack.
+using Regex = std::shared_ptr<regex_t>;
+
+bool compile_regex(const std::string& pattern, const char* option, Regex* out,
                    std::string* error) {
-  try {
-    *out = std::regex(pattern, std::regex::ECMAScript | std::regex::optimize);
-    return true;
-  } catch (const std::regex_error& e) {
-    *error = std::string("bad ") + option + " regular expression \"" + pattern + "\": " + e.what();
+  auto compiled = std::make_unique<regex_t>();
+  const int status = regcomp(compiled.get(), pattern.c_str(), REG_EXTENDED | REG_NOSUB);
+  if (status != 0) {
+    char message[256];
+    regerror(status, compiled.get(), message, sizeof message);
+    *error = std::string("bad ") + option + " regular expression \"" + pattern + "\": " + message;
     return false;
   }
+  *out = Regex(compiled.release(), [](regex_t* regex) {
+    regfree(regex);
+    delete regex;
+  });
+  return true;
 }
 
-bool contains_match(const std::string& text, const std::regex& pattern) {
-  return std::regex_search(text, pattern);
+bool contains_match(const std::string& text, const Regex& pattern) {
+  return regexec(pattern.get(), text.c_str(), 0, nullptr, 0) == 0;
 }
 
 // A numeric range of -tagfocus: "N[unit]", "N[unit]:", ":N[unit]" or
@@ -152,7 +164,7 @@ bool compile_tagfocus(const Profile& profile, const std::string& option, SampleP
     };
     return true;
   }
-  std::vector<std::regex> patterns;
+  std::vector<Regex> patterns;
   size_t start = 0;
   for (;;) {
     const size_t comma = value.find(',', start);
@@ -164,7 +176,7 @@ bool compile_tagfocus(const Profile& profile, const std::string& option, SampleP
   }
   if (key.empty()) {
     *out = [patterns](const Sample& sample) {
-      for (const std::regex& pattern : patterns) {
+      for (const Regex& pattern : patterns) {
         bool matched = false;
         for (const Label& label : sample.labels)
           if (!label.is_numeric() && contains_match(label.key + ":" + label.str, pattern)) {
@@ -179,7 +191,7 @@ bool compile_tagfocus(const Profile& profile, const std::string& option, SampleP
     *out = [key, patterns](const Sample& sample) {
       for (const Label& label : sample.labels)
         if (!label.is_numeric() && label.key == key)
-          for (const std::regex& pattern : patterns)
+          for (const Regex& pattern : patterns)
             if (contains_match(label.str, pattern)) return true;
       return false;
     };
@@ -245,7 +257,7 @@ bool pick_sample_index(const Profile& profile, const std::string& name, size_t* 
 bool collect_stacks(const Profile& profile, size_t sample_index, const SampleFilter& filter,
                     Stacks* out, std::string* error) {
   *out = Stacks();
-  std::regex focus;
+  Regex focus;
   if (!filter.focus.empty() && !compile_regex(filter.focus, "-focus", &focus, error)) return false;
   SamplePredicate tag_predicate;
   if (!filter.tagfocus.empty() && !compile_tagfocus(profile, filter.tagfocus, &tag_predicate, error))

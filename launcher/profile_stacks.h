@@ -51,8 +51,9 @@ struct Frame {
 struct SampleFilter {
   // -focus=REGEX: keep a sample when one of its frames' function name or source
   // file, or the file of the mapping of one of its locations, contains a match.
-  // The syntax is ECMAScript's (std::regex), close to Go's RE2 for the usual
-  // patterns (alternation, classes, anchors, .*).
+  // The syntax is POSIX's extended regular expressions (glibc's regcomp, with
+  // its \w \s \b extensions), which Go's RE2 agrees with on the usual
+  // patterns (alternation, groups, classes, anchors, .*, +, ?, {m,n}).
   std::string focus;
   // -tagfocus=KEY=VALUE or -tagfocus=VALUE, on the samples' labels. VALUE is
   // either a numeric range of a numeric label ("4096", "1kb:", ":2mb",

@@ -1,5 +1,6 @@
 #include "top_report.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -142,7 +143,7 @@ std::string output_unit(const std::vector<Node>& nodes, const std::vector<uint32
   const std::string min_unit = scale(min_value, unit, "minimum").unit;
   const std::string max_unit = scale(max_value, unit, "minimum").unit;
   std::string chosen = min_unit;
-  if (min_unit != max_unit && min_value * 100 < max_value)
+  if (min_unit != max_unit && min_value < INT64_MAX / 100 && min_value * 100 < max_value)
     chosen = scale(100 * min_value, unit, "minimum").unit;
   return chosen.empty() ? unit : chosen;
 }

@@ -11,8 +11,8 @@
 //  - sorted by |flat| (or |cum| with -cum), then name;
 //  - values in one unit for the whole report, pprof's "minimum" choice.
 //  - locations without a function name: one row per mapping, "[libc.so.6]".
-// Where pprof differs: -focus and -tagfocus regexes are ECMAScript's, not
-// RE2's; drop_frames/keep_frames are not applied.
+// Where pprof differs: -focus and -tagfocus regexes are POSIX extended ones,
+// not RE2's; drop_frames/keep_frames are not applied.
 #pragma once
 
 #include <string>

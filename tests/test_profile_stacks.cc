@@ -136,6 +136,19 @@ TEST(CollectStacks, TagfocusOnStringAndNumericLabels) {
   EXPECT_EQ(kept(p, {"thread", "thread=io"}), std::vector<size_t>{});  // both filters
 }
 
+// C++ names can be thousands of characters long (templates): matching one
+// must not recurse per character.
+TEST(CollectStacks, FocusOnAVeryLongName) {
+  ProfileBuilder b;
+  b.add_sample_type("samples", "count");
+  const std::string name = "f<" + std::string(200000, 'a') + ">";
+  uint64_t function = b.function_id(name, name, "x.cc", 1);
+  b.add_sample({b.add_location(0, 0x10, {{function, 1}})}, {1}, {});
+  const Profile p = parse(b.encode());
+  EXPECT_EQ(kept(p, {"(a|b)*>$", ""}), std::vector<size_t>{0});
+  EXPECT_EQ(kept(p, {"^f<.*b", ""}), std::vector<size_t>{});
+}
+
 TEST(CollectStacks, BadRegexIsAnError) {
   Stacks stacks;
   std::string error;
