@@ -23,8 +23,11 @@
 #include "base/signal_spec.h"
 #include "dump.h"
 #include "elf_check.h"
+#include "flame_command.h"
+#include "flame_html.h"
 #include "jemalloc_conf.h"
 #include "launcher_config.h"  // PPAGENT_VERSION, PPAGENT_AGENT_FROM_BINDIR
+#include "top_command.h"
 
 namespace {
 
@@ -39,6 +42,8 @@ constexpr char kRunSynopsis[] = "ppagent run [OPTIONS] [--] PROGRAM [ARGS...]";
 
 constexpr char kHelp[] = R"(Usage: ppagent run [OPTIONS] [--] PROGRAM [ARGS...]
        ppagent dump PID
+       ppagent top [OPTIONS] FILE
+       ppagent flame [-sample_index=NAME] [-o OUT.html] FILE
        ppagent --help
        ppagent --version
 
@@ -107,6 +112,8 @@ Options of run (before PROGRAM):
                           their matching children are still profiled
   -o, --output-dir DIR    existing writable directory for the profiles
                           (default: the working directory)
+      --flame             after PROGRAM exits, also write each profile's flame
+                          graph next to it as <profile>.html (ppagent flame)
   -h, --help              show this help
       --version           show the version and the agent library in use
 
@@ -114,6 +121,15 @@ ppagent dump PID sends its dump signal to the process PID, which runs with the
 agent, so that it writes a dump and runs on: the profiles that are on, as
 <program>.<pid>.heap.<n>.pb.gz, .allocs.<n>.pb.gz, .mutex.<n>.pb.gz,
 .block.<n>.pb.gz and .wall.<n>.pb.gz. PID may also be that of a `ppagent run`.
+
+ppagent top FILE prints the functions of a profile with their flat and
+cumulative values, as `go tool pprof -top` does, without Go; options:
+-nodecount=N, -sample_index=NAME, -cum, -focus=REGEX, -tagfocus=KEY=VALUE
+(`ppagent top --help`).
+
+ppagent flame FILE writes the flame graph of a profile as one self-contained HTML
+page, FILE.html or the file given with -o OUT.html, that any browser opens offline;
+option: -sample_index=NAME (`ppagent flame --help`).
 
 Environment:
   PPROF_CPU_HZ, PPROF_CPU_SIGNAL, PPROF_MEM_RATE, PPROF_MUTEX_FRACTION, PPROF_BLOCK_RATE,
@@ -124,6 +140,8 @@ Environment:
   PPROF_PROGRAMS, PPROF_HEAP_BACKEND
                       read by the agent; the options above set them, and an
                       option not given leaves the environment's value
+  PPROF_FLAME         read by ppagent run, not the agent: 1 acts as --flame, 0 or
+                      empty does not
   PPROF_REPORT_FILE   set by ppagent: a temporary file (in $TMPDIR, default /tmp)
                       where the agent lists the profiles it writes
   LD_PRELOAD          ppagent puts the agent first; an existing value is kept after it
@@ -223,6 +241,7 @@ struct RunOptions {
   std::vector<std::optional<std::string>> variables =
       std::vector<std::optional<std::string>>(ppagent::kVariableCount);
   int dump_signal_number = -1;                    // --dump-signal's; -1 when not given
+  bool flame = false;                             // --flame, or PPROF_FLAME=1
   char** program_argv = nullptr;          // PROGRAM ARGS..., null-terminated
 };
 
@@ -355,6 +374,11 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
       fputs(kHelp, stdout);
       exit(0);
     }
+    // The launcher's own: no variable of the agent's.
+    if (arg == "--flame") {
+      options.flame = true;
+      continue;
+    }
     // A repeated option: the last one wins, so values are checked after the loop.
     bool taken = false;
     for (size_t i = 0; i < ppagent::kVariableCount && !taken; i++) {
@@ -373,6 +397,13 @@ RunOptions parse_run_args(int argc, char** argv, int first) {
   }
   if (index >= argc) usage_error("missing PROGRAM (usage: " + std::string(kRunSynopsis) + ")");
   check_options(&options);
+  if (const char* flame = getenv("PPROF_FLAME"); !options.flame && flame != nullptr) {
+    if (strcmp(flame, "1") == 0) {
+      options.flame = true;
+    } else if (*flame != '\0' && strcmp(flame, "0") != 0) {
+      usage_error("PPROF_FLAME=" + quoted(flame) + " is not valid (expected 1 for flame graphs, or 0)");
+    }
+  }
   options.program_argv = argv + index;
   return options;
 }
@@ -464,7 +495,8 @@ std::optional<ReportFile> create_report_file() {
   return ReportFile{path, fd};
 }
 
-void print_report_and_remove(const ReportFile& report) {
+// The files the agent listed, in its order.
+std::vector<std::string> read_report_and_remove(const ReportFile& report) {
   std::string contents;
   char buffer[4096];
   off_t offset = 0;
@@ -476,12 +508,31 @@ void print_report_and_remove(const ReportFile& report) {
   close(report.fd);
   unlink(report.path.c_str());
 
+  std::vector<std::string> files;
   size_t start = 0;
   while (start < contents.size()) {
     size_t end = contents.find('\n', start);
     if (end == std::string::npos) end = contents.size();
-    if (end > start) fprintf(stderr, "ppagent: wrote %s\n", contents.substr(start, end - start).c_str());
+    if (end > start) files.push_back(contents.substr(start, end - start));
     start = end + 1;
+  }
+  return files;
+}
+
+// With --flame, each profile's page follows its line. A page that cannot be
+// written is said, and the rest go on: the program's status stays the status.
+void print_written(const std::vector<std::string>& files, bool flame) {
+  for (const std::string& file : files) {
+    fprintf(stderr, "ppagent: wrote %s\n", file.c_str());
+    if (!flame) continue;
+    const std::string page = file + ".html";
+    std::string error;
+    bool usage = false;
+    if (ppagent::write_flame_page(file, "", page, &error, &usage)) {
+      fprintf(stderr, "ppagent: wrote %s\n", page.c_str());
+    } else {
+      fprintf(stderr, "ppagent: no flame graph for %s: %s\n", file.c_str(), error.c_str());
+    }
   }
 }
 
@@ -639,17 +690,22 @@ int run_command(int argc, char** argv) {
   const std::optional<ReportFile> report = create_report_file();
   set_environment(options, agent, report);
   const int status = run_and_wait(program_path, options.program_argv, signals);
-  if (report) print_report_and_remove(*report);
+  if (report) print_written(read_report_and_remove(*report), options.flame);
   return status;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) usage_error(std::string("usage: ") + kRunSynopsis + ", or ppagent dump PID");
+  if (argc < 2) {
+    usage_error(std::string("usage: ") + kRunSynopsis +
+                ", ppagent dump PID, ppagent top FILE or ppagent flame FILE");
+  }
   const std::string command = argv[1];
   if (command == "run") return run_command(argc, argv);
   if (command == "dump") return ppagent::dump_command(argc, argv);
+  if (command == "top") return ppagent::top_command(argc, argv);
+  if (command == "flame") return ppagent::flame_command(argc, argv);
   if (command == "-h" || command == "--help") {
     fputs(kHelp, stdout);
     return 0;
@@ -661,5 +717,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command[0] == '-') usage_error("unknown option " + quoted(command));
-  usage_error("unknown command " + quoted(command) + " (the commands are 'run' and 'dump')");
+  usage_error("unknown command " + quoted(command) +
+              " (the commands are 'run', 'dump', 'top' and 'flame')");
 }

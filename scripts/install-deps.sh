@@ -21,6 +21,9 @@ packages=(
   # integration/test_cpu_signal.py: programs that handle SIGPROF themselves (vim with
   # +eval, not vim-tiny; gprof from binutils reads the -pg program's gmon.out).
   vim
+  # integration/test_flame.py: the flame-graph page in a real browser (headless
+  # Chromium driven through chromedriver by Selenium).
+  chromium chromium-driver python3-selenium
 )
 # node: a node already on PATH (e.g. NodeSource's) is used as it is; otherwise
 # Debian's nodejs.
