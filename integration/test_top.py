@@ -333,6 +333,12 @@ def test_unreadable_files(h, profiles):
     (d / "empty.pb.gz").write_bytes(b"")
     assert_one_error(h.run_launcher(["top", d / "empty.pb.gz"]), 1, "empty")
     assert_one_error(h.run_launcher(["top", d]), 1, str(d))
+    # Well-formed, but with nothing to show: go refuses it too.
+    prof = h.pb.Profile()
+    prof.string_table.append("")
+    (d / "no_types.pb").write_bytes(prof.SerializeToString())
+    assert_one_error(h.run_launcher(["top", d / "no_types.pb"]), 1, "no_types.pb", "no sample types")
+    assert h.pprof(["-top", "-symbolize=none"], d / "no_types.pb", check=False).returncode != 0
 
 
 def test_usage_errors(h, profiles):

@@ -2,13 +2,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdio.h>
 #include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <cctype>
 #include <functional>
-#include <map>
 #include <memory>
 #include <unordered_map>
 

@@ -37,6 +37,7 @@ struct Frame {
   // shows such frames as one row per mapping, "[libc.so.6]" (or "<unknown>"
   // without a mapping file): that is `pprof_name`.
   bool has_name = true;
+  std::string mapping_file;  // for a frame without a name: its mapping's file, "" if none
   std::string pprof_name() const;
 
   bool operator==(const Frame& other) const {
@@ -44,7 +45,6 @@ struct Frame {
            inlined == other.inlined && has_name == other.has_name &&
            mapping_file == other.mapping_file;
   }
-  std::string mapping_file;  // the location's mapping's file, "" if none
 };
 
 // Which samples to keep, with pprof's meanings. Empty strings keep everything.

@@ -129,6 +129,12 @@ int top_command(int argc, char** argv) {
     fprintf(stderr, "ppagent: %s\n", error.c_str());
     return kUnreadable;
   }
+  if (profile.sample_types.empty()) {
+    // Not an option's fault: pprof refuses such a file too ("profile has no samples").
+    fprintf(stderr, "ppagent: %s: the profile has no sample types, so no values to show\n",
+            file.c_str());
+    return kUnreadable;
+  }
   std::string text;
   if (!profile::top_report(profile, options, &text, &error)) return usage(error);
   fwrite(text.data(), 1, text.size(), stdout);

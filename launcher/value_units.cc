@@ -2,9 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
-#include <algorithm>
 #include <cctype>
 
 namespace ppagent::profile {

@@ -95,6 +95,11 @@ TEST(CollectStacks, LeafFirstWithInlinedFramesAndReadableAddresses) {
   EXPECT_TRUE(inner.inlined);
   EXPECT_FALSE(stacks.frames[stacks.stacks[0].frames[1]].inlined);
   EXPECT_EQ(stacks.frames[stacks.stacks[0].frames[1]].line, 12);
+  // go tool pprof -top counts frames without names per mapping.
+  EXPECT_EQ(stacks.frames[stacks.stacks[0].frames[0]].pprof_name(), "inner");
+  EXPECT_EQ(stacks.frames[stacks.stacks[1].frames[0]].pprof_name(), "[libwork.so]");
+  EXPECT_EQ(stacks.frames[stacks.stacks[2].frames[0]].pprof_name(), "<unknown>");
+  EXPECT_FALSE(stacks.frames[stacks.stacks[1].frames[0]].has_name);
   // Equal frames share one entry: main appears in two stacks.
   EXPECT_EQ(stacks.stacks[0].frames[2], stacks.stacks[1].frames[1]);
   EXPECT_EQ(stacks.frames.size(), 5u);
