@@ -99,6 +99,10 @@ struct ThreadState {
   std::vector<uintptr_t> running_stack;
   int look_gap = 1;             // ticks between looks: 1, 2, ... kMaxLookGap
   int64_t next_look_tick = 0;   // a multiple of look_gap: threads due on one tick
+  // Where the store keeps the trace of `name`, `stack` and `tag` as they
+  // are (kNoSlot: not known), so that a sample in the same place again adds
+  // to it without hashing the stack.
+  size_t slot = TraceStore::kNoSlot;
   bool listed = false;          // in this tick's /proc/self/task
 };
 
@@ -165,22 +169,32 @@ class Ticker {
   bool saw_changes(uint32_t changes) const { return changes == thread_changes_; }
 
  private:
+  // Every change of a thread's name, stack or tag goes through
+  // moved_place() before its next record().
   void record(pid_t tid, ThreadState* state, int64_t now) {
     if (now <= state->last_sample_ns) return;
+    const uint64_t weight = static_cast<uint64_t>(now - state->last_sample_ns);
+    state->last_sample_ns = now;
+    if (state->slot != TraceStore::kNoSlot) {
+      store_->add_to_slot(state->slot, weight);
+      return;
+    }
     TraceKey key;
     key.tid = tid;
     memcpy(key.thread_name, state->name, sizeof key.thread_name);
     key.pcs = state->stack.data();
     key.depth = static_cast<int>(state->stack.size());
     key.tag = state->tag;
-    store_->add(key, static_cast<uint64_t>(now - state->last_sample_ns));
-    state->last_sample_ns = now;
+    store_->add(key, weight, 1, &state->slot);
   }
+
+  static void moved_place(ThreadState* state) { state->slot = TraceStore::kNoSlot; }
 
   // A thread found running that gave no stack this tick: running all the
   // same, at its last answer's stack or, never answered, under one pseudo
   // frame (wall_profile.cc). Looked at again next tick.
   void record_running_without_answer(pid_t tid, ThreadState* state, int64_t now) {
+    moved_place(state);
     state->stack = state->running_stack;
     state->tag = kWallRunning;
     if (state->name[0] == '\0') set_name(state, read_thread_name(tid));
@@ -189,6 +203,7 @@ class Ticker {
   }
 
   void set_name(ThreadState* state, const std::string& name) {
+    moved_place(state);
     memset(state->name, 0, sizeof state->name);
     memcpy(state->name, name.data(), std::min(name.size(), sizeof state->name - 1));
   }
@@ -330,6 +345,7 @@ bool Ticker::look_at(pid_t tid, ThreadState* state, int64_t now, StackRequests* 
   // kept, one file read less; threads rarely rename themselves.
   if (stack != state->stack || tag != state->tag || state->name[0] == '\0')
     set_name(state, read_thread_name(tid));
+  moved_place(state);
   state->stack.swap(stack);
   state->tag = tag;
   state->has_sample = true;
@@ -389,6 +405,7 @@ void Ticker::tick(int64_t now, int64_t tick) {
         record_running_without_answer(asked[i], &state, now);
         continue;
       }
+      moved_place(&state);
       memcpy(state.name, answers[i].name, sizeof state.name);
       state.stack = answers[i].stack;
       state.running_stack = answers[i].stack;
