@@ -3,13 +3,13 @@
 // has not run, so it is where it was, and its last sample counts again. A
 // thread found so several times in a row, or found back in the same wait
 // after running little, is looked at only every second, fourth, at most
-// eighth tick, on ticks that are multiples of its gap, its samples then
-// weighing the longer time since its last one. Ticks with no thread due
+// eighth tick, on ticks it shares with the others (back_off), its samples
+// then weighing the longer time since its last one. Ticks with no thread due
 // are not run at all: the sampler sleeps to the next tick with work (a
 // thread that starts or ends through pthread_create wakes it for the next
 // tick). On the VMs measured a system call costs 1-3 microseconds and a
 // wake-up of the sampler's thread tens of them, against the 100
-// microseconds a second that 1 % of a core allows at 100 Hz.
+// microseconds a tick that 1 % of a core allows at 100 Hz.
 // Only a thread that ran is looked at again: its system call state, then its
 // stack from outside (waiting) or from its own signal handler (running).
 // One found elsewhere after a gap left its last place at an unknown moment
@@ -18,10 +18,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <cerrno>
-#include <climits>
 #include <iterator>
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -98,7 +97,11 @@ struct ThreadState {
   // counted, rather than its time given to its next state.
   std::vector<uintptr_t> running_stack;
   int look_gap = 1;             // ticks between looks: 1, 2, ... kMaxLookGap
-  int64_t next_look_tick = 0;   // a multiple of look_gap: threads due on one tick
+  int64_t next_look_tick = 0;   // phase, modulo look_gap: threads due on one tick
+  // Its ticks' place in a cycle of kMaxLookGap: 0, unless a tick over
+  // budget left it for a later one, which keeps the threads it looked at
+  // and those it left apart from then on.
+  int phase = 0;
   // Where the store keeps the trace of `name`, `stack` and `tag` as they
   // are (kNoSlot: not known), so that a sample in the same place again adds
   // to it without hashing the stack.
@@ -209,11 +212,16 @@ class Ticker {
   }
 
   // Not looked at again for longer (a power of two up to kMaxLookGap), on
-  // a tick that is a multiple of its gap: the idle threads share their
-  // ticks, and the ticks between them need not run at all.
-  void back_off(ThreadState* state, int gap) {
+  // a tick of its phase modulo its gap: the idle threads share their ticks,
+  // and the ticks between them need not run at all. `overdue`: it was due
+  // on an earlier tick (one over budget left it), so it takes this tick's
+  // phase.
+  void back_off(ThreadState* state, int gap, bool overdue) {
+    if (overdue) state->phase = static_cast<int>(tick_count_ % kMaxLookGap);
     state->look_gap = std::min(gap * 2, kMaxLookGap);
-    state->next_look_tick = (tick_count_ / state->look_gap + 1) * state->look_gap;
+    const int64_t after = tick_count_ + 1;
+    state->next_look_tick = after + ((state->phase - after) % state->look_gap + state->look_gap) %
+                                        state->look_gap;
   }
 
   // True if the look cost more than the thread's clock.
@@ -284,6 +292,7 @@ void Ticker::list(int64_t now) {
 
 bool Ticker::look_at(pid_t tid, ThreadState* state, int64_t now, StackRequests* requests,
                      bool* requests_begun, std::vector<pid_t>* asked) {
+  const bool overdue = state->next_look_tick < tick_count_;
   const int64_t cpu = thread_cpu_ns(tid);
   if (cpu < 0) {  // ended
     thread_gone_ = true;
@@ -291,7 +300,7 @@ bool Ticker::look_at(pid_t tid, ThreadState* state, int64_t now, StackRequests* 
   }
   if (state->has_sample && cpu == state->cpu_ns) {
     record(tid, state, now);  // it has not run since: still where it was
-    back_off(state, state->look_gap);
+    back_off(state, state->look_gap, overdue);
     return false;
   }
   const bool had_sample = state->has_sample;
@@ -335,7 +344,7 @@ bool Ticker::look_at(pid_t tid, ThreadState* state, int64_t now, StackRequests* 
     // if it ran little, looked at less often, as one that did not run.
     state->has_sample = true;
     record(tid, state, now);
-    if (ran_ns * kMostlyWaiting <= since_sample_ns) back_off(state, previous_gap);
+    if (ran_ns * kMostlyWaiting <= since_sample_ns) back_off(state, previous_gap, overdue);
     return true;
   }
   // In another wait: it left the last one half-way between its last look
