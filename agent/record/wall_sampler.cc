@@ -394,8 +394,9 @@ void Ticker::tick(int64_t now, int64_t tick) {
     const pid_t tid = tids[(start + i) % n];
     auto it = threads_.find(tid);
     if (it == threads_.end()) continue;
+    // 16 for a thread that ran (a look from outside or a request), 1 for a
+    // clock alone.
     if (it->second.next_look_tick <= tick_count_)
-      // It ran: a look from outside or a request.
       work += look_at(tid, &it->second, now, &requests, &requests_begun, &asked) ? 16 : 1;
     next_due = std::min(next_due, it->second.next_look_tick);
   }
