@@ -45,6 +45,26 @@ TEST(TraceStore, SameTraceAccumulatesWeightAndSamples) {
   EXPECT_EQ(store.dropped_samples(), 0u);
 }
 
+TEST(TraceStore, AddToSlotAddsToTheTraceAddStored) {
+  TraceStore store(1024, 4096);
+  std::vector<uintptr_t> a = {1, 2, 3}, b = {1, 2, 4};
+  size_t slot_a = TraceStore::kNoSlot, slot_b = TraceStore::kNoSlot, again = TraceStore::kNoSlot;
+  EXPECT_TRUE(store.add(key_of(7, "main", a), 1, 1, &slot_a));
+  EXPECT_TRUE(store.add(key_of(7, "main", b), 2, 1, &slot_b));
+  EXPECT_TRUE(store.add(key_of(7, "main", a), 3, 1, &again));
+  ASSERT_NE(slot_a, TraceStore::kNoSlot);
+  EXPECT_NE(slot_a, slot_b);
+  EXPECT_EQ(again, slot_a);
+  store.add_to_slot(slot_a, 10, 2);
+  store.add_to_slot(slot_b, 20);
+  auto c = contents(store);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[a].first, 14u);
+  EXPECT_EQ(c[a].second, 4u);
+  EXPECT_EQ(c[b].first, 22u);
+  EXPECT_EQ(c[b].second, 2u);
+}
+
 TEST(TraceStore, ThreadAndNameArePartOfTheKey) {
   TraceStore store(1024, 4096);
   std::vector<uintptr_t> a = {1, 2, 3};
@@ -62,6 +82,9 @@ TEST(TraceStore, FullStoreDropsAndCounts) {
   EXPECT_EQ(contents(store).size(), 4u);
   EXPECT_EQ(store.dropped_samples(), 6u);
   EXPECT_EQ(store.dropped_weight(), 18u);
+  size_t slot = 0;
+  EXPECT_FALSE(store.add(key_of(1, "t", {11}), 3, 1, &slot));
+  EXPECT_EQ(slot, TraceStore::kNoSlot);
 }
 
 TEST(TraceStore, FrameSpaceExhaustionDropsAndCounts) {

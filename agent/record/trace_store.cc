@@ -57,7 +57,13 @@ void TraceStore::count_dropped(uint64_t weight) {
   dropped_weight_.fetch_add(weight, std::memory_order_relaxed);
 }
 
-bool TraceStore::add(const TraceKey& key, uint64_t weight, uint64_t samples) {
+void TraceStore::add_to_slot(size_t slot, uint64_t weight, uint64_t samples) {
+  slots_[slot].weight.fetch_add(weight, std::memory_order_relaxed);
+  slots_[slot].samples.fetch_add(samples, std::memory_order_relaxed);
+}
+
+bool TraceStore::add(const TraceKey& key, uint64_t weight, uint64_t samples, size_t* slot_out) {
+  if (slot_out) *slot_out = kNoSlot;
   if (!slots_) {
     count_dropped(weight);
     return false;
@@ -89,6 +95,7 @@ bool TraceStore::add(const TraceKey& key, uint64_t weight, uint64_t samples) {
         // Each slot is claimed once, so the list never outgrows the table.
         claimed_[claimed_count_.fetch_add(1, std::memory_order_relaxed)].store(
             static_cast<uint32_t>(index + 1), std::memory_order_release);
+        if (slot_out) *slot_out = index;
         return true;
       }
     }
@@ -99,6 +106,7 @@ bool TraceStore::add(const TraceKey& key, uint64_t weight, uint64_t samples) {
     if (slot.ready.load(std::memory_order_acquire) && matches(slot, key)) {
       slot.weight.fetch_add(weight, std::memory_order_relaxed);
       slot.samples.fetch_add(samples, std::memory_order_relaxed);
+      if (slot_out) *slot_out = index;
       return true;
     }
   }

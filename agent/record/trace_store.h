@@ -30,9 +30,14 @@ class TraceStore {
 
   bool ok() const { return slots_ != nullptr; }
 
+  static constexpr size_t kNoSlot = SIZE_MAX;
   // Async-signal-safe. Adds `weight` and `samples` to the trace; returns
-  // false if dropped.
-  bool add(const TraceKey& key, uint64_t weight, uint64_t samples = 1);
+  // false if dropped. With `slot`, sets it to where the trace is stored
+  // (kNoSlot if dropped), for add_to_slot.
+  bool add(const TraceKey& key, uint64_t weight, uint64_t samples = 1, size_t* slot = nullptr);
+  // Adds to the trace add() stored at `slot`, without hashing and comparing
+  // its key again (a trace's slot never changes).
+  void add_to_slot(size_t slot, uint64_t weight, uint64_t samples = 1);
   // Counts a sample that could not even be taken to add().
   void count_dropped(uint64_t weight);
 

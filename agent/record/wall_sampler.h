@@ -23,9 +23,10 @@ constexpr int32_t kWallRunning = -1;
 class WallSampler {
  public:
   // The sampler's loop, on the calling thread (an agent thread, which it
-  // never samples): a tick every 1/hz seconds on CLOCK_MONOTONIC deadlines,
-  // until stop(). Each live thread's time since its previous sample goes
-  // into `store` under its stack, name and state.
+  // never samples): ticks on a schedule of one every 1/hz seconds on
+  // CLOCK_MONOTONIC deadlines, until stop(); a tick at which no thread is
+  // due to be looked at is slept through. Each live thread's time since its
+  // previous sample goes into `store` under its stack, name and state.
   static void run(int hz, TraceStore* store, ModuleTables* tables);
   // Ends the loop: waits (100 ms at most) for a tick in progress; the
   // samples stay in the store.
@@ -35,8 +36,8 @@ class WallSampler {
   // time since their last sample. Counts only up.
   static uint64_t skipped_samples();
   // Called on a thread the program created, as it starts and as it ends
-  // (interpose_pthread.cc), so that the sampler lists the threads again.
-  // Async-signal-safe.
+  // (interpose_pthread.cc), so that the sampler lists the threads again on
+  // its next tick (a futex wake if it sleeps past that). Async-signal-safe.
   static void thread_started();
   static void thread_ending();
   // In a forked child, where the sampler's thread does not exist: a new
