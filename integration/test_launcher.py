@@ -154,28 +154,26 @@ def test_missing_program_127(h, prog):
     assert len(r.ppagent_lines) == 1, r.describe()
 
 
+CANNOT_EXECUTE = {
+    # (script, mode, words in the one ppagent: line)
+    "not-executable": ("#!/bin/sh\necho should-not-run\n", 0o644, ""),
+    "missing-interpreter": ("#!/nonexistent/ppagent-no-such-interpreter\necho should-not-run\n",
+                            0o755, "interpreter"),
+}
+
+
 @pytest.mark.timeout(60)
-def test_not_executable_126(h):
-    d = h.tmpdir("noexec")
-    f = d / "script"
-    f.write_text("#!/bin/sh\necho should-not-run\n")
-    f.chmod(0o644)
+@pytest.mark.parametrize("case", sorted(CANNOT_EXECUTE))
+def test_cannot_execute_126(h, case):
+    text, mode, words = CANNOT_EXECUTE[case]
+    f = h.tmpdir(case) / "script"
+    f.write_text(text)
+    f.chmod(mode)
     r = h.run_launcher(["run", "--", f])
     assert r.returncode == 126, r.describe()
     assert "should-not-run" not in r.stdout
     assert len(r.ppagent_lines) == 1, r.describe()
-
-
-@pytest.mark.timeout(60)
-def test_missing_interpreter_126(h):
-    d = h.tmpdir("nointerp")
-    f = d / "script"
-    f.write_text("#!/nonexistent/ppagent-no-such-interpreter\necho should-not-run\n")
-    f.chmod(0o755)
-    r = h.run_launcher(["run", "--", f])
-    assert r.returncode == 126, r.describe()
-    assert len(r.ppagent_lines) == 1, r.describe()
-    assert "interpreter" in r.ppagent_lines[0], r.describe()
+    assert words in r.ppagent_lines[0], r.describe()
 
 
 @pytest.mark.timeout(60)

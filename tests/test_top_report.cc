@@ -6,17 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include "parsed_profile.h"
 #include "pprof/profile_builder.h"
 
 namespace ppagent::profile {
 namespace {
-
-Profile parse(const std::string& bytes) {
-  Profile p;
-  std::string error;
-  EXPECT_TRUE(parse_profile(bytes, &p, &error)) << error;
-  return p;
-}
 
 std::string top(const Profile& p, TopOptions options = {}) {
   std::string text, error;
