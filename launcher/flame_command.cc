@@ -6,6 +6,7 @@
 #include <string>
 
 #include "flame_html.h"
+#include "go_flag.h"
 
 namespace ppagent {
 
@@ -41,15 +42,13 @@ int flame_command(int argc, char** argv) {
   bool output_given = false;
   for (int index = 2; index < argc; index++) {
     const std::string arg = argv[index];
-    if (arg.size() < 2 || arg[0] != '-') {
+    GoFlag flag;
+    if (!parse_go_flag(arg, &flag)) {
       if (!file.empty()) return usage_error("more than one profile (\"" + file + "\", \"" + arg + "\")");
       file = arg;
       continue;
     }
-    // Go's flag syntax, as pprof takes it: -name or --name, then =VALUE or VALUE.
-    const std::string body = arg.substr(arg[1] == '-' ? 2 : 1);
-    const size_t equals = body.find('=');
-    const std::string name = body.substr(0, equals);
+    const std::string& name = flag.name;
     if (name == "h" || name == "help") {
       fputs(kFlameHelp, stdout);
       return 0;
@@ -58,8 +57,8 @@ int flame_command(int argc, char** argv) {
       return usage_error("unknown option \"" + arg + "\"");
     }
     std::string value;
-    if (equals != std::string::npos) {
-      value = body.substr(equals + 1);
+    if (flag.has_value) {
+      value = flag.value;
     } else if (index + 1 < argc) {
       value = argv[++index];
     } else {

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "go_flag.h"
 #include "profile_reader.h"
 #include "top_report.h"
 
@@ -75,7 +76,8 @@ int top_command(int argc, char** argv) {
   bool have_file = false, options_done = false;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (options_done || arg.size() < 2 || arg[0] != '-') {
+    GoFlag flag;
+    if (options_done || !parse_go_flag(arg, &flag)) {
       if (have_file) return usage("more than one FILE: \"" + file + "\" and \"" + arg + "\"");
       file = arg;
       have_file = true;
@@ -85,15 +87,9 @@ int top_command(int argc, char** argv) {
       options_done = true;
       continue;
     }
-    std::string name = arg.substr(arg[1] == '-' ? 2 : 1);
-    std::string value;
-    bool has_value = false;
-    const size_t equals = name.find('=');
-    if (equals != std::string::npos) {
-      value = name.substr(equals + 1);
-      name.resize(equals);
-      has_value = true;
-    }
+    const std::string& name = flag.name;
+    std::string value = flag.value;
+    const bool has_value = flag.has_value;
     if (name == "h" || name == "help") {
       fputs(kTopHelp, stdout);
       return kPrinted;

@@ -273,6 +273,7 @@ void capture_round(const std::vector<pid_t>& tids, int64_t deadline_ns,
       }
       if (request.slot >= 0 && !sent) {
         slot_array[request.slot].state.store(state_word(generation, kIdle), std::memory_order_release);
+        next_slot = request.slot;  // free for the next request
         request.slot = -1;
         if (!read_thread_status(tid).exists) continue;  // exited meanwhile
       }
@@ -417,21 +418,16 @@ bool StackRequests::begin() {
 bool StackRequests::ask(pid_t tid) {
   if (!begun_) return false;
   Slot* slot_array = g_slots.load(std::memory_order_acquire);
-  // A slot a late handler may still be writing is skipped.
-  while (next_slot_ < kSlots &&
-         phase_of(slot_array[next_slot_].state.load(std::memory_order_acquire)) == kWriting)
-    next_slot_++;
-  if (next_slot_ >= kSlots) return false;
-  Slot& slot = slot_array[next_slot_];
-  slot.depth = 0;
-  slot.state.store(state_word(generation_, kRequested), std::memory_order_release);
-  const int timer = arm_request_timer(tid, next_slot_, generation_);
+  const int slot = take_slot(slot_array, &next_slot_, generation_);
+  if (slot < 0) return false;
+  const int timer = arm_request_timer(tid, slot, generation_);
   if (timer < 0) {
-    slot.state.store(state_word(generation_, kIdle), std::memory_order_release);
+    slot_array[slot].state.store(state_word(generation_, kIdle), std::memory_order_release);
+    next_slot_ = slot;  // free for the next request
     return false;
   }
   timers_.push_back(timer);
-  slots_.push_back(next_slot_++);
+  slots_.push_back(slot);
   return true;
 }
 
