@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <ostream>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "symbols/build_id_cache.h"
 #include "symbols/debug_file.h"
 #include "symbols/dwarf_frames.h"
 #include "symbols/dwarf_image.h"
@@ -276,6 +278,79 @@ TEST_F(LibcDebugFile, AWholeImageShowsLibdwOneUnitAtATime) {
   Dwarf_Die cu;
   ASSERT_NE(dwarf_offdie(view, header_size, &cu), nullptr);
   EXPECT_EQ(std::string(dwarf_diename(&cu)), whole_name);
+}
+
+// Resident KiB of this process's mappings of files whose path contains `part`.
+uint64_t resident_kib_of_files(const std::string& part) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool counted = false;
+  uint64_t total = 0;
+  while (std::getline(smaps, line)) {
+    const std::string first = line.substr(0, line.find(' '));
+    unsigned long long kib;
+    if (first.find('-') != std::string::npos &&
+        first.find_first_not_of("0123456789abcdef-") == std::string::npos)
+      counted = line.find(part) != std::string::npos;  // a mapping's first line
+    else if (counted && sscanf(line.c_str(), "Rss: %llu kB", &kib) == 1)
+      total += kib;
+  }
+  return total;
+}
+
+TEST_F(LibcDebugFile, LookupsInManyUnitsLeaveOneUnitsPagesOfTheCacheEntryResident) {
+  // Sections mapped from the cache entry (as every process after the first
+  // has them): a read there maps up to 16 pages, all of them resident. Pages
+  // read for one unit are let go when a lookup moves on to another, so what
+  // stays is about one unit's, not what all lookups touched.
+  char dir[] = "/tmp/ppagent-dwarf-cache-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  configure_build_id_cache(std::string(dir) + "/cache", true);
+  std::unique_ptr<ElfFile> plain_file = decompressed_copy(*debug_);
+  ASSERT_TRUE(plain_file);
+  {
+    DwarfFrames cached(DwarfImage::create(debug_.get()));
+    DwarfFrames whole(DwarfImage::create(plain_file.get()));
+    const std::vector<uint64_t> addresses = libc_code_addresses(300);
+    size_t with_lines = 0;
+    for (uint64_t address : addresses) {
+      std::vector<SourceFrame> a, b;
+      ASSERT_EQ(cached.frames(address, "", &a), whole.frames(address, "", &b)) << std::hex << address;
+      ASSERT_EQ(a.size(), b.size()) << std::hex << address;
+      for (size_t i = 0; i < a.size(); i++) {
+        EXPECT_EQ(a[i].system_name, b[i].system_name) << std::hex << address;
+        EXPECT_EQ(a[i].file, b[i].file) << std::hex << address;
+        EXPECT_EQ(a[i].line, b[i].line) << std::hex << address;
+      }
+      with_lines += !a.empty() && a.back().line > 0;
+    }
+    EXPECT_EQ(cached.image().inflated_bytes(), 0u) << "the sections came from the cache entry";
+    EXPECT_GT(with_lines, addresses.size() / 2);
+    const uint64_t entry_kib = compressed_dwarf_size(*debug_) / 1024;
+    const uint64_t resident_kib = resident_kib_of_files(dir);
+    EXPECT_GT(resident_kib, 0u) << "the entry is mapped";
+    EXPECT_LT(resident_kib, entry_kib / 8) << "of " << entry_kib << " KiB inflated";
+  }
+  configure_build_id_cache("", false);
+  std::system(("rm -rf '" + std::string(dir) + "'").c_str());
+}
+
+TEST_F(LibcDebugFile, PagesLetGoAreReadAgainAsTheyWere) {
+  std::unique_ptr<DwarfImage> image = DwarfImage::create(debug_.get());  // patches the first page
+  ASSERT_TRUE(image);
+  const Elf64_Ehdr patched = *reinterpret_cast<const Elf64_Ehdr*>(debug_->at(0));
+  ASSERT_EQ(patched.e_shoff, debug_->image_offset());
+  uint64_t sum = 0;
+  for (size_t at = 0; at < debug_->size(); at += 512) sum += debug_->at(at)[0];
+  const std::string id = hex_string(debug_->build_id());
+  const uint64_t read_kib = resident_kib_of_files(id.substr(2) + ".debug");
+  ASSERT_GT(read_kib, debug_->size() / 1024 / 2) << "every page was read";
+  debug_->release_read_pages();
+  EXPECT_LE(resident_kib_of_files(id.substr(2) + ".debug"), 4u) << "the first page stays";
+  uint64_t again = 0;
+  for (size_t at = 0; at < debug_->size(); at += 512) again += debug_->at(at)[0];
+  EXPECT_EQ(again - debug_->at(0)[0], sum - debug_->at(0)[0]);
+  EXPECT_EQ(memcmp(debug_->at(0), &patched, sizeof patched), 0) << "the patched header is kept";
 }
 
 }  // namespace

@@ -253,6 +253,10 @@ bool DwarfFrames::frames(uint64_t address, std::string_view symbol, std::vector<
   }
   uint64_t unit;
   if (!unit_of(address, &unit)) return false;
+  if (unit != last_unit_) {
+    if (last_unit_ != UINT64_MAX) image_->release_read_pages();
+    last_unit_ = unit;
+  }
   // The unit alone when it can be read so (dwarf_image.h), at offset 0.
   Dwarf* dbg = image_->unit_view(unit);
   if (dbg != nullptr) {

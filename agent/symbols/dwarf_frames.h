@@ -5,6 +5,11 @@
 // own aranges reader takes in every unit of the file, which would need all of
 // .debug_info); modules without .debug_aranges (clang's default) get a table
 // of their units' ranges built once from all units.
+//
+// A lookup in another unit than the last lets go of the file pages the last
+// one read (DwarfImage::release_read_pages): in a postgres backend's exit
+// write, the lookups in libc had left up to 4.8 MB of its cached DWARF
+// resident, on top of the backend's own peak.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +47,7 @@ class DwarfFrames {
   std::unique_ptr<DwarfImage> image_;
   std::vector<Range> ranges_;  // sorted by low
   bool ranges_read_ = false;
+  uint64_t last_unit_ = UINT64_MAX;  // of the last lookup, none yet
 };
 
 

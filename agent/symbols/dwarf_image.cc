@@ -251,7 +251,10 @@ std::unique_ptr<DwarfImage> DwarfImage::create(ElfFile* file) {
   // Whole from the cache shared by all processes (inflated_section_cache.h),
   // else each in part, as lookups need it.
   if (!to_inflate.empty() && map_inflated_sections(file->build_id(), file->size(), to_inflate)) {
-    for (const SectionToInflate& s : to_inflate) image->parts_[s.id].compressed = false;
+    for (const SectionToInflate& s : to_inflate) {
+      image->parts_[s.id].compressed = false;
+      image->parts_[s.id].from_cache = true;
+    }
   } else {
     for (const SectionToInflate& s : to_inflate)
       if (!image->parts_[s.id].inflater.start(s.stream, s.stream_size, s.target, s.size))
@@ -321,6 +324,12 @@ size_t DwarfImage::inflated_bytes() const {
   for (const Part& part : parts_)
     if (part.compressed) total += part.inflater.done();
   return total;
+}
+
+void DwarfImage::release_read_pages() const {
+  for (const Part& part : parts_)
+    if (part.from_cache) madvise(part.data, round_up(part.size, page_size()), MADV_DONTNEED);
+  file_->release_read_pages();
 }
 
 bool DwarfImage::inflate(Section s, uint64_t end) {

@@ -84,10 +84,16 @@ class DwarfImage {
   std::string_view data(Section s) const;
   // Bytes inflated so far, all sections together.
   size_t inflated_bytes() const;
+  // Lets go of the pages read so far from files: the file's
+  // (ElfFile::release_read_pages) and the sections mapped from the cache.
+  // Inflated memory stays. For a lookup in another unit than the last: what
+  // one unit's lookups touch stays resident, not what all of them touched.
+  void release_read_pages() const;
 
  private:
   struct Part {
     bool present = false, compressed = false;
+    bool from_cache = false;     // mapped read-only from the cache entry
     size_t header_index = 0;     // in the image's section headers
     uint8_t* data = nullptr;     // where libdw reads it
     uint64_t size = 0;           // uncompressed
