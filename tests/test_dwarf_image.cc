@@ -18,6 +18,7 @@
 #include "symbols/dwarf_frames.h"
 #include "symbols/dwarf_image.h"
 #include "symbols/elf_file.h"
+#include "symbols/section_inflater.h"
 
 namespace ppagent {
 namespace {
@@ -241,9 +242,6 @@ TEST_F(LibcDebugFile, AWholeImageShowsLibdwOneUnitAtATime) {
   // Sections whole (here: a decompressed copy, as the cache gives them): a
   // unit far into .debug_info is read through a Dwarf that holds it alone,
   // so libdw does not read the 4,000 unit headers before it.
-  std::unique_ptr<DwarfImage> lazy = DwarfImage::create(debug_.get());
-  ASSERT_TRUE(lazy);
-  EXPECT_EQ(lazy->unit_view(0), nullptr) << "no view while sections are inflated in part";
   std::unique_ptr<ElfFile> plain_file = decompressed_copy(*debug_);
   ASSERT_TRUE(plain_file);
   std::unique_ptr<DwarfImage> image = DwarfImage::create(plain_file.get());
@@ -333,6 +331,117 @@ TEST_F(LibcDebugFile, LookupsInManyUnitsLeaveOneUnitsPagesOfTheCacheEntryResiden
   }
   configure_build_id_cache("", false);
   std::system(("rm -rf '" + std::string(dir) + "'").c_str());
+}
+
+// Resident KiB of this process's memory in [start, start + size): the
+// mappings that lie inside it whole.
+uint64_t resident_kib_inside(const void* start, size_t size) {
+  const uintptr_t low = reinterpret_cast<uintptr_t>(start), high = low + size;
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool counted = false;
+  uint64_t total = 0;
+  while (std::getline(smaps, line)) {
+    unsigned long long from, to, kib;
+    if (sscanf(line.c_str(), "%llx-%llx ", &from, &to) == 2 && line.find(" kB") == std::string::npos)
+      counted = from >= low && to <= high;
+    else if (counted && sscanf(line.c_str(), "Rss: %llu kB", &kib) == 1)
+      total += kib;
+  }
+  return total;
+}
+
+TEST_F(LibcDebugFile, WithoutCacheUnitsAreViewedAloneAndTheScannedInfoLetGo) {
+  // A unit far into .debug_info, looked up with nothing cached: the scan
+  // inflates everything before it (for the unit headers), but only the unit
+  // stays resident, copied out, and its view reads what the whole image reads.
+  std::unique_ptr<ElfFile> plain_file = decompressed_copy(*debug_);
+  ASSERT_TRUE(plain_file);
+  std::unique_ptr<DwarfImage> plain = DwarfImage::create(plain_file.get());
+  ASSERT_TRUE(plain);
+  Dwarf_Off offset = 0, next, last = 0;
+  size_t header_size;
+  while (dwarf_next_unit(plain->dwarf(), offset, &next, &header_size, nullptr, nullptr, nullptr,
+                         nullptr, nullptr, nullptr) == 0) {
+    last = offset;
+    offset = next;
+  }
+  ASSERT_GT(last, 4u << 20);
+  Dwarf_Die cu;
+  dwarf_next_unit(plain->dwarf(), last, &next, &header_size, nullptr, nullptr, nullptr, nullptr,
+                  nullptr, nullptr);
+  ASSERT_NE(dwarf_offdie(plain->dwarf(), last + header_size, &cu), nullptr);
+  const std::string last_name = dwarf_diename(&cu);
+
+  std::unique_ptr<DwarfImage> lazy = DwarfImage::create(debug_.get());
+  ASSERT_TRUE(lazy);
+  Dwarf* view = lazy->unit_view(last);
+  ASSERT_NE(view, nullptr) << "a view while .debug_info is inflated in part";
+  EXPECT_GT(lazy->inflated_bytes(), last) << "the scan inflated everything before the unit";
+  const uint8_t* room = debug_->at(debug_->image_offset());
+  EXPECT_LT(resident_kib_inside(room, debug_->image_room()), 2048u)
+      << "of " << lazy->inflated_bytes() / 1024 << " KiB inflated";
+  Dwarf_Off view_next;
+  ASSERT_EQ(dwarf_next_unit(view, 0, &view_next, &header_size, nullptr, nullptr, nullptr, nullptr,
+                            nullptr, nullptr), 0);
+  EXPECT_EQ(view_next, next - last);
+  ASSERT_NE(dwarf_offdie(view, header_size, &cu), nullptr);
+  EXPECT_EQ(std::string(dwarf_diename(&cu)), last_name);
+
+  // A view of a unit in what was let go: inflated again from the start.
+  Dwarf* first_view = lazy->unit_view(0);
+  ASSERT_NE(first_view, nullptr);
+  Dwarf_Die first_cu;
+  ASSERT_EQ(dwarf_next_unit(first_view, 0, &view_next, &header_size, nullptr, nullptr, nullptr,
+                            nullptr, nullptr, nullptr), 0);
+  ASSERT_NE(dwarf_offdie(first_view, header_size, &first_cu), nullptr);
+  ASSERT_EQ(dwarf_next_unit(plain->dwarf(), 0, &next, &header_size, nullptr, nullptr, nullptr,
+                            nullptr, nullptr, nullptr), 0);
+  Dwarf_Die first_plain_cu;
+  ASSERT_NE(dwarf_offdie(plain->dwarf(), header_size, &first_plain_cu), nullptr);
+  EXPECT_EQ(std::string(dwarf_diename(&first_cu)), dwarf_diename(&first_plain_cu));
+  EXPECT_LT(resident_kib_inside(room, debug_->image_room()), 2048u) << "and let go again";
+
+  // The whole image asked for the first unit afterwards: what was let go is
+  // inflated again, and libdw reads it as it was.
+  ASSERT_TRUE(lazy->ensure_unit(0));
+  Dwarf_Die first_lazy, first_plain;
+  ASSERT_EQ(dwarf_next_unit(lazy->dwarf(), 0, &next, &header_size, nullptr, nullptr, nullptr,
+                            nullptr, nullptr, nullptr), 0);
+  ASSERT_NE(dwarf_offdie(lazy->dwarf(), header_size, &first_lazy), nullptr);
+  ASSERT_NE(dwarf_offdie(plain->dwarf(), header_size, &first_plain), nullptr);
+  EXPECT_EQ(std::string(dwarf_diename(&first_lazy)), dwarf_diename(&first_plain));
+  ASSERT_TRUE(lazy->ensure_unit(last));
+  ASSERT_NE(dwarf_offdie(lazy->dwarf(), last + header_size, &cu), nullptr);
+  EXPECT_EQ(std::string(dwarf_diename(&cu)), last_name);
+}
+
+TEST_F(LibcDebugFile, AnInflationResumedGivesTheSameBytesAgain) {
+  const Elf64_Shdr* info = debug_->find_section(".debug_info");
+  ASSERT_NE(info, nullptr);
+  ASSERT_TRUE(info->sh_flags & SHF_COMPRESSED);
+  Elf64_Chdr chdr;
+  memcpy(&chdr, debug_->at(info->sh_offset), sizeof chdr);
+  std::vector<uint8_t> out(chdr.ch_size);
+  SectionInflater inflater;
+  ASSERT_TRUE(inflater.start(debug_->at(info->sh_offset + sizeof chdr), info->sh_size - sizeof chdr,
+                             out.data(), out.size()));
+  inflater.keep_resume_points(1 << 20);
+  ASSERT_TRUE(inflater.inflate_to(out.size()));
+  const std::vector<uint8_t> whole = out;
+  for (size_t offset : {out.size() - 1, out.size() / 2, size_t{3} << 20, size_t{100}}) {
+    ASSERT_TRUE(inflater.resume_at(offset)) << offset;
+    const size_t from = inflater.done();
+    EXPECT_LE(from, offset);
+    if (offset > (size_t{2} << 20)) {
+      EXPECT_GT(from, offset - (size_t{2} << 20)) << "a point near it";
+    } else if (offset < (size_t{1} << 20)) {
+      EXPECT_EQ(from, 0u) << "none before it: the start";
+    }
+    std::fill(out.begin() + from, out.end(), 0xa5);  // as if let go
+    ASSERT_TRUE(inflater.inflate_to(out.size())) << offset;
+    EXPECT_TRUE(out == whole) << "resumed at " << from << " for " << offset;
+  }
 }
 
 TEST_F(LibcDebugFile, PagesLetGoAreReadAgainAsTheyWere) {
