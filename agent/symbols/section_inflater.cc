@@ -70,8 +70,12 @@ void SectionInflater::note_resume_point() {
   p.out = done_;
   p.in = static_cast<size_t>(stream_.next_in - in_);
   p.bits = stream_.data_type & 7;
-  const size_t window = std::min<size_t>(done_, 32 * 1024);
-  p.window.assign(out_ + done_ - window, out_ + done_);
+  // zlib's own copy of the last 32 KiB out: the output behind done() may
+  // have been let go already.
+  p.window.resize(32 * 1024);
+  uInt window = 0;
+  if (inflateGetDictionary(&stream_, p.window.data(), &window) != Z_OK) return;
+  p.window.resize(window);
   points_.push_back(std::move(p));
 }
 
