@@ -67,8 +67,8 @@ std::unique_ptr<UnitFrames> map_cached_unit_frames(const std::string& build_id, 
     mapping = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   close(fd);
   if (mapping == MAP_FAILED) return nullptr;
-  // The file cannot shrink under the mapping and raise SIGBUS in the host:
-  // entries are only ever replaced by rename, never written in place.
+  // Entries are replaced by rename, never rewritten in place: the mapping
+  // keeps the bytes validated here.
   return UnitFrames::from_bytes(static_cast<const uint8_t*>(mapping) + kTableOffset, table_size,
                                 [mapping, size] { munmap(mapping, size); });
 }
