@@ -8,7 +8,7 @@
 //    (CPU ms, peak RSS), and then per distinct address; both without the
 //    build-id cache (as the agent with PPROF_CACHE_DIR=off) and with a
 //    temporary one that an earlier run filled (inflated sections, symbol
-//    index, units' frames tables).
+//    index, units' frames tables); then new addresses in the units read.
 // Figures only; medians of --repeat runs.
 #include <dlfcn.h>
 #include <sys/resource.h>
@@ -226,7 +226,7 @@ void libc_dwarf_figures(int repeat, const std::string& cache) {
   const MapEntry* m = mapping_named(maps, "/libc.so.6");
   if (m == nullptr) return;
   std::vector<uintptr_t> addresses = random_addresses(*m, 2000, 2);
-  std::vector<double> first, again;
+  std::vector<double> first, again, neighbours;
   SymbolizerCounters c{};
   configure_build_id_cache(cache, false);
   for (int r = cache.empty() ? 0 : -1; r < repeat; r++) {
@@ -240,12 +240,17 @@ void libc_dwarf_figures(int repeat, const std::string& cache) {
     for (uintptr_t a : addresses) symbolizer.frames(module, a);
     again.push_back((now_ms(CLOCK_MONOTONIC) - t0) * 1e3 / addresses.size());
     c = symbolizer.counters();
+    // New addresses, next to the first ones: in units already read.
+    t0 = now_ms(CLOCK_MONOTONIC);
+    for (uintptr_t a : addresses) symbolizer.frames(module, a + 1);
+    neighbours.push_back((now_ms(CLOCK_MONOTONIC) - t0) * 1e3 / addresses.size());
   }
   configure_build_id_cache("", false);
   printf("libc with libc6-dbg, %s: %zu distinct addresses over its text: %.1f us each "
-         "(%.2f MB of DWARF inflated), %.2f us from the cache\n",
+         "(%.2f MB of DWARF inflated), %.2f us from the cache, %.2f us each for their "
+         "neighbours (address + 1: new addresses in units already read)\n",
          cache.empty() ? "no cache" : "cache filled", addresses.size(), median(first),
-         c.dwarf_bytes_inflated / 1e6, median(again));
+         c.dwarf_bytes_inflated / 1e6, median(again), median(neighbours));
 }
 
 }  // namespace
