@@ -5,7 +5,10 @@
 // 2. two profile builds over the same addresses (LocationResolver), the
 //    second from the cache;
 // 3. libc with libc6-dbg's compressed DWARF: one address in a fresh process
-//    (CPU ms, peak RSS), and then per distinct address.
+//    (CPU ms, peak RSS), and then per distinct address; both without the
+//    build-id cache (as the agent with PPROF_CACHE_DIR=off) and with a
+//    temporary one that an earlier run filled (inflated sections, symbol
+//    index, units' frames tables); then new addresses in the units read.
 // Figures only; medians of --repeat runs.
 #include <dlfcn.h>
 #include <sys/resource.h>
@@ -25,6 +28,7 @@
 #include "pprof/locations.h"
 #include "base/process_maps.h"
 #include "pprof/profile_builder.h"
+#include "symbols/build_id_cache.h"
 #include "symbols/symbolizer.h"
 
 using namespace ppagent;
@@ -176,20 +180,35 @@ int one_libc_address(const std::string& name) {
   return 0;
 }
 
-void libc_one_address_figures(int repeat) {
-  printf("one libc address in a fresh process, libc6-dbg's DWARF (medians of %d):\n", repeat);
+// A build-id cache directory of the bench's own, removed at the end.
+struct TemporaryCache {
+  TemporaryCache() {
+    char dir[] = "/tmp/ppagent-bench-cache-XXXXXX";
+    if (mkdtemp(dir) != nullptr) path = dir;
+  }
+  ~TemporaryCache() {
+    if (!path.empty()) std::system(("rm -rf '" + path + "'").c_str());
+  }
+  std::string path;
+};
+
+// `cache`: "" for none, else a directory filled by a first run (not counted).
+void libc_one_address_figures(int repeat, const std::string& cache) {
+  printf("one libc address in a fresh process, libc6-dbg's DWARF (medians of %d), %s:\n", repeat,
+         cache.empty() ? "no cache" : "cache filled by an earlier process");
   for (const char* name : {"__libc_start_call_main", "qsort", "malloc"}) {
     std::vector<double> cpu, rss;
     char line[512] = "";
     char self[4096] = "";
     if (readlink("/proc/self/exe", self, sizeof self - 1) <= 0) return;
-    for (int r = 0; r < repeat; r++) {
-      std::string command = std::string(self) + " --one " + name;
+    for (int r = cache.empty() ? 0 : -1; r < repeat; r++) {
+      std::string command = std::string(self) + (cache.empty() ? "" : " --cache " + cache) +
+                            " --one " + name;
       FILE* child = popen(command.c_str(), "r");
       if (!child || !fgets(line, sizeof line, child)) break;
       pclose(child);
       double c, k;
-      if (sscanf(line, "%lf %lf", &c, &k) == 2) {
+      if (r >= 0 && sscanf(line, "%lf %lf", &c, &k) == 2) {
         cpu.push_back(c);
         rss.push_back(k);
       }
@@ -202,27 +221,36 @@ void libc_one_address_figures(int repeat) {
   }
 }
 
-void libc_dwarf_figures(int repeat) {
+void libc_dwarf_figures(int repeat, const std::string& cache) {
   std::vector<MapEntry> maps = read_executable_mappings();
   const MapEntry* m = mapping_named(maps, "/libc.so.6");
   if (m == nullptr) return;
   std::vector<uintptr_t> addresses = random_addresses(*m, 2000, 2);
-  std::vector<double> first, again;
+  std::vector<double> first, again, neighbours;
   SymbolizerCounters c{};
-  for (int r = 0; r < repeat; r++) {
+  configure_build_id_cache(cache, false);
+  for (int r = cache.empty() ? 0 : -1; r < repeat; r++) {
     Symbolizer symbolizer;
     ModuleRef module = symbolizer.module(*m);
     double t0 = now_ms(CLOCK_MONOTONIC);
     for (uintptr_t a : addresses) symbolizer.frames(module, a);
+    if (r < 0) continue;  // filled the cache
     first.push_back((now_ms(CLOCK_MONOTONIC) - t0) * 1e3 / addresses.size());
     t0 = now_ms(CLOCK_MONOTONIC);
     for (uintptr_t a : addresses) symbolizer.frames(module, a);
     again.push_back((now_ms(CLOCK_MONOTONIC) - t0) * 1e3 / addresses.size());
     c = symbolizer.counters();
+    // New addresses, next to the first ones: in units already read.
+    t0 = now_ms(CLOCK_MONOTONIC);
+    for (uintptr_t a : addresses) symbolizer.frames(module, a + 1);
+    neighbours.push_back((now_ms(CLOCK_MONOTONIC) - t0) * 1e3 / addresses.size());
   }
-  printf("libc with libc6-dbg: %zu distinct addresses over its text: %.1f us each "
-         "(%.2f MB of DWARF inflated), %.2f us from the cache\n",
-         addresses.size(), median(first), c.dwarf_bytes_inflated / 1e6, median(again));
+  configure_build_id_cache("", false);
+  printf("libc with libc6-dbg, %s: %zu distinct addresses over its text: %.1f us each "
+         "(%.2f MB of DWARF inflated), %.2f us from the cache, %.2f us each for their "
+         "neighbours (address + 1: new addresses in units already read)\n",
+         cache.empty() ? "no cache" : "cache filled", addresses.size(), median(first),
+         c.dwarf_bytes_inflated / 1e6, median(again), median(neighbours));
 }
 
 }  // namespace
@@ -231,12 +259,18 @@ int main(int argc, char** argv) {
   g_start_call_main_pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0)) - 1;
   int repeat = 5;
   for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--cache") && i + 1 < argc) configure_build_id_cache(argv[++i], false);
     if (!strcmp(argv[i], "--one") && i + 1 < argc) return one_libc_address(argv[i + 1]);
     if (!strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = std::max(1, atoi(argv[++i]));
   }
   printf("symbolize_bench, %d runs per figure (medians)\n", repeat);
-  libc_one_address_figures(repeat);
-  libc_dwarf_figures(repeat);
+  {
+    TemporaryCache cache;
+    for (const std::string& dir : {std::string(), cache.path}) {
+      libc_one_address_figures(repeat, dir);
+      libc_dwarf_figures(repeat, dir);
+    }
+  }
   const char* libraries[] = {"/usr/lib/x86_64-linux-gnu/libLLVM-14.so.1",
                              "/usr/lib/x86_64-linux-gnu/libclang-cpp.so.14"};
   for (const char* library : libraries) library_figures(library, repeat);

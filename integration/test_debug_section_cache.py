@@ -3,7 +3,8 @@
 A program whose DWARF is compressed (as Debian's debug files are) is profiled
 twice: the first process writes one entry named by the build-id, the second
 maps it as it is, and both name the same functions, files, lines and inlined
-frames as a run without the cache. A damaged entry is replaced, and a cache
+frames as a run without the cache; the frames tables of the units looked up
+are written once and mapped likewise. A damaged entry is replaced, and a cache
 directory that cannot be used costs one line (when the user named it) and
 nothing else."""
 
@@ -84,6 +85,33 @@ def test_second_process_maps_the_entry_the_first_wrote(h, compressed_prog):
         common = names[0].keys() & other.keys()
         assert len(common) >= 3, (names[0].keys(), other.keys())
         assert {a: names[0][a] for a in common} == {a: other[a] for a in common}
+
+
+@pytest.mark.timeout(240)
+def test_units_frames_tables_are_written_once_then_mapped(h, compressed_prog):
+    """The program's DWARF units that samples landed in get a frames table each
+    (<build-id>.u<offset>.frames), written by the first process; the second
+    maps them as they are and names every address as the first did."""
+    cache = h.tmpdir("cache") / "ppagent"
+    first = run(h, compressed_prog, cache)
+    prefix = build_id(compressed_prog) + ".u"
+    tables = sorted(p for p in os.listdir(cache) if p.startswith(prefix) and p.endswith(".frames"))
+    assert tables, sorted(os.listdir(cache))
+    stamps = {t: (cache / t).stat() for t in tables}
+    assert all(stat.S_IMODE(st.st_mode) == 0o600 for st in stamps.values())
+    assert [p for p in os.listdir(cache) if p.startswith(".")] == [], "a temporary file was left"
+
+    second = run(h, compressed_prog, cache)
+    assert second.ppagent_lines == [], second.describe()
+    for t, st in stamps.items():
+        again = (cache / t).stat()
+        assert (again.st_ino, again.st_mtime_ns) == (st.st_ino, st.st_mtime_ns), (
+            f"the second process wrote {t} again instead of mapping it")
+    assert helper_inlined_in_hot_loop(profile_lines(h, second))
+    names = [program_frames_by_offset(h, r, compressed_prog) for r in (first, second)]
+    common = names[0].keys() & names[1].keys()
+    assert len(common) >= 3, (names[0].keys(), names[1].keys())
+    assert {a: names[0][a] for a in common} == {a: names[1][a] for a in common}
 
 
 def program_frames_by_offset(h, r, prog):

@@ -1,13 +1,18 @@
 // The lazily inflated DWARF image on Debian's libc6-dbg debug file for libc
 // (compressed, ~10 MB of DWARF): libdw sees only what was inflated, one
 // lookup inflates a small part of it, and what lookups return is what the
-// fully decompressed file gives.
+// fully decompressed file gives. The per-unit frames tables (unit_frames.h),
+// built, written to a cache directory and mapped back, give what the walk of
+// the whole file gives, and damaged cache entries are rebuilt.
 #include <dlfcn.h>
+#include <dwarf.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <ostream>
 #include <random>
 #include <string>
@@ -19,6 +24,8 @@
 #include "symbols/dwarf_image.h"
 #include "symbols/elf_file.h"
 #include "symbols/section_inflater.h"
+#include "symbols/unit_frames.h"
+#include "symbols/unit_frames_cache.h"
 
 namespace ppagent {
 namespace {
@@ -325,8 +332,12 @@ TEST_F(LibcDebugFile, LookupsInManyUnitsLeaveOneUnitsPagesOfTheCacheEntryResiden
     EXPECT_EQ(cached.image().inflated_bytes(), 0u) << "the sections came from the cache entry";
     EXPECT_GT(with_lines, addresses.size() / 2);
     const uint64_t entry_kib = compressed_dwarf_size(*debug_) / 1024;
-    const uint64_t resident_kib = resident_kib_of_files(dir);
-    EXPECT_GT(resident_kib, 0u) << "the entry is mapped";
+    // The inflated sections' entry only: the units' frames tables are entries too.
+    const std::string entry = std::string(dir) + "/cache/" + hex_string(debug_->build_id()) + ".dwarf";
+    std::ifstream maps("/proc/self/maps");
+    const std::string mapped((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
+    EXPECT_NE(mapped.find(entry), std::string::npos) << "the entry is mapped";
+    const uint64_t resident_kib = resident_kib_of_files(entry);
     EXPECT_LT(resident_kib, entry_kib / 8) << "of " << entry_kib << " KiB inflated";
   }
   configure_build_id_cache("", false);
@@ -471,6 +482,314 @@ TEST_F(LibcDebugFile, PagesLetGoAreReadAgainAsTheyWere) {
   for (size_t at = 0; at < debug_->size(); at += 512) again += debug_->at(at)[0];
   EXPECT_EQ(again - debug_->at(0)[0], sum - debug_->at(0)[0]);
   EXPECT_EQ(memcmp(debug_->at(0), &patched, sizeof patched), 0) << "the patched header is kept";
+}
+
+// Everything a lookup gives, as text: whether it found the address, then
+// each frame's fields.
+std::string lookup_text(DwarfFrames& frames, uint64_t address, std::string_view symbol = "") {
+  std::vector<SourceFrame> out;
+  std::string text = frames.frames(address, symbol, &out) ? "found" : "not found";
+  for (const SourceFrame& f : out)
+    text += " | " + f.system_name + " " + f.file + ":" + std::to_string(f.line) + " start " +
+            std::to_string(f.start_line);
+  return text;
+}
+
+// A cache directory of the test's own, removed (and the cache turned off) at the end.
+class CacheDirectory {
+ public:
+  CacheDirectory() {
+    char dir[] = "/tmp/ppagent-unit-frames-XXXXXX";
+    if (mkdtemp(dir) != nullptr) path_ = dir;
+    configure_build_id_cache(path_, false);
+  }
+  ~CacheDirectory() {
+    configure_build_id_cache("", false);
+    if (!path_.empty()) std::system(("rm -rf '" + path_ + "'").c_str());
+  }
+  // The entries whose names end with `suffix`.
+  std::vector<std::string> entries(const std::string& suffix) const {
+    std::vector<std::string> out;
+    FILE* list = popen(("ls '" + path_ + "'").c_str(), "r");
+    char name[512];
+    while (list != nullptr && fgets(name, sizeof name, list) != nullptr) {
+      std::string n(name);
+      if (!n.empty() && n.back() == '\n') n.pop_back();
+      if (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+        out.push_back(path_ + "/" + n);
+    }
+    if (list != nullptr) pclose(list);
+    return out;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST_F(LibcDebugFile, TablesBuiltMappedAndWalkedGiveTheSameFrames) {
+  std::unique_ptr<ElfFile> plain_file = decompressed_copy(*debug_);
+  ASSERT_TRUE(plain_file);
+  const std::vector<uint64_t> addresses = libc_code_addresses(3000);
+  // Today's walk over the whole file, the oracle.
+  DwarfFrames walked(DwarfImage::create(plain_file.get()), false);
+  std::vector<std::string> expected;
+  for (uint64_t address : addresses) expected.push_back(lookup_text(walked, address));
+  EXPECT_EQ(walked.unit_counts().built, 0u);
+
+  // Tables built in memory (no cache), on the lazily inflated image.
+  DwarfFrames fresh(DwarfImage::create(debug_.get()));
+  for (size_t i = 0; i < addresses.size(); i++)
+    ASSERT_EQ(lookup_text(fresh, addresses[i]), expected[i]) << std::hex << addresses[i];
+  EXPECT_GT(fresh.unit_counts().built, 50u);
+  EXPECT_EQ(fresh.unit_counts().walked, 0u) << "every libc unit fits in a table";
+
+  CacheDirectory cache;
+  ASSERT_FALSE(cache.path().empty());
+  DwarfFrames writer(DwarfImage::create(debug_.get()));
+  for (size_t i = 0; i < addresses.size(); i++)
+    ASSERT_EQ(lookup_text(writer, addresses[i]), expected[i]) << std::hex << addresses[i];
+  EXPECT_EQ(writer.unit_counts().mapped, 0u);
+  EXPECT_EQ(cache.entries(".frames").size(), writer.unit_counts().built)
+      << "one entry per unit looked up";
+
+  DwarfFrames reader(DwarfImage::create(debug_.get()));
+  for (size_t i = 0; i < addresses.size(); i++)
+    ASSERT_EQ(lookup_text(reader, addresses[i]), expected[i]) << std::hex << addresses[i];
+  EXPECT_EQ(reader.unit_counts().built, 0u);
+  EXPECT_EQ(reader.unit_counts().mapped, writer.unit_counts().built);
+
+  // The symbol table's name, when given, names the function.
+  size_t named = 0;
+  for (size_t i = 0; i < 200; i++) {
+    std::vector<SourceFrame> a, b;
+    const bool found = reader.frames(addresses[i], "from_symbol_table", &a);
+    ASSERT_EQ(found, walked.frames(addresses[i], "from_symbol_table", &b));
+    ASSERT_EQ(a.size(), b.size());
+    if (found && a.back().system_name == "from_symbol_table") named++;
+  }
+  EXPECT_GT(named, 100u);
+}
+
+TEST_F(LibcDebugFile, TableLinesAreWhatLibdwFindsAtRowBoundaries) {
+  // Around every row of the first units' line tables: the ends of sequences,
+  // rows sharing an address, the gaps between sequences.
+  std::unique_ptr<ElfFile> plain_file = decompressed_copy(*debug_);
+  ASSERT_TRUE(plain_file);
+  std::unique_ptr<DwarfImage> image = DwarfImage::create(plain_file.get());
+  ASSERT_TRUE(image);
+  Dwarf* dbg = image->dwarf();
+  std::vector<uint64_t> addresses;
+  size_t sequence_ends = 0;
+  Dwarf_Off offset = 0, next;
+  size_t header_size;
+  for (int unit = 0; unit < 150 && image->ensure_unit(offset) &&
+                     dwarf_next_unit(dbg, offset, &next, &header_size, nullptr, nullptr, nullptr,
+                                     nullptr, nullptr, nullptr) == 0;
+       unit++, offset = next) {
+    Dwarf_Die cu;
+    Dwarf_Lines* lines;
+    size_t count;
+    if (dwarf_offdie(dbg, offset + header_size, &cu) == nullptr ||
+        dwarf_getsrclines(&cu, &lines, &count) != 0)
+      continue;
+    for (size_t i = 0; i < count; i++) {
+      Dwarf_Addr a;
+      bool end = false;
+      if (dwarf_lineaddr(dwarf_onesrcline(lines, i), &a) != 0) continue;
+      dwarf_lineendsequence(dwarf_onesrcline(lines, i), &end);
+      sequence_ends += end;
+      for (uint64_t near : {a - 1, a, a + 1}) addresses.push_back(near);
+    }
+  }
+  std::sort(addresses.begin(), addresses.end());
+  addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
+  ASSERT_GT(addresses.size(), 5000u);
+  EXPECT_GT(sequence_ends, 100u);
+
+  DwarfFrames walked(DwarfImage::create(plain_file.get()), false);
+  DwarfFrames tables(DwarfImage::create(plain_file.get()));
+  size_t with_lines = 0;
+  for (uint64_t address : addresses) {
+    const std::string expected = lookup_text(walked, address);
+    ASSERT_EQ(lookup_text(tables, address), expected) << std::hex << address;
+    with_lines += expected.find(".c:") != std::string::npos;
+  }
+  EXPECT_GT(with_lines, addresses.size() / 2);
+  EXPECT_GT(tables.unit_counts().built, 0u);
+}
+
+// Rewrites the file at `path` with `bytes` (a new file renamed over it, as
+// the cache's own writer does).
+void replace_file(const std::string& path, const std::string& bytes) {
+  const std::string temporary = path + ".test";
+  std::ofstream(temporary, std::ios::binary).write(bytes.data(), bytes.size());
+  ASSERT_EQ(rename(temporary.c_str(), path.c_str()), 0);
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST_F(LibcDebugFile, DamagedCachedTablesAreRebuilt) {
+  Dl_info info;
+  void* function = dlsym(RTLD_DEFAULT, "__libc_start_main");
+  ASSERT_TRUE(function && dladdr(function, &info));
+  const uint64_t address = reinterpret_cast<uintptr_t>(function) + 4 -
+                           reinterpret_cast<uintptr_t>(info.dli_fbase);
+  CacheDirectory cache;
+  std::string expected;
+  {
+    DwarfFrames frames(DwarfImage::create(debug_.get()));
+    expected = lookup_text(frames, address);
+    ASSERT_EQ(frames.unit_counts().built, 1u);
+  }
+  ASSERT_NE(expected.find("__libc_start_main_impl"), std::string::npos) << expected;
+  const std::vector<std::string> entries = cache.entries(".frames");
+  ASSERT_EQ(entries.size(), 1u);
+  const std::string good = file_bytes(entries[0]);
+
+  // The layout the damage is aimed at: a 128-byte header (magic, version,
+  // build-id, file size, unit offset, table size), then the table: its
+  // counts, then its scopes.
+  constexpr size_t kTable = 128;
+  ASSERT_GT(good.size(), kTable + sizeof(UnitFrames::Counts));
+  UnitFrames::Counts counts;
+  memcpy(&counts, good.data() + kTable, sizeof counts);
+  ASSERT_EQ(good.size() - kTable, sizeof counts + counts.scopes * sizeof(UnitFrames::Scope) +
+                                      counts.runs * sizeof(UnitFrames::Run) +
+                                      counts.rows * sizeof(UnitFrames::Row) + counts.string_bytes);
+  ASSERT_GT(counts.scopes, 1u);
+  const size_t first_scope = kTable + sizeof counts;
+  const size_t first_run = first_scope + counts.scopes * sizeof(UnitFrames::Scope);
+  auto with = [&](size_t at, uint32_t value) {
+    std::string bytes = good;
+    memcpy(&bytes[at], &value, sizeof value);
+    return bytes;
+  };
+  const std::map<std::string, std::string> damaged = {
+      {"truncated in the table", good.substr(0, good.size() - 100)},
+      {"truncated in the header", good.substr(0, 60)},
+      {"empty", std::string()},
+      {"longer", good + std::string(64, '\0')},
+      {"another format version", with(8, 2)},
+      {"another unit offset", with(8 + 4 + 4 + 64 + 8, 1)},
+      {"a table size past the end", with(8 + 4 + 4 + 64 + 8 + 8, 1u << 30)},
+      {"more scopes than there are", with(kTable, counts.scopes + 1)},
+      {"a name outside the pool", with(first_scope + offsetof(UnitFrames::Scope, name), 0xfffffff0)},
+      {"a call file just past the pool",
+       with(first_scope + offsetof(UnitFrames::Scope, call_file), counts.string_bytes)},
+      {"a scope its own parent",
+       with(first_scope + sizeof(UnitFrames::Scope) + offsetof(UnitFrames::Scope, parent), 1)},
+      {"a run's scope outside the table",
+       with(first_run + offsetof(UnitFrames::Run, innermost), counts.scopes)},
+      {"a pool without its last NUL", with(good.size() - 4, 0x41414141)},
+  };
+  for (const auto& [what, bytes] : damaged) {
+    replace_file(entries[0], bytes);
+    {
+      DwarfFrames frames(DwarfImage::create(debug_.get()));
+      EXPECT_EQ(lookup_text(frames, address), expected) << what;
+      EXPECT_EQ(frames.unit_counts().mapped, 0u) << what << ": used";
+      EXPECT_EQ(frames.unit_counts().built, 1u) << what;
+    }
+    // Rebuilt, and written anew.
+    DwarfFrames frames(DwarfImage::create(debug_.get()));
+    EXPECT_EQ(lookup_text(frames, address), expected) << what;
+    EXPECT_EQ(frames.unit_counts().mapped, 1u) << what << ": not written anew";
+    EXPECT_EQ(file_bytes(entries[0]), good) << what;
+  }
+}
+
+std::vector<std::vector<ShownFrame>> shown_frames(DwarfFrames& frames,
+                                                  const std::vector<uint64_t>& addresses) {
+  std::vector<std::vector<ShownFrame>> out;
+  for (uint64_t address : addresses) {
+    std::vector<SourceFrame> found;
+    out.emplace_back();
+    if (frames.frames(address, "", &found))
+      for (const SourceFrame& f : found) out.back().push_back({f.system_name, std::to_string(f.line)});
+  }
+  return out;
+}
+
+TEST_F(LibcDebugFile, TableFramesAreWhatAddr2lineShows) {
+  const std::string id = hex_string(debug_->build_id());
+  const std::string debug_path = std::string(kSystemDebugRoot) + "/.build-id/" + id.substr(0, 2) +
+                                 "/" + id.substr(2) + ".debug";
+  const std::vector<uint64_t> addresses = libc_code_addresses(600);
+  const std::vector<std::vector<ShownFrame>> expected = addr2line_frames(debug_path, addresses);
+  ASSERT_EQ(expected.size(), addresses.size()) << "addr2line (binutils) did not answer";
+  DwarfFrames frames(DwarfImage::create(debug_.get()));
+  const std::vector<std::vector<ShownFrame>> shown = shown_frames(frames, addresses);
+  size_t compared = 0, with_inlined = 0;
+  for (size_t i = 0; i < addresses.size(); i++) {
+    if (shown[i].empty() || expected[i].empty()) continue;
+    EXPECT_EQ(shown[i], expected[i]) << std::hex << addresses[i];
+    compared++;
+    with_inlined += expected[i].size() > 1;
+  }
+  EXPECT_GT(compared, 300u);
+  EXPECT_GT(with_inlined, 30u);
+  EXPECT_GT(frames.unit_counts().built, 50u);
+  EXPECT_EQ(frames.unit_counts().walked, 0u);
+}
+
+// The DIEs of each tag under `die`.
+void count_tags(Dwarf_Die* die, std::map<int, size_t>* counts) {
+  Dwarf_Die child;
+  if (dwarf_child(die, &child) != 0) return;
+  do {
+    (*counts)[dwarf_tag(&child)]++;
+    count_tags(&child, counts);
+  } while (dwarf_siblingof(&child, &child) == 0);
+}
+
+TEST(UnitFrames, InlinedCallsInsideLexicalBlocksAreWhatAddr2lineShows) {
+  const std::string path = std::string(PPAGENT_TEST_FILES) + "/libsymtest_inline.so";
+  std::unique_ptr<ElfFile> file = ElfFile::open(path, nullptr);
+  ASSERT_TRUE(file) << path;
+  std::unique_ptr<DwarfImage> image = DwarfImage::create(file.get());
+  ASSERT_TRUE(image);
+  // What the test is about is there: lexical blocks, and inlined calls in them.
+  {
+    ASSERT_TRUE(image->ensure_unit(0));
+    Dwarf_Off next;
+    size_t header_size;
+    Dwarf_Die cu;
+    ASSERT_EQ(dwarf_next_unit(image->dwarf(), 0, &next, &header_size, nullptr, nullptr, nullptr,
+                              nullptr, nullptr, nullptr), 0);
+    ASSERT_NE(dwarf_offdie(image->dwarf(), header_size, &cu), nullptr);
+    std::map<int, size_t> tags;
+    count_tags(&cu, &tags);
+    EXPECT_GT(tags[DW_TAG_lexical_block], 2u);
+    EXPECT_GT(tags[DW_TAG_inlined_subroutine], 5u);
+  }
+  std::vector<uint64_t> addresses;
+  for (const Elf64_Phdr& p : file->program_headers())
+    if (p.p_type == PT_LOAD && (p.p_flags & PF_X))
+      for (uint64_t a = p.p_vaddr; a < p.p_vaddr + p.p_memsz; a++) addresses.push_back(a);
+  const std::vector<std::vector<ShownFrame>> expected = addr2line_frames(path, addresses);
+  ASSERT_EQ(expected.size(), addresses.size()) << "addr2line (binutils) did not answer";
+
+  DwarfFrames tables(DwarfImage::create(file.get()));
+  DwarfFrames walked(DwarfImage::create(file.get()), false);
+  const std::vector<std::vector<ShownFrame>> shown = shown_frames(tables, addresses);
+  size_t compared = 0, deepest = 0;
+  for (size_t i = 0; i < addresses.size(); i++) {
+    ASSERT_EQ(lookup_text(tables, addresses[i]), lookup_text(walked, addresses[i]))
+        << std::hex << addresses[i];
+    // addr2line also names the C runtime's code (_init, _fini) from symbols.
+    if (expected[i].empty() || shown[i].empty()) continue;
+    EXPECT_EQ(shown[i], expected[i]) << std::hex << addresses[i];
+    compared++;
+    deepest = std::max(deepest, expected[i].size());
+  }
+  EXPECT_GT(compared, 100u);
+  EXPECT_GE(deepest, 3u) << "a leaf inlined into a function inlined into another";
+  EXPECT_EQ(tables.unit_counts().built, 1u);
+  EXPECT_EQ(tables.unit_counts().walked, 0u);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // The directory where the agent keeps what it derives from ELF files for
 // later processes (PPROF_CACHE_DIR): files named by a GNU build-id and a
 // suffix that says what they hold (".dwarf": inflated debug sections,
-// ".symbols": a symbol index).
+// ".symbols": a symbol index, ".u<unit offset>.frames": the frames table of
+// one DWARF unit).
 //
 // Why one place: every entry has the same rules. It is only ever used for the
 // file it was made from (its header names that file, and the reader compares

@@ -5,7 +5,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <string>
+
+#include "symbols/dwarf_scopes.h"
+#include "symbols/unit_frames_cache.h"
 
 namespace ppagent {
 
@@ -15,88 +19,14 @@ namespace {
 // another's); the nearest few below it are checked.
 constexpr int kOverlapLookBack = 4;
 
-std::string die_linkage_name(Dwarf_Die* die) {
-  Dwarf_Attribute attr;
-  for (int name : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name, DW_AT_name}) {
-    if (dwarf_attr_integrate(die, name, &attr) != nullptr)
-      if (const char* s = dwarf_formstring(&attr)) return s;
-  }
-  return std::string();
-}
-
-int64_t die_decl_line(Dwarf_Die* die) {
-  int line = 0;
-  return dwarf_decl_line(die, &line) == 0 ? line : 0;
-}
-
-// "/build/obj" + "../src/a.cc" -> "/build/src/a.cc": pprof shows the path as
-// given, and relative paths as compiled mean little away from the build tree.
-std::string absolute_source_path(Dwarf_Die* cu, const std::string& path) {
-  if (path.empty() || path[0] == '/' || cu == nullptr) return path;
-  Dwarf_Attribute attr;
-  const char* comp_dir = nullptr;
-  if (dwarf_attr(cu, DW_AT_comp_dir, &attr) != nullptr) comp_dir = dwarf_formstring(&attr);
-  if (comp_dir == nullptr || comp_dir[0] != '/') return path;
-  std::vector<std::string> parts;
-  std::string joined = std::string(comp_dir) + "/" + path;
-  size_t at = 0;
-  while (at <= joined.size()) {
-    size_t slash = joined.find('/', at);
-    if (slash == std::string::npos) slash = joined.size();
-    std::string part = joined.substr(at, slash - at);
-    if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-    } else if (!part.empty() && part != ".") {
-      parts.push_back(part);
-    }
-    at = slash + 1;
-  }
-  std::string out;
-  for (const std::string& part : parts) out += "/" + part;
-  return out.empty() ? "/" : out;
-}
-
-// Tags whose DIEs hold code and have its addresses (low/high pc or ranges).
-bool is_code_scope(int tag) {
-  switch (tag) {
-    case DW_TAG_subprogram:
-    case DW_TAG_inlined_subroutine:
-    case DW_TAG_lexical_block:
-    case DW_TAG_entry_point:
-    case DW_TAG_try_block:
-    case DW_TAG_catch_block:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Tags without addresses of their own that may still hold a function's DIE
-// (clang puts a namespace's definitions inside the namespace's DIE).
-bool may_hold_code_scopes(int tag) {
-  switch (tag) {
-    case DW_TAG_namespace:
-    case DW_TAG_module:
-    case DW_TAG_class_type:
-    case DW_TAG_structure_type:
-    case DW_TAG_union_type:
-      return true;
-    default:
-      return false;
-  }
-}
-
-constexpr int kMaxNesting = 64;
-
 // Appends to `chain`, outermost first, the code scopes among `parent`'s
-// descendants that hold `address`. What dwarf_getscopes finds for the frames
-// below, for less: it asks a DIE for its addresses only when the DIE holds
+// descendants that hold `address`: what dwarf_getscopes finds for the
+// frames, for less (it asks a DIE for its addresses only when the DIE holds
 // code, goes into a scope only when the address is in it, and stops at the
-// first match; dwarf_getscopes asks every DIE of the unit and then walks the
-// unit again for an inlined function's abstract definition, which
-// dwarf_attr_integrate reads here anyway. Returns whether any was found.
+// first match). The walk for a unit UnitFrames cannot represent; the table
+// (unit_frames.h) is read from the same choices, once per unit.
 bool append_scopes(Dwarf_Die* parent, Dwarf_Addr address, int depth, std::vector<Dwarf_Die>* chain) {
-  if (depth >= kMaxNesting) return false;
+  if (depth >= kMaxScopeNesting) return false;
   Dwarf_Die child;
   if (dwarf_child(parent, &child) != 0) return false;
   do {
@@ -109,43 +39,13 @@ bool append_scopes(Dwarf_Die* parent, Dwarf_Addr address, int depth, std::vector
         return true;
       }
       // A block without addresses of its own: its contents may have some.
-      if (tag == DW_TAG_lexical_block && !dwarf_hasattr(&child, DW_AT_low_pc) &&
-          !dwarf_hasattr(&child, DW_AT_ranges) && append_scopes(&child, address, depth + 1, chain))
+      if (is_addressless_block(&child, tag) && append_scopes(&child, address, depth + 1, chain))
         return true;
     } else if (may_hold_code_scopes(tag) && dwarf_haschildren(&child) > 0) {
       if (append_scopes(&child, address, depth + 1, chain)) return true;
     }
   } while (dwarf_siblingof(&child, &child) == 0);
   return false;
-}
-
-std::string call_file(Dwarf_Die* cu, Dwarf_Die* inlined) {
-  Dwarf_Attribute attr;
-  Dwarf_Word index;
-  if (dwarf_attr(inlined, DW_AT_call_file, &attr) == nullptr || dwarf_formudata(&attr, &index) != 0)
-    return std::string();
-  Dwarf_Files* files;
-  size_t count;
-  if (dwarf_getsrcfiles(cu, &files, &count) != 0 || index >= count) return std::string();
-  const char* path = dwarf_filesrc(files, index, nullptr, nullptr);
-  return path ? absolute_source_path(cu, path) : std::string();
-}
-
-int64_t call_line(Dwarf_Die* inlined) {
-  Dwarf_Attribute attr;
-  Dwarf_Word line;
-  if (dwarf_attr(inlined, DW_AT_call_line, &attr) == nullptr || dwarf_formudata(&attr, &line) != 0)
-    return 0;
-  return static_cast<int64_t>(line);
-}
-
-SourceFrame make_frame(std::string system_name, std::string file, int64_t line, int64_t start_line) {
-  SourceFrame f;
-  f.system_name = std::move(system_name);
-  f.file = std::move(file);
-  f.line = line;
-  f.start_line = start_line;
-  return f;
 }
 
 // DW_AT_stmt_list's offset into .debug_line, read from the attribute's bytes:
@@ -165,7 +65,8 @@ bool stmt_list_offset(Dwarf_Die* cu, uint8_t offset_size, uint64_t* offset) {
 
 }  // namespace
 
-DwarfFrames::DwarfFrames(std::unique_ptr<DwarfImage> image) : image_(std::move(image)) {}
+DwarfFrames::DwarfFrames(std::unique_ptr<DwarfImage> image, bool unit_tables)
+    : image_(std::move(image)), unit_tables_(unit_tables) {}
 
 DwarfFrames::~DwarfFrames() = default;
 
@@ -253,10 +154,21 @@ bool DwarfFrames::frames(uint64_t address, std::string_view symbol, std::vector<
   }
   uint64_t unit;
   if (!unit_of(address, &unit)) return false;
-  if (unit != last_unit_) {
-    if (last_unit_ != UINT64_MAX) image_->release_read_pages();
-    last_unit_ = unit;
-  }
+  auto found = tables_.find(unit);
+  if (found == tables_.end())
+    found = tables_.emplace(unit, unit_tables_ ? unit_table(unit) : nullptr).first;
+  if (found->second) return found->second->frames(address, symbol, out);
+  return walk_unit(unit, address, symbol, out);
+}
+
+void DwarfFrames::reading_unit(uint64_t unit) {
+  if (unit == last_read_unit_) return;
+  if (last_read_unit_ != UINT64_MAX) image_->release_read_pages();
+  last_read_unit_ = unit;
+}
+
+bool DwarfFrames::open_unit(uint64_t unit, Dwarf_Die* cu, uint8_t* offset_size) {
+  reading_unit(unit);
   // The unit alone when it can be read so (dwarf_image.h), at offset 0.
   Dwarf* dbg = image_->unit_view(unit);
   if (dbg != nullptr) {
@@ -267,54 +179,69 @@ bool DwarfFrames::frames(uint64_t address, std::string_view symbol, std::vector<
   }
   Dwarf_Off next;
   size_t header_size;
-  uint8_t offset_size = 4;
-  Dwarf_Die cu;
-  if (dwarf_next_unit(dbg, unit, &next, &header_size, nullptr, nullptr, nullptr, &offset_size,
-                      nullptr, nullptr) != 0 ||
-      dwarf_offdie(dbg, unit + header_size, &cu) == nullptr)
-    return false;
+  *offset_size = 4;
+  return dwarf_next_unit(dbg, unit, &next, &header_size, nullptr, nullptr, nullptr, offset_size,
+                         nullptr, nullptr) == 0 &&
+         dwarf_offdie(dbg, unit + header_size, cu) != nullptr;
+}
 
+bool DwarfFrames::open_line_table(Dwarf_Die* cu, uint8_t offset_size) {
+  uint64_t line_table;
+  return stmt_list_offset(cu, offset_size, &line_table) && image_->ensure_line_table(line_table);
+}
+
+std::unique_ptr<UnitFrames> DwarfFrames::unit_table(uint64_t unit) {
+  const ElfFile& file = image_->file();
+  if (std::unique_ptr<UnitFrames> cached = map_cached_unit_frames(file.build_id(), file.size(), unit)) {
+    unit_counts_.mapped++;
+    return cached;
+  }
+  Dwarf_Die cu;
+  uint8_t offset_size;
+  if (!open_unit(unit, &cu, &offset_size)) return nullptr;
+  std::unique_ptr<UnitFrames> table = UnitFrames::build(&cu, open_line_table(&cu, offset_size));
+  if (!table) return nullptr;  // walked next: its pages are still wanted
+  // The table holds all the unit gives: nothing read for it is needed again.
+  image_->release_read_pages();
+  last_read_unit_ = UINT64_MAX;
+  unit_counts_.built++;
+  save_unit_frames(file.build_id(), file.size(), unit, *table);
+  return table;
+}
+
+bool DwarfFrames::walk_unit(uint64_t unit, uint64_t address, std::string_view symbol,
+                            std::vector<SourceFrame>* out) {
+  unit_counts_.walked++;
+  Dwarf_Die cu;
+  uint8_t offset_size;
+  if (!open_unit(unit, &cu, &offset_size)) return false;
   std::string file;
   int64_t line = 0;
-  uint64_t line_table;
-  if (stmt_list_offset(&cu, offset_size, &line_table) && image_->ensure_line_table(line_table)) {
+  if (open_line_table(&cu, offset_size)) {
     if (Dwarf_Line* l = dwarf_getsrc_die(&cu, address)) {
       int lineno = 0;
       if (const char* f = dwarf_linesrc(l, nullptr, nullptr)) file = absolute_source_path(&cu, f);
       if (dwarf_lineno(l, &lineno) == 0) line = lineno;
     }
   }
-
   std::vector<Dwarf_Die> scopes;
   append_scopes(&cu, address, 0, &scopes);
-  bool reached_subprogram = false;
-  // Innermost first: each inlined call's caller is the scope around it.
+  std::deque<std::string> strings;  // what `chain` points into
+  std::vector<CodeScope> chain;
   for (auto it = scopes.rbegin(); it != scopes.rend(); ++it) {
-    Dwarf_Die* scope = &*it;
-    int tag = dwarf_tag(scope);
-    if (tag == DW_TAG_inlined_subroutine) {
-      out->push_back(make_frame(die_linkage_name(scope), file, line, die_decl_line(scope)));
-      // The next frame out is the caller, at the call site of this inline.
-      file = call_file(&cu, scope);
-      line = call_line(scope);
-    } else if (tag == DW_TAG_subprogram) {
-      std::string name = symbol.empty() ? die_linkage_name(scope) : std::string(symbol);
-      out->push_back(make_frame(std::move(name), file, line, die_decl_line(scope)));
-      reached_subprogram = true;
-      break;
+    CodeScope scope;
+    scope.tag = dwarf_tag(&*it);
+    if (scope.tag == DW_TAG_subprogram || scope.tag == DW_TAG_inlined_subroutine) {
+      scope.name = strings.emplace_back(die_linkage_name(&*it));
+      scope.decl_line = die_decl_line(&*it);
     }
-  }
-
-  if (!reached_subprogram) {
-    // Code without a subprogram DIE (assembly): the symbol's name, with
-    // the line when there is one.
-    if (symbol.empty()) {
-      out->clear();
-      return false;
+    if (scope.tag == DW_TAG_inlined_subroutine) {
+      scope.call_file = strings.emplace_back(call_file(&cu, &*it));
+      scope.call_line = call_line(&*it);
     }
-    out->push_back(make_frame(std::string(symbol), file, line, 0));
+    chain.push_back(scope);
   }
-  return true;
+  return frames_from_scopes(chain, file, line, symbol, out);
 }
 
 }  // namespace ppagent

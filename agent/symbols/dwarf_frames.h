@@ -6,26 +6,35 @@
 // .debug_info); modules without .debug_aranges (clang's default) get a table
 // of their units' ranges built once from all units.
 //
-// A lookup in another unit than the last lets go of the file pages the last
-// one read (DwarfImage::release_read_pages): in a postgres backend's exit
-// write, the lookups in libc had left up to 4.8 MB of its cached DWARF
-// resident, on top of the backend's own peak.
+// A unit's frames come from its table (unit_frames.h), built on the first
+// address that falls in the unit and kept, or mapped from the build-id cache
+// (unit_frames_cache.h) when an earlier process wrote it; a unit the table
+// cannot represent is walked with libdw for each address.
+//
+// The file pages read for a unit are let go (DwarfImage::release_read_pages)
+// once its table is built, or, for a unit walked, when another unit's DWARF
+// is read: in a postgres backend's exit write, the lookups in libc had left
+// up to 4.8 MB of its cached DWARF resident, on top of the backend's own peak.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "symbols/dwarf_image.h"
 #include "symbols/source_frame.h"
+#include "symbols/unit_frames.h"
 
 namespace ppagent {
 
 class DwarfFrames {
  public:
-  explicit DwarfFrames(std::unique_ptr<DwarfImage> image);
+  // `unit_tables` false: every unit is walked, as one the table cannot
+  // represent is (tests compare the two).
+  explicit DwarfFrames(std::unique_ptr<DwarfImage> image, bool unit_tables = true);
   ~DwarfFrames();
 
   // The frames at `address`, innermost inlined callee first, the function
@@ -36,6 +45,13 @@ class DwarfFrames {
 
   const DwarfImage& image() const { return *image_; }
 
+  // Units whose frames came from a table built here, from one mapped from
+  // the cache, and lookups by walking a unit without a table.
+  struct UnitCounts {
+    uint64_t built = 0, mapped = 0, walked = 0;
+  };
+  const UnitCounts& unit_counts() const { return unit_counts_; }
+
  private:
   struct Range {
     uint64_t low, high, unit;
@@ -43,11 +59,22 @@ class DwarfFrames {
   void read_aranges();
   void read_unit_ranges();
   bool unit_of(uint64_t address, uint64_t* unit) const;
+  // Before reading `unit`'s DWARF: lets go of what the last unit read.
+  void reading_unit(uint64_t unit);
+  bool open_unit(uint64_t unit, Dwarf_Die* cu, uint8_t* offset_size);
+  bool open_line_table(Dwarf_Die* cu, uint8_t offset_size);
+  std::unique_ptr<UnitFrames> unit_table(uint64_t unit);
+  bool walk_unit(uint64_t unit, uint64_t address, std::string_view symbol,
+                 std::vector<SourceFrame>* out);
 
   std::unique_ptr<DwarfImage> image_;
   std::vector<Range> ranges_;  // sorted by low
   bool ranges_read_ = false;
-  uint64_t last_unit_ = UINT64_MAX;  // of the last lookup, none yet
+  const bool unit_tables_;
+  // By unit offset; nullptr: walked instead (see above).
+  std::unordered_map<uint64_t, std::unique_ptr<UnitFrames>> tables_;
+  UnitCounts unit_counts_;
+  uint64_t last_read_unit_ = UINT64_MAX;  // whose DWARF was read last, none yet
 };
 
 

@@ -75,6 +75,8 @@ class DwarfImage {
   DwarfImage& operator=(const DwarfImage&) = delete;
 
   Dwarf* dwarf() const { return dwarf_; }
+  // The file the DWARF is read from.
+  const ElfFile& file() const { return *file_; }
 
   // Inflates the sections needed whole. Once, before the first lookup.
   void ensure_whole_sections();

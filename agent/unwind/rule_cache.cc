@@ -45,8 +45,23 @@ size_t RuleCache::index(uintptr_t pc) const {
   return count_ == 1 ? 0 : static_cast<size_t>((pc * 0x9e3779b97f4a7c15ull) >> shift_);
 }
 
+// The first use maps all of the cache's pages in one system call. Page by
+// page, a short process's first samples paid one fault for reading an entry
+// and another for writing it, on nearly every page: ~28 faults (~6 us each on
+// the VMs we measure on) in the handlers of a `python3 -c pass` with three
+// CPU samples. A process that takes no sample never maps them. madvise is a
+// system call and nothing else, so a handler may make it; where the kernel
+// lacks MADV_POPULATE_WRITE (before 5.14) the pages fault in as before.
+void RuleCache::populate_once() const {
+  if (populated_.exchange(true, std::memory_order_relaxed)) return;
+  const int saved_errno = errno;
+  madvise(entries_, count_ * sizeof(Entry), MADV_POPULATE_WRITE);
+  errno = saved_errno;
+}
+
 bool RuleCache::lookup(uintptr_t pc, uint32_t generation, FrameRule* rule) const {
   if (entries_ == nullptr) return false;
+  if (__builtin_expect(!populated_.load(std::memory_order_relaxed), 0)) populate_once();
   const Entry& e = entries_[index(pc)];
   const uint32_t before = e.sequence.load(std::memory_order_acquire);
   if (before & 1) return false;

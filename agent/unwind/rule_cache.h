@@ -6,8 +6,8 @@
 // own sequence number (a seqlock) and nothing ever waits: a writer that finds
 // the entry being written skips, a reader that sees it change treats it as a
 // miss. Async-signal-safe, so a handler may interrupt a writer of the same
-// entry on its own thread. The memory is mapped once and only the entries
-// used are ever touched.
+// entry on its own thread. The memory is mapped once, and its pages made
+// present together on the first lookup (rule_cache.cc says why).
 #pragma once
 
 #include <atomic>
@@ -46,8 +46,10 @@ class RuleCache {
  private:
   struct Entry;
   size_t index(uintptr_t pc) const;
+  void populate_once() const;
 
   Entry* entries_ = nullptr;
+  mutable std::atomic<bool> populated_{false};
   size_t count_ = 0;
   int shift_ = 0;
 };
