@@ -23,6 +23,7 @@
 #include "symbols/dwarf_frames.h"
 #include "symbols/dwarf_image.h"
 #include "symbols/elf_file.h"
+#include "symbols/section_inflater.h"
 #include "symbols/unit_frames.h"
 #include "symbols/unit_frames_cache.h"
 
@@ -248,9 +249,6 @@ TEST_F(LibcDebugFile, AWholeImageShowsLibdwOneUnitAtATime) {
   // Sections whole (here: a decompressed copy, as the cache gives them): a
   // unit far into .debug_info is read through a Dwarf that holds it alone,
   // so libdw does not read the 4,000 unit headers before it.
-  std::unique_ptr<DwarfImage> lazy = DwarfImage::create(debug_.get());
-  ASSERT_TRUE(lazy);
-  EXPECT_EQ(lazy->unit_view(0), nullptr) << "no view while sections are inflated in part";
   std::unique_ptr<ElfFile> plain_file = decompressed_copy(*debug_);
   ASSERT_TRUE(plain_file);
   std::unique_ptr<DwarfImage> image = DwarfImage::create(plain_file.get());
@@ -285,6 +283,205 @@ TEST_F(LibcDebugFile, AWholeImageShowsLibdwOneUnitAtATime) {
   Dwarf_Die cu;
   ASSERT_NE(dwarf_offdie(view, header_size, &cu), nullptr);
   EXPECT_EQ(std::string(dwarf_diename(&cu)), whole_name);
+}
+
+// Resident KiB of this process's mappings of files whose path contains `part`.
+uint64_t resident_kib_of_files(const std::string& part) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool counted = false;
+  uint64_t total = 0;
+  while (std::getline(smaps, line)) {
+    const std::string first = line.substr(0, line.find(' '));
+    unsigned long long kib;
+    if (first.find('-') != std::string::npos &&
+        first.find_first_not_of("0123456789abcdef-") == std::string::npos)
+      counted = line.find(part) != std::string::npos;  // a mapping's first line
+    else if (counted && sscanf(line.c_str(), "Rss: %llu kB", &kib) == 1)
+      total += kib;
+  }
+  return total;
+}
+
+TEST_F(LibcDebugFile, LookupsInManyUnitsLeaveOneUnitsPagesOfTheCacheEntryResident) {
+  // Sections mapped from the cache entry (as every process after the first
+  // has them): a read there maps up to 16 pages, all of them resident. Pages
+  // read for one unit are let go when a lookup moves on to another, so what
+  // stays is about one unit's, not what all lookups touched.
+  char dir[] = "/tmp/ppagent-dwarf-cache-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  configure_build_id_cache(std::string(dir) + "/cache", true);
+  std::unique_ptr<ElfFile> plain_file = decompressed_copy(*debug_);
+  ASSERT_TRUE(plain_file);
+  {
+    DwarfFrames cached(DwarfImage::create(debug_.get()));
+    DwarfFrames whole(DwarfImage::create(plain_file.get()));
+    const std::vector<uint64_t> addresses = libc_code_addresses(300);
+    size_t with_lines = 0;
+    for (uint64_t address : addresses) {
+      std::vector<SourceFrame> a, b;
+      ASSERT_EQ(cached.frames(address, "", &a), whole.frames(address, "", &b)) << std::hex << address;
+      ASSERT_EQ(a.size(), b.size()) << std::hex << address;
+      for (size_t i = 0; i < a.size(); i++) {
+        EXPECT_EQ(a[i].system_name, b[i].system_name) << std::hex << address;
+        EXPECT_EQ(a[i].file, b[i].file) << std::hex << address;
+        EXPECT_EQ(a[i].line, b[i].line) << std::hex << address;
+      }
+      with_lines += !a.empty() && a.back().line > 0;
+    }
+    EXPECT_EQ(cached.image().inflated_bytes(), 0u) << "the sections came from the cache entry";
+    EXPECT_GT(with_lines, addresses.size() / 2);
+    const uint64_t entry_kib = compressed_dwarf_size(*debug_) / 1024;
+    // The inflated sections' entry only: the units' frames tables are entries too.
+    const std::string entry = std::string(dir) + "/cache/" + hex_string(debug_->build_id()) + ".dwarf";
+    std::ifstream maps("/proc/self/maps");
+    const std::string mapped((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
+    EXPECT_NE(mapped.find(entry), std::string::npos) << "the entry is mapped";
+    const uint64_t resident_kib = resident_kib_of_files(entry);
+    EXPECT_LT(resident_kib, entry_kib / 8) << "of " << entry_kib << " KiB inflated";
+  }
+  configure_build_id_cache("", false);
+  std::system(("rm -rf '" + std::string(dir) + "'").c_str());
+}
+
+// Resident KiB of this process's memory in [start, start + size): the
+// mappings that lie inside it whole.
+uint64_t resident_kib_inside(const void* start, size_t size) {
+  const uintptr_t low = reinterpret_cast<uintptr_t>(start), high = low + size;
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool counted = false;
+  uint64_t total = 0;
+  while (std::getline(smaps, line)) {
+    unsigned long long from, to, kib;
+    if (sscanf(line.c_str(), "%llx-%llx ", &from, &to) == 2 && line.find(" kB") == std::string::npos)
+      counted = from >= low && to <= high;
+    else if (counted && sscanf(line.c_str(), "Rss: %llu kB", &kib) == 1)
+      total += kib;
+  }
+  return total;
+}
+
+TEST_F(LibcDebugFile, WithoutCacheUnitsAreViewedAloneAndTheScannedInfoLetGo) {
+  // A unit far into .debug_info, looked up with nothing cached: the scan
+  // inflates everything before it (for the unit headers), but only the unit
+  // stays resident, copied out, and its view reads what the whole image reads.
+  std::unique_ptr<ElfFile> plain_file = decompressed_copy(*debug_);
+  ASSERT_TRUE(plain_file);
+  std::unique_ptr<DwarfImage> plain = DwarfImage::create(plain_file.get());
+  ASSERT_TRUE(plain);
+  Dwarf_Off offset = 0, next, last = 0;
+  size_t header_size;
+  while (dwarf_next_unit(plain->dwarf(), offset, &next, &header_size, nullptr, nullptr, nullptr,
+                         nullptr, nullptr, nullptr) == 0) {
+    last = offset;
+    offset = next;
+  }
+  ASSERT_GT(last, 4u << 20);
+  Dwarf_Die cu;
+  dwarf_next_unit(plain->dwarf(), last, &next, &header_size, nullptr, nullptr, nullptr, nullptr,
+                  nullptr, nullptr);
+  ASSERT_NE(dwarf_offdie(plain->dwarf(), last + header_size, &cu), nullptr);
+  const std::string last_name = dwarf_diename(&cu);
+
+  std::unique_ptr<DwarfImage> lazy = DwarfImage::create(debug_.get());
+  ASSERT_TRUE(lazy);
+  Dwarf* view = lazy->unit_view(last);
+  ASSERT_NE(view, nullptr) << "a view while .debug_info is inflated in part";
+  EXPECT_GT(lazy->inflated_bytes(), last) << "the scan inflated everything before the unit";
+  const uint8_t* room = debug_->at(debug_->image_offset());
+  EXPECT_LT(resident_kib_inside(room, debug_->image_room()), 2048u)
+      << "of " << lazy->inflated_bytes() / 1024 << " KiB inflated";
+  Dwarf_Off view_next;
+  ASSERT_EQ(dwarf_next_unit(view, 0, &view_next, &header_size, nullptr, nullptr, nullptr, nullptr,
+                            nullptr, nullptr), 0);
+  EXPECT_EQ(view_next, next - last);
+  ASSERT_NE(dwarf_offdie(view, header_size, &cu), nullptr);
+  EXPECT_EQ(std::string(dwarf_diename(&cu)), last_name);
+
+  // A view of a unit in what was let go: inflated again from the start.
+  Dwarf* first_view = lazy->unit_view(0);
+  ASSERT_NE(first_view, nullptr);
+  Dwarf_Die first_cu;
+  ASSERT_EQ(dwarf_next_unit(first_view, 0, &view_next, &header_size, nullptr, nullptr, nullptr,
+                            nullptr, nullptr, nullptr), 0);
+  ASSERT_NE(dwarf_offdie(first_view, header_size, &first_cu), nullptr);
+  ASSERT_EQ(dwarf_next_unit(plain->dwarf(), 0, &next, &header_size, nullptr, nullptr, nullptr,
+                            nullptr, nullptr, nullptr), 0);
+  Dwarf_Die first_plain_cu;
+  ASSERT_NE(dwarf_offdie(plain->dwarf(), header_size, &first_plain_cu), nullptr);
+  EXPECT_EQ(std::string(dwarf_diename(&first_cu)), dwarf_diename(&first_plain_cu));
+  EXPECT_LT(resident_kib_inside(room, debug_->image_room()), 2048u) << "and let go again";
+
+  // The whole image asked for the first unit afterwards: what was let go is
+  // inflated again, and libdw reads it as it was.
+  ASSERT_TRUE(lazy->ensure_unit(0));
+  Dwarf_Die first_lazy, first_plain;
+  ASSERT_EQ(dwarf_next_unit(lazy->dwarf(), 0, &next, &header_size, nullptr, nullptr, nullptr,
+                            nullptr, nullptr, nullptr), 0);
+  ASSERT_NE(dwarf_offdie(lazy->dwarf(), header_size, &first_lazy), nullptr);
+  ASSERT_NE(dwarf_offdie(plain->dwarf(), header_size, &first_plain), nullptr);
+  EXPECT_EQ(std::string(dwarf_diename(&first_lazy)), dwarf_diename(&first_plain));
+  ASSERT_TRUE(lazy->ensure_unit(last));
+  ASSERT_NE(dwarf_offdie(lazy->dwarf(), last + header_size, &cu), nullptr);
+  EXPECT_EQ(std::string(dwarf_diename(&cu)), last_name);
+}
+
+TEST_F(LibcDebugFile, AnInflationResumedGivesTheSameBytesAgain) {
+  const Elf64_Shdr* info = debug_->find_section(".debug_info");
+  ASSERT_NE(info, nullptr);
+  ASSERT_TRUE(info->sh_flags & SHF_COMPRESSED);
+  Elf64_Chdr chdr;
+  memcpy(&chdr, debug_->at(info->sh_offset), sizeof chdr);
+  const uint8_t* stream = debug_->at(info->sh_offset + sizeof chdr);
+  const size_t stream_size = info->sh_size - sizeof chdr;
+  std::vector<uint8_t> whole(chdr.ch_size);
+  SectionInflater reference;
+  ASSERT_TRUE(reference.start(stream, stream_size, whole.data(), whole.size()));
+  ASSERT_TRUE(reference.inflate_to(whole.size()));
+
+  // Inflated in steps, everything behind each step overwritten (let go, as
+  // DwarfImage does): the resume points must not depend on it.
+  std::vector<uint8_t> out(chdr.ch_size);
+  SectionInflater inflater;
+  ASSERT_TRUE(inflater.start(stream, stream_size, out.data(), out.size()));
+  inflater.keep_resume_points(1 << 20);
+  while (inflater.done() < out.size()) {
+    ASSERT_TRUE(inflater.inflate_to(inflater.done() + 100000));
+    std::fill(out.begin(), out.begin() + inflater.done(), 0xa5);
+  }
+  for (size_t offset : {out.size() - 1, out.size() / 2, size_t{3} << 20, size_t{100}}) {
+    ASSERT_TRUE(inflater.resume_at(offset)) << offset;
+    const size_t from = inflater.done();
+    EXPECT_LE(from, offset);
+    if (offset > (size_t{2} << 20)) {
+      EXPECT_GT(from, offset - (size_t{2} << 20)) << "a point near it";
+    } else if (offset < (size_t{1} << 20)) {
+      EXPECT_EQ(from, 0u) << "none before it: the start";
+    }
+    std::fill(out.begin(), out.end(), 0xa5);
+    ASSERT_TRUE(inflater.inflate_to(out.size())) << offset;
+    EXPECT_TRUE(std::equal(out.begin() + from, out.end(), whole.begin() + from))
+        << "resumed at " << from << " for " << offset;
+  }
+}
+
+TEST_F(LibcDebugFile, PagesLetGoAreReadAgainAsTheyWere) {
+  std::unique_ptr<DwarfImage> image = DwarfImage::create(debug_.get());  // patches the first page
+  ASSERT_TRUE(image);
+  const Elf64_Ehdr patched = *reinterpret_cast<const Elf64_Ehdr*>(debug_->at(0));
+  ASSERT_EQ(patched.e_shoff, debug_->image_offset());
+  uint64_t sum = 0;
+  for (size_t at = 0; at < debug_->size(); at += 512) sum += debug_->at(at)[0];
+  const std::string id = hex_string(debug_->build_id());
+  const uint64_t read_kib = resident_kib_of_files(id.substr(2) + ".debug");
+  ASSERT_GT(read_kib, debug_->size() / 1024 / 2) << "every page was read";
+  debug_->release_read_pages();
+  EXPECT_LE(resident_kib_of_files(id.substr(2) + ".debug"), 4u) << "the first page stays";
+  uint64_t again = 0;
+  for (size_t at = 0; at < debug_->size(); at += 512) again += debug_->at(at)[0];
+  EXPECT_EQ(again - debug_->at(0)[0], sum - debug_->at(0)[0]);
+  EXPECT_EQ(memcmp(debug_->at(0), &patched, sizeof patched), 0) << "the patched header is kept";
 }
 
 // Everything a lookup gives, as text: whether it found the address, then

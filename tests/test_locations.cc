@@ -62,6 +62,45 @@ std::string flags(const pb::Mapping& m) {
 
 uintptr_t libc_address() { return reinterpret_cast<uintptr_t>(&strlen) + 1; }
 
+TEST(Locations, AddressesLookedUpInOrderFirstGiveTheSameLocations) {
+  // Looked up in address order beforehand (for the symbolizer's DWARF,
+  // dwarf_image.h), the locations come from its cache and are the same.
+  const std::vector<uintptr_t> addresses = {libc_address(), locations_test_pc(),
+                                            reinterpret_cast<uintptr_t>(&gap_first) + 1,
+                                            reinterpret_cast<uintptr_t>(&memcpy) + 2};
+  Symbolizer plain_sym;
+  const pb::Profile plain = build(&plain_sym, addresses);
+
+  Symbolizer sym;
+  ProfileBuilder builder;
+  LocationResolver locations(&builder, &sym, read_executable_mappings());
+  builder.add_sample_type("samples", "count");
+  std::vector<uintptr_t> reversed(addresses.rbegin(), addresses.rend());
+  locations.look_up_in_address_order(reversed);
+  const uint64_t resolved = sym.counters().addresses_resolved;
+  EXPECT_EQ(resolved, addresses.size());
+  std::vector<uint64_t> ids;
+  for (uintptr_t a : addresses) ids.push_back(locations.location_id(a, false));
+  EXPECT_EQ(sym.counters().addresses_resolved, resolved) << "from the cache";
+  builder.add_sample(ids, {1}, {});
+  locations.finish();
+  pb::Profile ordered;
+  ASSERT_TRUE(ordered.ParseFromString(builder.encode()));
+  ASSERT_EQ(ordered.location_size(), plain.location_size());
+  for (int i = 0; i < plain.location_size(); i++) {
+    ASSERT_EQ(ordered.location(i).line_size(), plain.location(i).line_size());
+    for (int j = 0; j < plain.location(i).line_size(); j++) {
+      const auto name = [](const pb::Profile& p, const pb::Line& l) {
+        for (const pb::Function& f : p.function())
+          if (f.id() == l.function_id()) return p.string_table(static_cast<int>(f.name()));
+        return std::string();
+      };
+      EXPECT_EQ(name(ordered, ordered.location(i).line(j)), name(plain, plain.location(i).line(j)));
+      EXPECT_EQ(ordered.location(i).line(j).line(), plain.location(i).line(j).line());
+    }
+  }
+}
+
 TEST(Locations, OnlyMappingsWithLocationsAreWrittenMainExecutableFirst) {
   Symbolizer sym;
   pb::Profile p = build(&sym, {locations_test_pc(), libc_address()});

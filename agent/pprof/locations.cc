@@ -15,8 +15,16 @@ LocationResolver::LocationResolver(ProfileBuilder* builder, Symbolizer* symboliz
     if (m.entry.main_executable) write_mapping(&m);
 }
 
+ModuleRef LocationResolver::module_of(MappingState* m) {
+  if (!m->module_known) {
+    m->module = symbolizer_->module(m->entry);
+    m->module_known = true;
+  }
+  return m->module;
+}
+
 void LocationResolver::write_mapping(MappingState* m) {
-  m->module = symbolizer_->module(m->entry);
+  module_of(m);
   MappingInfo info;
   info.start = m->entry.start;
   info.limit = m->entry.limit;
@@ -34,8 +42,17 @@ LocationResolver::MappingState* LocationResolver::mapping_of(uintptr_t address) 
   return address < m->entry.limit ? m : nullptr;
 }
 
+void LocationResolver::look_up_in_address_order(std::vector<uintptr_t> addresses) {
+  std::sort(addresses.begin(), addresses.end());
+  addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
+  for (uintptr_t address : addresses) {
+    if (by_address_.count(address)) continue;
+    if (MappingState* m = mapping_of(address)) symbolizer_->frames(module_of(m), address);
+  }
+}
+
 uint64_t LocationResolver::location_id(uintptr_t pc, bool is_return_address) {
-  const uintptr_t address = is_return_address ? pc - 1 : pc;
+  const uintptr_t address = lookup_address(pc, is_return_address);
   auto found = by_address_.find(address);
   if (found != by_address_.end()) return found->second;
 

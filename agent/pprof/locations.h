@@ -24,6 +24,16 @@ class LocationResolver {
   // `pc` is a sampled pc (leaf) or a return address (caller). A return
   // address is looked up at pc - 1: the call, not the statement after it.
   uint64_t location_id(uintptr_t pc, bool is_return_address);
+  static uintptr_t lookup_address(uintptr_t pc, bool is_return_address) {
+    return is_return_address ? pc - 1 : pc;
+  }
+
+  // Looks `addresses` (lookup_address's) up in address order before the
+  // locations are asked for, which then come from the symbolizer's cache:
+  // lookups go through a module's DWARF units in about the order they are
+  // stored, so that what was inflated for the units before can be let go
+  // for good (dwarf_image.h).
+  void look_up_in_address_order(std::vector<uintptr_t> addresses);
 
   // Sets has_functions / has_filenames / ... on each mapping written, from
   // what its locations had. Call once, before encoding.
@@ -34,9 +44,11 @@ class LocationResolver {
     MapEntry entry;
     uint64_t id = 0;  // 0 until written
     ModuleRef module;
+    bool module_known = false;
     bool locations = false, all_named = true, any_file = false, any_line = false;
   };
   MappingState* mapping_of(uintptr_t address);
+  ModuleRef module_of(MappingState* m);
   void write_mapping(MappingState* m);
 
   ProfileBuilder* builder_;

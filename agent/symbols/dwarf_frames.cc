@@ -161,7 +161,14 @@ bool DwarfFrames::frames(uint64_t address, std::string_view symbol, std::vector<
   return walk_unit(unit, address, symbol, out);
 }
 
+void DwarfFrames::reading_unit(uint64_t unit) {
+  if (unit == last_read_unit_) return;
+  if (last_read_unit_ != UINT64_MAX) image_->release_read_pages();
+  last_read_unit_ = unit;
+}
+
 bool DwarfFrames::open_unit(uint64_t unit, Dwarf_Die* cu, uint8_t* offset_size) {
+  reading_unit(unit);
   // The unit alone when it can be read so (dwarf_image.h), at offset 0.
   Dwarf* dbg = image_->unit_view(unit);
   if (dbg != nullptr) {
@@ -193,7 +200,10 @@ std::unique_ptr<UnitFrames> DwarfFrames::unit_table(uint64_t unit) {
   uint8_t offset_size;
   if (!open_unit(unit, &cu, &offset_size)) return nullptr;
   std::unique_ptr<UnitFrames> table = UnitFrames::build(&cu, open_line_table(&cu, offset_size));
-  if (!table) return nullptr;
+  if (!table) return nullptr;  // walked next: its pages are still wanted
+  // The table holds all the unit gives: nothing read for it is needed again.
+  image_->release_read_pages();
+  last_read_unit_ = UINT64_MAX;
   unit_counts_.built++;
   save_unit_frames(file.build_id(), file.size(), unit, *table);
   return table;

@@ -10,6 +10,11 @@
 // address that falls in the unit and kept, or mapped from the build-id cache
 // (unit_frames_cache.h) when an earlier process wrote it; a unit the table
 // cannot represent is walked with libdw for each address.
+//
+// The file pages read for a unit are let go (DwarfImage::release_read_pages)
+// once its table is built, or, for a unit walked, when another unit's DWARF
+// is read: in a postgres backend's exit write, the lookups in libc had left
+// up to 4.8 MB of its cached DWARF resident, on top of the backend's own peak.
 #pragma once
 
 #include <cstdint>
@@ -54,6 +59,8 @@ class DwarfFrames {
   void read_aranges();
   void read_unit_ranges();
   bool unit_of(uint64_t address, uint64_t* unit) const;
+  // Before reading `unit`'s DWARF: lets go of what the last unit read.
+  void reading_unit(uint64_t unit);
   bool open_unit(uint64_t unit, Dwarf_Die* cu, uint8_t* offset_size);
   bool open_line_table(Dwarf_Die* cu, uint8_t offset_size);
   std::unique_ptr<UnitFrames> unit_table(uint64_t unit);
@@ -67,6 +74,7 @@ class DwarfFrames {
   // By unit offset; nullptr: walked instead (see above).
   std::unordered_map<uint64_t, std::unique_ptr<UnitFrames>> tables_;
   UnitCounts unit_counts_;
+  uint64_t last_read_unit_ = UINT64_MAX;  // whose DWARF was read last, none yet
 };
 
 

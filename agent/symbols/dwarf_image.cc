@@ -44,6 +44,16 @@ size_t page_size() {
 
 uint64_t round_up(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
 
+// .debug_info read for unit headers only is let go in steps of this much.
+constexpr uint64_t kInfoStep = 256 * 1024;
+// A unit in what was let go is inflated again from the resume point before
+// it, at most this far back (each point keeps 32 KiB).
+constexpr size_t kResumeSpacing = 1024 * 1024;
+// Times that is done for one image before all of .debug_info is kept
+// instead: lookups in address order need few (units mostly follow the
+// code's order), lookups in any order would need one per unit.
+constexpr int kMaxResumes = 16;
+
 enum class Encoding { kPlain, kElfZlib, kGnuZlib };
 
 struct PlannedSection {
@@ -59,6 +69,7 @@ struct PlannedSection {
 struct Layout {
   std::vector<PlannedSection> sections;
   uint64_t headers_size = 0;  // section headers and their names, at the start of the room
+  uint64_t copies_offset = 0, copies_size = 0;  // room for units copied out of .debug_info
   uint64_t room = 0;
 };
 
@@ -132,8 +143,10 @@ bool plan(const ElfFile& file, Layout* layout) {
     if (s.encoding == Encoding::kPlain) continue;
     s.room_offset = at;
     at += round_up(s.size, page_size());
+    if (s.id == DwarfImage::kInfo) layout->copies_size = round_up(s.size, page_size());
   }
-  layout->room = at;
+  layout->copies_offset = at;
+  layout->room = at + layout->copies_size;
   return true;
 }
 
@@ -251,11 +264,15 @@ std::unique_ptr<DwarfImage> DwarfImage::create(ElfFile* file) {
   // Whole from the cache shared by all processes (inflated_section_cache.h),
   // else each in part, as lookups need it.
   if (!to_inflate.empty() && map_inflated_sections(file->build_id(), file->size(), to_inflate)) {
-    for (const SectionToInflate& s : to_inflate) image->parts_[s.id].compressed = false;
+    for (const SectionToInflate& s : to_inflate) {
+      image->parts_[s.id].compressed = false;
+      image->parts_[s.id].from_cache = true;
+    }
   } else {
     for (const SectionToInflate& s : to_inflate)
       if (!image->parts_[s.id].inflater.start(s.stream, s.stream_size, s.target, s.size))
         return nullptr;
+    image->parts_[kInfo].inflater.keep_resume_points(kResumeSpacing);
   }
   Elf64_Shdr& names_header = headers[count - 1];
   names_header.sh_name = static_cast<Elf64_Word>(names_at);
@@ -280,6 +297,9 @@ std::unique_ptr<DwarfImage> DwarfImage::create(ElfFile* file) {
 
   elf_version(EV_CURRENT);
   image->headers_ = headers;
+  image->copies_ = room + layout.copies_offset;
+  image->copies_image_offset_ = file->image_offset() + layout.copies_offset;
+  image->copies_size_ = layout.copies_size;
   image->first_page_ = first_page;
   image->image_size_ = file->image_offset() + layout.room;
   image->elf_ = elf_memory(reinterpret_cast<char*>(first_page), image->image_size_);
@@ -323,6 +343,12 @@ size_t DwarfImage::inflated_bytes() const {
   return total;
 }
 
+void DwarfImage::release_read_pages() const {
+  for (const Part& part : parts_)
+    if (part.from_cache) madvise(part.data, round_up(part.size, page_size()), MADV_DONTNEED);
+  file_->release_read_pages();
+}
+
 bool DwarfImage::inflate(Section s, uint64_t end) {
   Part& part = parts_[s];
   if (!part.present || end > part.size) return false;
@@ -352,9 +378,9 @@ bool DwarfImage::scan_units_through(uint64_t offset) {
     const uint64_t start = units_end_;
     // The longest header this reads: 64-bit lengths, a DWARF 5 header.
     UnitHeader unit;
-    if (!inflate(kInfo, std::min(info.size, start + 24)) ||
+    if (!inflate_info(std::min(info.size, start + 24), start) ||
         !read_unit_header(info.data, available(kInfo), info.size, start, &unit) ||
-        !inflate(kInfo, unit.end)) {
+        !inflate_info(unit.end, start)) {
       units_broken_ = true;
       break;
     }
@@ -367,11 +393,20 @@ bool DwarfImage::scan_units_through(uint64_t offset) {
 }
 
 bool DwarfImage::ensure_unit(uint64_t offset) {
+  if (!keep_info()) {
+    units_broken_ = true;
+    return false;
+  }
+  return prepare_unit(offset, nullptr);
+}
+
+bool DwarfImage::prepare_unit(uint64_t offset, uint64_t* end) {
   if (!parts_[kInfo].compressed && !parts_[kAbbrev].compressed) return true;
   if (!scan_units_through(offset)) return false;
   auto unit = std::lower_bound(units_.begin(), units_.end(), offset,
                                [](const Unit& u, uint64_t o) { return u.end <= o; });
   if (unit == units_.end() || unit->start != offset) return false;
+  if (end != nullptr) *end = unit->end;
   // libdw reads only whole units: up to the end of the last one scanned.
   if (parts_[kInfo].compressed) expose(kInfo, units_end_);
   return !parts_[kAbbrev].compressed || ensure_abbrev_table(unit->abbrev_upto);
@@ -417,7 +452,8 @@ bool DwarfImage::all_sections_whole() const {
 // their own unit and to the string, line, range and address sections.
 bool DwarfImage::abbrevs_stay_inside(uint64_t offset) const {
   const Part& part = parts_[kAbbrev];
-  auto byte = [&](uint64_t at) -> int { return at < part.size ? part.data[at] : -1; };
+  const uint64_t readable = available(kAbbrev);
+  auto byte = [&](uint64_t at) -> int { return at < readable ? part.data[at] : -1; };
   return walk_abbrev_table(byte, offset, [](uint64_t form) {
     switch (form) {
       case DW_FORM_ref_addr:      // into another unit
@@ -440,18 +476,34 @@ Dwarf* DwarfImage::unit_view(uint64_t offset) {
   if (found != views_.end()) return found->second.dwarf;
   View& view = views_[offset];
   const Part& info = parts_[kInfo];
+  if (!all_sections_whole()) {
+    ensure_whole_sections();
+    uint64_t end = 0;
+    if (!prepare_unit(offset, &end) || (info.compressed && !info_present(offset, end)))
+      return nullptr;
+  }
   UnitHeader unit;
-  if (!all_sections_whole() || !read_unit_header(info.data, info.size, info.size, offset, &unit) ||
-      unit.abbrev >= parts_[kAbbrev].size || !abbrevs_stay_inside(unit.abbrev))
+  if (!read_unit_header(info.data, available(kInfo), info.size, offset, &unit) ||
+      unit.end > available(kInfo) || unit.abbrev >= available(kAbbrev) ||
+      !abbrevs_stay_inside(unit.abbrev))
     return nullptr;
 
   // The image's .debug_info header narrowed to the unit while libelf and
   // libdw read it: each takes the section's bounds when its Dwarf is made,
-  // and keeps them.
+  // and keeps them. A unit of a section inflated in part is read from a copy
+  // of its own, so that the inflated section around it can be let go.
+  const uint64_t length = unit.end - offset;
+  const bool copied = info.compressed;
+  uint64_t at = offset;
+  if (copied) {
+    if (copies_size_ - copies_used_ < length) return nullptr;
+    memcpy(copies_ + copies_used_, info.data + offset, length);
+    at = copies_used_;
+  }
   Elf64_Shdr& shdr = headers_[info.header_index];
   const Elf64_Shdr whole = shdr;
-  shdr.sh_offset += offset;
-  shdr.sh_size = unit.end - offset;
+  shdr.sh_offset = (copied ? copies_image_offset_ : whole.sh_offset) + at;
+  shdr.sh_size = length;
   view.elf = elf_memory(reinterpret_cast<char*>(first_page_), image_size_);
   if (view.elf != nullptr) view.dwarf = dwarf_begin_elf(view.elf, DWARF_C_READ, nullptr);
   shdr = whole;
@@ -459,7 +511,49 @@ Dwarf* DwarfImage::unit_view(uint64_t offset) {
     elf_end(view.elf);
     view.elf = nullptr;
   }
+  if (view.dwarf != nullptr && copied) copies_used_ += round_up(length, 8);
   return view.dwarf;
+}
+
+bool DwarfImage::inflate_info(uint64_t end, uint64_t keep_from) {
+  Part& info = parts_[kInfo];
+  if (!info.present || end > info.size) return false;
+  if (!info.compressed) return true;
+  if (info_kept_) return info.inflater.inflate_to(end);
+  while (info.inflater.done() < end) {
+    if (!info.inflater.inflate_to(std::min(end, info.inflater.done() + kInfoStep))) return false;
+    drop_info_before(std::min<uint64_t>(keep_from, info.inflater.done()));
+  }
+  return true;
+}
+
+void DwarfImage::drop_info_before(uint64_t offset) {
+  const uint64_t upto = offset / page_size() * page_size();
+  if (info_kept_ || upto < dropped_upto_ + kInfoStep) return;
+  madvise(parts_[kInfo].data + dropped_upto_, upto - dropped_upto_, MADV_DONTNEED);
+  dropped_upto_ = upto;
+}
+
+bool DwarfImage::info_present(uint64_t start, uint64_t end) {
+  if (start < dropped_upto_) {
+    if (resumes_ >= kMaxResumes) return keep_info() && inflate_info(end, start);
+    resumes_++;
+    SectionInflater& inflater = parts_[kInfo].inflater;
+    if (!inflater.resume_at(start)) return false;
+    // Nothing from done() on is known to be there; the page it is on is
+    // counted as let go.
+    dropped_upto_ = round_up(inflater.done(), page_size());
+  }
+  return inflate_info(end, start);
+}
+
+bool DwarfImage::keep_info() {
+  if (!parts_[kInfo].compressed || info_kept_) return true;
+  info_kept_ = true;
+  SectionInflater& inflater = parts_[kInfo].inflater;
+  if (dropped_upto_ > 0 && !inflater.resume_at(0)) return false;
+  dropped_upto_ = 0;
+  return inflater.inflate_to(units_end_);
 }
 
 }  // namespace ppagent

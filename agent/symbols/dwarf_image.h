@@ -26,13 +26,22 @@
 // file's first page (a private copy) gets a header that points at a new
 // section header table in that room.
 //
-// Once the sections are whole (mapped from the cache, or never compressed),
-// a unit is read through a Dwarf of its own whose .debug_info is that unit
+// A unit is read through a Dwarf of its own whose .debug_info is that unit
 // alone: libdw finds a unit by reading the header of every unit before it,
 // and in libc6-dbg's libc (4,126 units) that touched most of the 8.6 MB of
 // .debug_info for a lookup in malloc -- 4.8 MB of resident pages in every
 // process whose samples land in libc. Only for units that refer to nothing
 // outside themselves (no DW_FORM_ref_addr, type signatures or a dwz file).
+// While .debug_info is inflated in part (no cache), such a unit is copied
+// into room of its own after the sections, and what the scan for it
+// inflated of .debug_info before it is let go as the scan goes: only unit
+// headers were read there (zlib keeps its own window). In a postgres
+// backend without a cache, the inflated prefix of libc's .debug_info (up to
+// 5.8 MB) stayed resident, with libdw's record of every unit before the one
+// looked up. A unit in what was let go is inflated again from the nearest
+// resume point before it (section_inflater.h), 16 times at most, then
+// everything is kept; so is all of it for the whole image's dwarf() (units
+// that cannot be viewed).
 #pragma once
 
 #include <elfutils/libdw.h>
@@ -77,8 +86,9 @@ class DwarfImage {
   // The line table of .debug_line that starts at `offset`.
   bool ensure_line_table(uint64_t offset);
   // A Dwarf that sees only the unit at `offset` of .debug_info, at offset 0
-  // (see above); nullptr when the unit cannot be read that way, and the
-  // whole image's dwarf() is to be used after ensure_unit().
+  // (see above), with the sections read whole inflated; nullptr when the
+  // unit cannot be read that way, and the whole image's dwarf() is to be
+  // used after ensure_unit(). The unit's line table is ensure_line_table's.
   Dwarf* unit_view(uint64_t offset);
 
   bool present(Section s) const { return parts_[s].present; }
@@ -86,10 +96,16 @@ class DwarfImage {
   std::string_view data(Section s) const;
   // Bytes inflated so far, all sections together.
   size_t inflated_bytes() const;
+  // Lets go of the pages read so far from files: the file's
+  // (ElfFile::release_read_pages) and the sections mapped from the cache.
+  // Inflated memory stays. For a lookup in another unit than the last: what
+  // one unit's lookups touch stays resident, not what all of them touched.
+  void release_read_pages() const;
 
  private:
   struct Part {
     bool present = false, compressed = false;
+    bool from_cache = false;     // mapped read-only from the cache entry
     size_t header_index = 0;     // in the image's section headers
     uint8_t* data = nullptr;     // where libdw reads it
     uint64_t size = 0;           // uncompressed
@@ -109,6 +125,16 @@ class DwarfImage {
   bool inflate(Section s, uint64_t end);  // makes [0, end) readable
   void expose(Section s, uint64_t size);  // what libdw may read
   bool scan_units_through(uint64_t offset);
+  // ensure_unit without keeping .debug_info; *end: the unit's end.
+  bool prepare_unit(uint64_t offset, uint64_t* end);
+  // .debug_info inflated through `end`, letting go of what lies before
+  // `keep_from` on the way unless info_kept_.
+  bool inflate_info(uint64_t end, uint64_t keep_from);
+  void drop_info_before(uint64_t offset);
+  // [start, end) of .debug_info readable, inflated again if let go.
+  bool info_present(uint64_t start, uint64_t end);
+  // Everything scanned readable, and kept from now on (the whole image's use).
+  bool keep_info();
   bool ensure_abbrev_table(uint64_t offset);
   bool all_sections_whole() const;
   bool abbrevs_stay_inside(uint64_t offset) const;
@@ -124,6 +150,12 @@ class DwarfImage {
   std::vector<Unit> units_;  // of .debug_info, in order, scanned so far
   uint64_t units_end_ = 0;
   bool units_broken_ = false;
+  // Units that views read, copied out of a .debug_info inflated in part.
+  uint8_t* copies_ = nullptr;
+  uint64_t copies_image_offset_ = 0, copies_size_ = 0, copies_used_ = 0;
+  uint64_t dropped_upto_ = 0;  // .debug_info before this was let go (page-aligned)
+  int resumes_ = 0;            // of the inflation of .debug_info, for units let go
+  bool info_kept_ = false;     // the whole image's dwarf() was asked for a unit: no more drops
 };
 
 }  // namespace ppagent

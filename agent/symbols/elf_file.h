@@ -57,6 +57,10 @@ class ElfFile {
   // About to read [offset, offset + length) whole: its pages mapped in one
   // call rather than one fault each (page faults are dear on these VMs).
   void prefault(uint64_t offset, uint64_t length) const;
+  // Lets go of the file's pages this process has touched, except the first
+  // (which DwarfImage patches: a private copy). They are the page cache's,
+  // unchanged, and come back on the next read (see the .cc for why).
+  void release_read_pages() const;
 
   size_t section_count() const { return sections_.size(); }
   const Elf64_Shdr& section(size_t index) const { return sections_[index]; }
