@@ -15,10 +15,7 @@ std::string build_contention_profile(const std::vector<ContentionSnapshot>& even
   builder.set_period("contentions", "count", 1);
   builder.set_time(time_unix_ns, duration_ns);
   LocationResolver locations(&builder, symbolizer, read_executable_mappings());
-  std::vector<uintptr_t> addresses;
-  for (const ContentionSnapshot& e : events)
-    for (uintptr_t pc : e.stack) addresses.push_back(LocationResolver::lookup_address(pc, true));
-  locations.look_up_in_address_order(std::move(addresses));
+  locations.look_up_stacks_in_address_order(events, /*first_is_sampled_pc=*/false);
   for (const ContentionSnapshot& e : events) {
     std::vector<uint64_t> ids;
     ids.reserve(e.stack.size());

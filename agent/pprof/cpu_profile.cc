@@ -49,11 +49,7 @@ std::string build_cpu_profile(const std::vector<CpuTrace>& traces, uint64_t drop
                         std::to_string(params.signal) + ")");
 
   LocationResolver locations(&builder, symbolizer, read_executable_mappings());
-  std::vector<uintptr_t> addresses;
-  for (const CpuTrace& trace : traces)
-    for (size_t i = 0; i < trace.stack.size(); i++)
-      addresses.push_back(LocationResolver::lookup_address(trace.stack[i], i > 0));
-  locations.look_up_in_address_order(std::move(addresses));
+  locations.look_up_stacks_in_address_order(traces, /*first_is_sampled_pc=*/true);
   for (const CpuTrace& trace : traces) {
     std::vector<uint64_t> ids;
     ids.reserve(trace.stack.size());

@@ -40,10 +40,7 @@ std::string build_heap_profile(const std::vector<HeapBucketSnapshot>& buckets, i
   if (kind == HeapProfileKind::kAllocs) builder.set_default_sample_type("alloc_space");
 
   LocationResolver locations(&builder, symbolizer, read_executable_mappings());
-  std::vector<uintptr_t> addresses;
-  for (const HeapBucketSnapshot& b : buckets)
-    for (uintptr_t pc : b.stack) addresses.push_back(LocationResolver::lookup_address(pc, true));
-  locations.look_up_in_address_order(std::move(addresses));
+  locations.look_up_stacks_in_address_order(buckets, /*first_is_sampled_pc=*/false);
   for (const HeapBucketSnapshot& b : buckets) {
     if (b.alloc_count == 0 && b.free_count == 0) continue;
     int64_t values[4];

@@ -34,6 +34,17 @@ class LocationResolver {
   // stored, so that what was inflated for the units before can be let go
   // for good (dwarf_image.h).
   void look_up_in_address_order(std::vector<uintptr_t> addresses);
+  // The same for every frame of `samples` (each with a `stack` of pcs, the
+  // caller's after the callee's): the first pc of each is a sampled pc when
+  // `first_is_sampled_pc`, and every other one a return address.
+  template <typename Sample>
+  void look_up_stacks_in_address_order(const std::vector<Sample>& samples, bool first_is_sampled_pc) {
+    std::vector<uintptr_t> addresses;
+    for (const Sample& sample : samples)
+      for (size_t i = 0; i < sample.stack.size(); i++)
+        addresses.push_back(lookup_address(sample.stack[i], i > 0 || !first_is_sampled_pc));
+    look_up_in_address_order(std::move(addresses));
+  }
 
   // Sets has_functions / has_filenames / ... on each mapping written, from
   // what its locations had. Call once, before encoding.

@@ -22,11 +22,7 @@ std::string build_wall_profile(const std::vector<WallTrace>& traces,
                       " thread samples skipped: ticks over budget");
 
   LocationResolver locations(&builder, symbolizer, read_executable_mappings());
-  std::vector<uintptr_t> addresses;
-  for (const WallTrace& trace : traces)
-    for (size_t i = 0; i < trace.stack.size(); i++)
-      addresses.push_back(LocationResolver::lookup_address(trace.stack[i], i > 0));
-  locations.look_up_in_address_order(std::move(addresses));
+  locations.look_up_stacks_in_address_order(traces, /*first_is_sampled_pc=*/true);
   uint64_t no_stack_location = 0;
   for (const WallTrace& trace : traces) {
     std::vector<uint64_t> ids;
