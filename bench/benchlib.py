@@ -253,11 +253,27 @@ def parse_raw(text):
 
 
 def rotations(items, rounds):
-    """Interleaved rounds: every round runs every item once, starting one item later than the
-    previous round, so slow drifts in machine load spread over all items."""
+    """Interleaved rounds: every round runs every item once. The orders are the rows of a
+    Williams design (each row shifted by one, and for an odd count also reversed), so that over
+    a full cycle of rows every item comes right after every other item equally often. A plain
+    rotation kept each item's predecessor the same in every round, so whatever one configuration
+    leaves behind (its files being removed, dirty pages written back, a cold cache) would always
+    land on the same next configuration."""
+    n = len(items)
+    first, low, high = [0], 1, n - 1
+    while low <= high:
+        first.append(low)
+        low += 1
+        if low <= high:
+            first.append(high)
+            high -= 1
+    cycle = n if n % 2 == 0 else 2 * n
     for rnd in range(rounds):
-        k = rnd % len(items)
-        yield rnd, items[k:] + items[:k]
+        row = rnd % cycle if n else 0
+        order = [(i + row) % n for i in first]
+        if row >= n:
+            order.reverse()
+        yield rnd, [items[i] for i in order]
 
 
 def finish(args, notes, scratch, facts, results):
