@@ -90,14 +90,18 @@ def test_second_process_maps_the_entry_the_first_wrote(h, compressed_prog):
 @pytest.mark.timeout(240)
 def test_units_frames_tables_are_written_once_then_mapped(h, compressed_prog):
     """The program's DWARF units that samples landed in get a frames table each
-    (<build-id>.u<offset>.frames), written by the first process; the second
-    maps them as they are and names every address as the first did."""
+    (<build-id>.u<offset>.frames), and the file its units' address ranges
+    (<build-id>.ranges), written by the first process; the second maps them
+    as they are and names every address as the first did."""
     cache = h.tmpdir("cache") / "ppagent"
     first = run(h, compressed_prog, cache)
     prefix = build_id(compressed_prog) + ".u"
     tables = sorted(p for p in os.listdir(cache) if p.startswith(prefix) and p.endswith(".frames"))
     assert tables, sorted(os.listdir(cache))
-    stamps = {t: (cache / t).stat() for t in tables}
+    # Which unit holds which addresses: one entry for the file, kept alike.
+    ranges = build_id(compressed_prog) + ".ranges"
+    assert (cache / ranges).is_file(), sorted(os.listdir(cache))
+    stamps = {t: (cache / t).stat() for t in tables + [ranges]}
     assert all(stat.S_IMODE(st.st_mode) == 0o600 for st in stamps.values())
     assert [p for p in os.listdir(cache) if p.startswith(".")] == [], "a temporary file was left"
 
@@ -151,6 +155,10 @@ def test_damaged_entry_is_replaced(h, compressed_prog, damage):
         other[40] ^= 0xff  # inside the build-id
         entry.write_bytes(bytes(other))
     before = entry.stat().st_ino
+    # With the units' ranges and tables cached, a process reads no DWARF and
+    # never looks at the entry: gone, the second process has to.
+    for derived in list(cache.glob("*.ranges")) + list(cache.glob("*.frames")):
+        derived.unlink()
 
     r = run(h, compressed_prog, cache)
     assert r.ppagent_lines == [], r.describe()

@@ -121,14 +121,14 @@ TEST_F(LibcDebugFile, OneAddressInflatesASmallPartOfTheDwarf) {
   ASSERT_TRUE(function && dladdr(function, &info));
   const uint64_t address = reinterpret_cast<uintptr_t>(function) + 4 -
                            reinterpret_cast<uintptr_t>(info.dli_fbase);
-  DwarfFrames frames(DwarfImage::create(debug_.get()));
+  DwarfFrames frames(debug_.get());
   std::vector<SourceFrame> out;
   ASSERT_TRUE(frames.frames(address, "", &out));
   EXPECT_EQ(out.back().system_name, "__libc_start_main_impl");  // the DIE's name
   EXPECT_NE(out.back().file.find("libc-start.c"), std::string::npos) << out.back().file;
   const uint64_t total = compressed_dwarf_size(*debug_);
-  EXPECT_LT(frames.image().inflated_bytes(), total / 8)
-      << frames.image().inflated_bytes() << " of " << total;
+  EXPECT_LT(frames.inflated_bytes(), total / 8)
+      << frames.inflated_bytes() << " of " << total;
 }
 
 TEST_F(LibcDebugFile, LazyLookupsGiveWhatTheDecompressedFileGives) {
@@ -136,8 +136,8 @@ TEST_F(LibcDebugFile, LazyLookupsGiveWhatTheDecompressedFileGives) {
   ASSERT_TRUE(plain_file);
   ASSERT_EQ(compressed_dwarf_size(*plain_file), 0u);
 
-  DwarfFrames lazy(DwarfImage::create(debug_.get()));
-  DwarfFrames whole(DwarfImage::create(plain_file.get()));
+  DwarfFrames lazy(debug_.get());
+  DwarfFrames whole(plain_file.get());
   size_t compared = 0, with_lines = 0;
   for (uint64_t address : libc_code_addresses(300)) {
     std::vector<SourceFrame> a, b;
@@ -153,7 +153,7 @@ TEST_F(LibcDebugFile, LazyLookupsGiveWhatTheDecompressedFileGives) {
     compared++;
     with_lines += !a.empty() && a.back().line > 0;
   }
-  EXPECT_EQ(whole.image().inflated_bytes(), 0u);
+  EXPECT_EQ(whole.inflated_bytes(), 0u);
   EXPECT_GT(with_lines, compared / 2) << "libc6-dbg covers most of libc's code";
 }
 
@@ -241,7 +241,7 @@ TEST_F(LibcDebugFile, InlinedFramesAreWhatAddr2lineShows) {
   const std::vector<std::vector<ShownFrame>> expected = addr2line_frames(debug_path, addresses);
   ASSERT_EQ(expected.size(), addresses.size()) << "addr2line (binutils) did not answer";
 
-  DwarfFrames frames(DwarfImage::create(debug_.get()));
+  DwarfFrames frames(debug_.get());
   const std::vector<std::vector<ShownFrame>> shown = shown_frames(frames, addresses);
   size_t compared = 0, with_inlined = 0;
   for (size_t i = 0; i < addresses.size(); i++) {
@@ -325,8 +325,8 @@ TEST_F(LibcDebugFile, LookupsInManyUnitsLeaveOneUnitsPagesOfTheCacheEntryResiden
   std::unique_ptr<ElfFile> plain_file = decompressed_copy(*debug_);
   ASSERT_TRUE(plain_file);
   {
-    DwarfFrames cached(DwarfImage::create(debug_.get()));
-    DwarfFrames whole(DwarfImage::create(plain_file.get()));
+    DwarfFrames cached(debug_.get());
+    DwarfFrames whole(plain_file.get());
     const std::vector<uint64_t> addresses = libc_code_addresses(300);
     size_t with_lines = 0;
     for (uint64_t address : addresses) {
@@ -340,7 +340,7 @@ TEST_F(LibcDebugFile, LookupsInManyUnitsLeaveOneUnitsPagesOfTheCacheEntryResiden
       }
       with_lines += !a.empty() && a.back().line > 0;
     }
-    EXPECT_EQ(cached.image().inflated_bytes(), 0u) << "the sections came from the cache entry";
+    EXPECT_EQ(cached.inflated_bytes(), 0u) << "the sections came from the cache entry";
     EXPECT_GT(with_lines, addresses.size() / 2);
     const uint64_t entry_kib = compressed_dwarf_size(*debug_) / 1024;
     // The inflated sections' entry only: the units' frames tables are entries too.
@@ -543,13 +543,13 @@ TEST_F(LibcDebugFile, TablesBuiltMappedAndWalkedGiveTheSameFrames) {
   ASSERT_TRUE(plain_file);
   const std::vector<uint64_t> addresses = libc_code_addresses(3000);
   // Today's walk over the whole file, the oracle.
-  DwarfFrames walked(DwarfImage::create(plain_file.get()), false);
+  DwarfFrames walked(plain_file.get(), false);
   std::vector<std::string> expected;
   for (uint64_t address : addresses) expected.push_back(lookup_text(walked, address));
   EXPECT_EQ(walked.unit_counts().built, 0u);
 
   // Tables built in memory (no cache), on the lazily inflated image.
-  DwarfFrames fresh(DwarfImage::create(debug_.get()));
+  DwarfFrames fresh(debug_.get());
   for (size_t i = 0; i < addresses.size(); i++)
     ASSERT_EQ(lookup_text(fresh, addresses[i]), expected[i]) << std::hex << addresses[i];
   EXPECT_GT(fresh.unit_counts().built, 50u);
@@ -557,18 +557,21 @@ TEST_F(LibcDebugFile, TablesBuiltMappedAndWalkedGiveTheSameFrames) {
 
   CacheDirectory cache;
   ASSERT_FALSE(cache.path().empty());
-  DwarfFrames writer(DwarfImage::create(debug_.get()));
+  DwarfFrames writer(debug_.get());
   for (size_t i = 0; i < addresses.size(); i++)
     ASSERT_EQ(lookup_text(writer, addresses[i]), expected[i]) << std::hex << addresses[i];
   EXPECT_EQ(writer.unit_counts().mapped, 0u);
   EXPECT_EQ(cache.entries(".frames").size(), writer.unit_counts().built)
       << "one entry per unit looked up";
+  EXPECT_TRUE(writer.image_opened());
+  EXPECT_EQ(cache.entries(".ranges").size(), 1u);
 
-  DwarfFrames reader(DwarfImage::create(debug_.get()));
+  DwarfFrames reader(debug_.get());
   for (size_t i = 0; i < addresses.size(); i++)
     ASSERT_EQ(lookup_text(reader, addresses[i]), expected[i]) << std::hex << addresses[i];
   EXPECT_EQ(reader.unit_counts().built, 0u);
   EXPECT_EQ(reader.unit_counts().mapped, writer.unit_counts().built);
+  EXPECT_FALSE(reader.image_opened()) << "the ranges and every unit's table came from the cache";
 
   // The symbol table's name, when given, names the function.
   size_t named = 0;
@@ -618,8 +621,8 @@ TEST_F(LibcDebugFile, TableLinesAreWhatLibdwFindsAtRowBoundaries) {
   ASSERT_GT(addresses.size(), 5000u);
   EXPECT_GT(sequence_ends, 100u);
 
-  DwarfFrames walked(DwarfImage::create(plain_file.get()), false);
-  DwarfFrames tables(DwarfImage::create(plain_file.get()));
+  DwarfFrames walked(plain_file.get(), false);
+  DwarfFrames tables(plain_file.get());
   size_t with_lines = 0;
   for (uint64_t address : addresses) {
     const std::string expected = lookup_text(walked, address);
@@ -652,7 +655,7 @@ TEST_F(LibcDebugFile, DamagedCachedTablesAreRebuilt) {
   CacheDirectory cache;
   std::string expected;
   {
-    DwarfFrames frames(DwarfImage::create(debug_.get()));
+    DwarfFrames frames(debug_.get());
     expected = lookup_text(frames, address);
     ASSERT_EQ(frames.unit_counts().built, 1u);
   }
@@ -700,16 +703,76 @@ TEST_F(LibcDebugFile, DamagedCachedTablesAreRebuilt) {
   for (const auto& [what, bytes] : damaged) {
     replace_file(entries[0], bytes);
     {
-      DwarfFrames frames(DwarfImage::create(debug_.get()));
+      DwarfFrames frames(debug_.get());
       EXPECT_EQ(lookup_text(frames, address), expected) << what;
       EXPECT_EQ(frames.unit_counts().mapped, 0u) << what << ": used";
       EXPECT_EQ(frames.unit_counts().built, 1u) << what;
     }
     // Rebuilt, and written anew.
-    DwarfFrames frames(DwarfImage::create(debug_.get()));
+    DwarfFrames frames(debug_.get());
     EXPECT_EQ(lookup_text(frames, address), expected) << what;
     EXPECT_EQ(frames.unit_counts().mapped, 1u) << what << ": not written anew";
     EXPECT_EQ(file_bytes(entries[0]), good) << what;
+  }
+}
+
+TEST_F(LibcDebugFile, DamagedCachedRangesAreReadAgain) {
+  Dl_info info;
+  void* function = dlsym(RTLD_DEFAULT, "__libc_start_main");
+  ASSERT_TRUE(function && dladdr(function, &info));
+  const uint64_t address = reinterpret_cast<uintptr_t>(function) + 4 -
+                           reinterpret_cast<uintptr_t>(info.dli_fbase);
+  CacheDirectory cache;
+  std::string expected;
+  {
+    DwarfFrames frames(debug_.get());
+    expected = lookup_text(frames, address);
+  }
+  ASSERT_NE(expected.find("__libc_start_main_impl"), std::string::npos) << expected;
+  const std::vector<std::string> entries = cache.entries(".ranges");
+  ASSERT_EQ(entries.size(), 1u);
+  const std::string good = file_bytes(entries[0]);
+  {
+    DwarfFrames frames(debug_.get());
+    EXPECT_EQ(lookup_text(frames, address), expected);
+    EXPECT_FALSE(frames.image_opened()) << "the ranges and the unit's table are cached";
+  }
+
+  // The layout the damage is aimed at: a 128-byte header (magic, version,
+  // build-id, file size, count), then the ranges: low, high, unit offset.
+  constexpr size_t kRanges = 128, kRange = 24, kCount = 8 + 4 + 4 + 64 + 8;
+  ASSERT_GT(good.size(), kRanges + 2 * kRange);
+  ASSERT_EQ((good.size() - kRanges) % kRange, 0u);
+  auto with = [&](size_t at, uint64_t value, size_t size) {
+    std::string bytes = good;
+    memcpy(&bytes[at], &value, size);
+    return bytes;
+  };
+  uint64_t second_low;
+  memcpy(&second_low, good.data() + kRanges + kRange, 8);
+  const std::map<std::string, std::string> damaged = {
+      {"truncated in the ranges", good.substr(0, good.size() - kRange)},
+      {"truncated in the header", good.substr(0, 60)},
+      {"empty", std::string()},
+      {"longer", good + std::string(kRange, '\0')},
+      {"another format version", with(8, 2, 4)},
+      {"another file size", with(kCount - 8, 12345, 8)},
+      {"a count past the end", with(kCount, 1u << 20, 8)},
+      {"out of order", with(kRanges, second_low + 1, 8)},
+      {"an empty range", with(kRanges + 8, 0, 8)},
+  };
+  for (const auto& [what, bytes] : damaged) {
+    replace_file(entries[0], bytes);
+    {
+      DwarfFrames frames(debug_.get());
+      EXPECT_EQ(lookup_text(frames, address), expected) << what;
+      EXPECT_TRUE(frames.image_opened()) << what << ": used";
+    }
+    // Read again, and written anew.
+    EXPECT_TRUE(file_bytes(entries[0]) == good) << what << ": not written anew";
+    DwarfFrames frames(debug_.get());
+    EXPECT_EQ(lookup_text(frames, address), expected) << what;
+    EXPECT_FALSE(frames.image_opened()) << what;
   }
 }
 
@@ -750,8 +813,8 @@ TEST(UnitFrames, InlinedCallsInsideLexicalBlocksAreWhatAddr2lineShows) {
   const std::vector<std::vector<ShownFrame>> expected = addr2line_frames(path, addresses);
   ASSERT_EQ(expected.size(), addresses.size()) << "addr2line (binutils) did not answer";
 
-  DwarfFrames tables(DwarfImage::create(file.get()));
-  DwarfFrames walked(DwarfImage::create(file.get()), false);
+  DwarfFrames tables(file.get());
+  DwarfFrames walked(file.get(), false);
   const std::vector<std::vector<ShownFrame>> shown = shown_frames(tables, addresses);
   size_t compared = 0, deepest = 0;
   for (size_t i = 0; i < addresses.size(); i++) {

@@ -2,7 +2,7 @@
 // later processes (PPROF_CACHE_DIR): files named by a GNU build-id and a
 // suffix that says what they hold (".dwarf": inflated debug sections,
 // ".symbols": a symbol index, ".u<unit offset>.frames": the frames table of
-// one DWARF unit).
+// one DWARF unit, ".ranges": which unit holds which addresses).
 //
 // Why one place: every entry has the same rules. It is only ever used for the
 // file it was made from (its header names that file, and the reader compares

@@ -10,6 +10,7 @@
 
 #include "symbols/dwarf_scopes.h"
 #include "symbols/unit_frames_cache.h"
+#include "symbols/unit_ranges_cache.h"
 
 namespace ppagent {
 
@@ -65,13 +66,32 @@ bool stmt_list_offset(Dwarf_Die* cu, uint8_t offset_size, uint64_t* offset) {
 
 }  // namespace
 
-DwarfFrames::DwarfFrames(std::unique_ptr<DwarfImage> image, bool unit_tables)
-    : image_(std::move(image)), unit_tables_(unit_tables) {}
+DwarfFrames::DwarfFrames(ElfFile* file, bool unit_tables) : file_(file), unit_tables_(unit_tables) {}
 
 DwarfFrames::~DwarfFrames() = default;
 
-void DwarfFrames::read_aranges() {
-  std::string_view data = image_->data(DwarfImage::kAranges);
+DwarfImage* DwarfFrames::image() {
+  if (!image_tried_) {
+    image_tried_ = true;
+    image_ = DwarfImage::create(file_);
+  }
+  return image_.get();
+}
+
+void DwarfFrames::read_ranges() {
+  if (read_cached_unit_ranges(file_->build_id(), file_->size(), &ranges_)) return;
+  DwarfImage* dwarf = image();
+  if (dwarf == nullptr) return;
+  dwarf->ensure_whole_sections();
+  if (dwarf->present(DwarfImage::kAranges)) read_aranges(dwarf);
+  else read_unit_ranges(dwarf);
+  std::sort(ranges_.begin(), ranges_.end(),
+            [](const UnitRange& a, const UnitRange& b) { return a.low < b.low; });
+  save_unit_ranges(file_->build_id(), file_->size(), ranges_);
+}
+
+void DwarfFrames::read_aranges(DwarfImage* dwarf) {
+  std::string_view data = dwarf->data(DwarfImage::kAranges);
   const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
   const uint64_t size = data.size();
   uint64_t at = 0;
@@ -111,11 +131,11 @@ void DwarfFrames::read_aranges() {
 
 // Without .debug_aranges: each unit's own ranges, which means reading every
 // unit's first DIE (and so inflating all of a compressed .debug_info).
-void DwarfFrames::read_unit_ranges() {
-  Dwarf* dbg = image_->dwarf();
+void DwarfFrames::read_unit_ranges(DwarfImage* dwarf) {
+  Dwarf* dbg = dwarf->dwarf();
   Dwarf_Off offset = 0, next;
   size_t header_size;
-  while (image_->ensure_unit(offset) &&
+  while (dwarf->ensure_unit(offset) &&
          dwarf_next_unit(dbg, offset, &next, &header_size, nullptr, nullptr, nullptr, nullptr,
                          nullptr, nullptr) == 0) {
     Dwarf_Die cu;
@@ -131,7 +151,7 @@ void DwarfFrames::read_unit_ranges() {
 
 bool DwarfFrames::unit_of(uint64_t address, uint64_t* unit) const {
   auto after = std::upper_bound(ranges_.begin(), ranges_.end(), address,
-                                [](uint64_t a, const Range& r) { return a < r.low; });
+                                [](uint64_t a, const UnitRange& r) { return a < r.low; });
   for (int back = 0; back < kOverlapLookBack && after != ranges_.begin(); back++) {
     --after;
     if (address < after->high) {
@@ -146,11 +166,7 @@ bool DwarfFrames::frames(uint64_t address, std::string_view symbol, std::vector<
   out->clear();
   if (!ranges_read_) {
     ranges_read_ = true;
-    image_->ensure_whole_sections();
-    if (image_->present(DwarfImage::kAranges)) read_aranges();
-    else read_unit_ranges();
-    std::sort(ranges_.begin(), ranges_.end(),
-              [](const Range& a, const Range& b) { return a.low < b.low; });
+    read_ranges();
   }
   uint64_t unit;
   if (!unit_of(address, &unit)) return false;
@@ -168,6 +184,7 @@ void DwarfFrames::reading_unit(uint64_t unit) {
 }
 
 bool DwarfFrames::open_unit(uint64_t unit, Dwarf_Die* cu, uint8_t* offset_size) {
+  if (image() == nullptr) return false;
   reading_unit(unit);
   // The unit alone when it can be read so (dwarf_image.h), at offset 0.
   Dwarf* dbg = image_->unit_view(unit);
@@ -191,7 +208,7 @@ bool DwarfFrames::open_line_table(Dwarf_Die* cu, uint8_t offset_size) {
 }
 
 std::unique_ptr<UnitFrames> DwarfFrames::unit_table(uint64_t unit) {
-  const ElfFile& file = image_->file();
+  const ElfFile& file = *file_;
   if (std::unique_ptr<UnitFrames> cached = map_cached_unit_frames(file.build_id(), file.size(), unit)) {
     unit_counts_.mapped++;
     return cached;

@@ -62,12 +62,7 @@ void Module::build_index(const ModuleContext& context) {
   index_.finish();
   ElfFile* dwarf_file = file_->has_dwarf() ? file_.get() : debug_file_.get();
   if (!memory_image_ && identity_ == g_without_dwarf) dwarf_file = nullptr;
-  if (dwarf_file && dwarf_file->has_dwarf()) {
-    if (std::unique_ptr<DwarfImage> image = DwarfImage::create(dwarf_file)) {
-      context.counters.dwarf_opened++;
-      dwarf_ = std::make_unique<DwarfFrames>(std::move(image));
-    }
-  }
+  if (dwarf_file && dwarf_file->has_dwarf()) dwarf_ = std::make_unique<DwarfFrames>(dwarf_file);
 }
 
 const std::vector<SourceFrame>& Module::frames(uint64_t address, const ModuleContext& context) {
@@ -80,9 +75,13 @@ const std::vector<SourceFrame>& Module::frames(uint64_t address, const ModuleCon
   context.counters.addresses_resolved++;
   std::vector<SourceFrame> frames;
   std::string_view symbol = index_.lookup(address);
-  const size_t inflated_before = dwarf_ ? dwarf_->image().inflated_bytes() : 0;
+  const size_t inflated_before = dwarf_ ? dwarf_->inflated_bytes() : 0;
+  const bool image_before = dwarf_ && dwarf_->image_opened();
   bool from_dwarf = dwarf_ && dwarf_->frames(address, symbol, &frames);
-  if (dwarf_) context.counters.dwarf_bytes_inflated += dwarf_->image().inflated_bytes() - inflated_before;
+  if (dwarf_) {
+    context.counters.dwarf_bytes_inflated += dwarf_->inflated_bytes() - inflated_before;
+    context.counters.dwarf_opened += !image_before && dwarf_->image_opened();
+  }
   if (!from_dwarf) {
     frames.clear();
     if (!symbol.empty()) {
