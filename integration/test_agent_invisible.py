@@ -103,8 +103,11 @@ def test_no_sample_in_the_agents_own_work(h, busy_machine):
             assert labels.get("thread_id") == str(pid), (path, labels)
             bad = agent_frames(view, s)
             assert not bad, f"{path.name}: a sample of the agent's own work: {bad}"
-    # The premise: the runs were sampled densely enough to catch the agent.
-    assert total_samples >= RUNS * 20, f"only {total_samples} samples in {RUNS} runs"
+    # The premise: the runs were sampled densely enough to catch the agent. The
+    # 24 runs took 554-568 samples when run alone, but 471 in a fresh-clone CI run
+    # (as the suite's first test, after the build): a bar at 20 a run was within
+    # noise of that, so it is at 10, which a sampler that works clears by far.
+    assert total_samples >= RUNS * 10, f"only {total_samples} samples in {RUNS} runs"
 
 
 def agent_thread_cpus(pid):
