@@ -39,6 +39,7 @@
 #include "output/profile_file.h"
 #include "output/report_file.h"
 #include "output/write_failure_log.h"
+#include "pprof/heap_profile.h"
 #include "pprof/profile_kind.h"
 #include "pprof/profile_snapshot.h"
 #include "record/contention_profiler.h"
@@ -114,15 +115,11 @@ void append_report(const std::string& path) {
   if (!g_config->report_file.empty()) append_report_line(g_config->report_file, path);
 }
 
-// A profile from its snapshot to its file. `sequence` 0: the final file;
-// n > 0: the n-th dump's. `time_unix_ns`, `duration_ns`: as build_profile's.
-// `flushing`: a periodic flush, whose failures are reported once per kind.
-void write_file(ProfileKind kind, int sequence, const ProfileSnapshot& snapshot,
-                int64_t time_unix_ns, int64_t duration_ns, Symbolizer* symbolizer,
-                bool flushing = false) {
-  // No usable output directory (reported at start): the profiles are only served live.
-  if (g_config->output_dir.empty()) return;
-  const std::string profile = build_profile(kind, snapshot, time_unix_ns, duration_ns, symbolizer);
+// A serialized profile to its file. `sequence` 0: the final file; n > 0: the
+// n-th dump's. `flushing`: a periodic flush, whose failures are reported once
+// per kind.
+void write_built_file(ProfileKind kind, int sequence, const std::string& profile,
+                      bool flushing = false) {
   const ProfileKindInfo& info = profile_kind_info(kind);
   std::string file_kind = info.file_name;
   if (sequence > 0) file_kind += "." + std::to_string(sequence);
@@ -146,6 +143,17 @@ void write_file(ProfileKind kind, int sequence, const ProfileSnapshot& snapshot,
     log_write_failure(error);
 }
 
+// A profile from its snapshot to its file. `time_unix_ns`, `duration_ns`: as
+// build_profile's; the rest as write_built_file's.
+void write_file(ProfileKind kind, int sequence, const ProfileSnapshot& snapshot,
+                int64_t time_unix_ns, int64_t duration_ns, Symbolizer* symbolizer,
+                bool flushing = false) {
+  // No usable output directory (reported at start): the profiles are only served live.
+  if (g_config->output_dir.empty()) return;
+  write_built_file(kind, sequence,
+                   build_profile(kind, snapshot, time_unix_ns, duration_ns, symbolizer), flushing);
+}
+
 // The whole run's CPU profile. `flushing`: the sampler runs on (the store is
 // read while it is written to).
 void write_cpu_profile(Symbolizer* symbolizer, bool flushing = false) {
@@ -162,12 +170,14 @@ void write_cpu_profile(Symbolizer* symbolizer, bool flushing = false) {
 }
 
 // `sequence` 0: the final profiles ("heap", "allocs"); n > 0: the n-th dump.
-// Heap and allocs from one snapshot.
+// Heap and allocs from one snapshot and one build (heap_profile.h).
 void write_heap_profiles(int sequence, Symbolizer* symbolizer, bool flushing = false) {
+  if (g_config->output_dir.empty()) return;  // as write_file
   const ProfileSnapshot heap = take_profile_snapshot(ProfileKind::kHeap);
-  const int64_t now = clock_ns(CLOCK_REALTIME);
-  for (ProfileKind kind : {ProfileKind::kHeap, ProfileKind::kAllocs})
-    write_file(kind, sequence, heap, now, 0, symbolizer, flushing);
+  const HeapProfiles both =
+      build_heap_profiles(heap.heap, heap_sampling_rate(), clock_ns(CLOCK_REALTIME), symbolizer);
+  write_built_file(ProfileKind::kHeap, sequence, both.heap, flushing);
+  write_built_file(ProfileKind::kAllocs, sequence, both.allocs, flushing);
 }
 
 // The whole run's wall profile so far. `sequence` as write_heap_profiles'.

@@ -46,6 +46,22 @@ extern "C" __attribute__((noinline)) uintptr_t heap_test_site() {
   return reinterpret_cast<uintptr_t>(__builtin_return_address(0));
 }
 
+TEST(HeapProfile, BothFromOneBuildAreWhatEachBuildGives) {
+  uintptr_t ra = heap_test_site();
+  std::vector<HeapBucketSnapshot> buckets = {
+      {{ra}, 4096, 100, 409600, 40, 163840},
+      {{ra, ra + 1}, 64, 5, 320, 5, 320},
+      {{ra + 2}, 0, 3, 900, 1, 300},  // mixed sizes
+  };
+  Symbolizer symbolizer;
+  const HeapProfiles both = build_heap_profiles(buckets, 524288, 123, &symbolizer, 456);
+  EXPECT_EQ(both.heap,
+            build_heap_profile(buckets, 524288, HeapProfileKind::kHeap, 123, &symbolizer, 456));
+  EXPECT_EQ(both.allocs,
+            build_heap_profile(buckets, 524288, HeapProfileKind::kAllocs, 123, &symbolizer, 456));
+  EXPECT_NE(both.heap, both.allocs) << "their default sample types differ";
+}
+
 TEST(HeapProfile, GoShapeForHeapAndAllocs) {
   uintptr_t ra = heap_test_site();
   std::vector<HeapBucketSnapshot> buckets = {

@@ -27,17 +27,19 @@ void scale_heap_sample(uint64_t count, uint64_t bytes, int64_t rate, int64_t* sc
   *scaled_bytes = static_cast<int64_t>(static_cast<double>(bytes) * scale);
 }
 
-std::string build_heap_profile(const std::vector<HeapBucketSnapshot>& buckets, int64_t rate,
-                               HeapProfileKind kind, int64_t time_unix_ns,
-                               Symbolizer* symbolizer, int64_t duration_ns) {
-  ProfileBuilder builder;
+namespace {
+
+// The heap profile, with in-use space as its default sample type.
+void add_heap_profile(const std::vector<HeapBucketSnapshot>& buckets, int64_t rate,
+                      int64_t time_unix_ns, Symbolizer* symbolizer, int64_t duration_ns,
+                      ProfileBuilder* out) {
+  ProfileBuilder& builder = *out;
   builder.add_sample_type("alloc_objects", "count");
   builder.add_sample_type("alloc_space", "bytes");
   builder.add_sample_type("inuse_objects", "count");
   builder.add_sample_type("inuse_space", "bytes");
   builder.set_period("space", "bytes", rate);
   builder.set_time(time_unix_ns, duration_ns);
-  if (kind == HeapProfileKind::kAllocs) builder.set_default_sample_type("alloc_space");
 
   LocationResolver locations(&builder, symbolizer, read_executable_mappings());
   locations.look_up_stacks_in_address_order(buckets, /*first_is_sampled_pc=*/false);
@@ -70,7 +72,29 @@ std::string build_heap_profile(const std::vector<HeapBucketSnapshot>& buckets, i
     builder.add_sample(ids, {values, values + 4}, {bytes_label});
   }
   locations.finish();
+}
+
+}  // namespace
+
+std::string build_heap_profile(const std::vector<HeapBucketSnapshot>& buckets, int64_t rate,
+                               HeapProfileKind kind, int64_t time_unix_ns,
+                               Symbolizer* symbolizer, int64_t duration_ns) {
+  ProfileBuilder builder;
+  add_heap_profile(buckets, rate, time_unix_ns, symbolizer, duration_ns, &builder);
+  if (kind == HeapProfileKind::kAllocs) builder.set_default_sample_type("alloc_space");
   return builder.encode();
+}
+
+HeapProfiles build_heap_profiles(const std::vector<HeapBucketSnapshot>& buckets, int64_t rate,
+                                 int64_t time_unix_ns, Symbolizer* symbolizer,
+                                 int64_t duration_ns) {
+  ProfileBuilder builder;
+  add_heap_profile(buckets, rate, time_unix_ns, symbolizer, duration_ns, &builder);
+  HeapProfiles both;
+  both.heap = builder.encode();
+  builder.set_default_sample_type("alloc_space");
+  both.allocs = builder.encode();
+  return both;
 }
 
 }  // namespace ppagent

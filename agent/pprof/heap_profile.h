@@ -25,4 +25,15 @@ std::string build_heap_profile(const std::vector<HeapBucketSnapshot>& buckets, i
                                HeapProfileKind kind, int64_t time_unix_ns,
                                Symbolizer* symbolizer, int64_t duration_ns = 0);
 
+// Both, as build_heap_profile gives each, from one build. They are one
+// profile (as Go's /debug/pprof/heap and /debug/pprof/allocs are) whose
+// default sample type differs, so the stacks are looked up and the samples
+// made once, for the exit write, dumps and flushes that write both.
+struct HeapProfiles {
+  std::string heap, allocs;
+};
+HeapProfiles build_heap_profiles(const std::vector<HeapBucketSnapshot>& buckets, int64_t rate,
+                                 int64_t time_unix_ns, Symbolizer* symbolizer,
+                                 int64_t duration_ns = 0);
+
 }  // namespace ppagent
