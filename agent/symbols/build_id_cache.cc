@@ -127,4 +127,16 @@ bool BuildIdCacheWriter::commit(uint64_t size) {
   return true;
 }
 
+bool fill_file_entry_header(const char (&magic)[8], uint32_t version, const std::string& build_id,
+                            uint64_t file_size, FileEntryHeader* header) {
+  if (build_id.empty() || build_id.size() > FileEntryHeader::kMaxBuildId) return false;
+  memset(header, 0, sizeof *header);
+  memcpy(header->magic, magic, sizeof header->magic);
+  header->version = version;
+  header->build_id_size = static_cast<uint32_t>(build_id.size());
+  memcpy(header->build_id, build_id.data(), build_id.size());
+  header->file_size = file_size;
+  return true;
+}
+
 }  // namespace ppagent

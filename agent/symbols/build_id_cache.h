@@ -35,6 +35,26 @@ std::string build_id_cache_path(const std::string& build_id, const char* suffix)
 int open_build_id_cache_entry(const std::string& path, const void* header, size_t compared,
                               uint64_t* size);
 
+// The start of the header of an entry made from one file: what kind of entry
+// (an 8-byte magic), its format version, and that file's build-id and size.
+// An entry's own fields follow it in the entry's header struct.
+struct FileEntryHeader {
+  static constexpr size_t kMaxBuildId = 64;
+  char magic[8];
+  uint32_t version;
+  uint32_t build_id_size;
+  uint8_t build_id[kMaxBuildId];
+  uint64_t file_size;
+};
+// Entries already written keep their meaning only while this layout stays.
+static_assert(sizeof(FileEntryHeader) == 88, "the entries' header layout changed");
+
+// Fills *header for the file with `build_id` (raw bytes) and `file_size`,
+// zeroed first so that unused bytes compare equal too. False when the
+// build-id cannot be named so (empty, or longer than kMaxBuildId).
+bool fill_file_entry_header(const char (&magic)[8], uint32_t version, const std::string& build_id,
+                            uint64_t file_size, FileEntryHeader* header);
+
 // Writes one entry: begin(), then write() the pieces at their offsets, then
 // commit(). Dropped uncommitted, it leaves nothing behind.
 class BuildIdCacheWriter {

@@ -16,14 +16,9 @@ namespace {
 constexpr char kMagic[8] = {'p', 'p', 'a', 'g', 'u', 'f', '1', '\n'};
 // Bumped whenever UnitFrames' layout or what it holds changes.
 constexpr uint32_t kFormatVersion = 1;
-constexpr size_t kMaxBuildId = 64;
 
 struct EntryHeader {
-  char magic[8];
-  uint32_t version;
-  uint32_t build_id_size;
-  uint8_t build_id[kMaxBuildId];
-  uint64_t file_size;    // of the DWARF file
+  FileEntryHeader file;  // the DWARF file
   uint64_t unit_offset;  // in its .debug_info
   // Not known to a reader: the header is compared up to here.
   uint64_t table_size;
@@ -35,13 +30,9 @@ constexpr uint64_t kTableOffset = (sizeof(EntryHeader) + 63) / 64 * 64;
 // first, so that padding compares equal too); "" path when there is none.
 std::string expected_header(const std::string& build_id, uint64_t file_size, uint64_t unit_offset,
                             EntryHeader* header) {
-  if (build_id.empty() || build_id.size() > kMaxBuildId) return std::string();
   memset(header, 0, sizeof *header);
-  memcpy(header->magic, kMagic, sizeof kMagic);
-  header->version = kFormatVersion;
-  header->build_id_size = static_cast<uint32_t>(build_id.size());
-  memcpy(header->build_id, build_id.data(), build_id.size());
-  header->file_size = file_size;
+  if (!fill_file_entry_header(kMagic, kFormatVersion, build_id, file_size, &header->file))
+    return std::string();
   header->unit_offset = unit_offset;
   char suffix[48];
   snprintf(suffix, sizeof suffix, ".u%llx.frames", static_cast<unsigned long long>(unit_offset));

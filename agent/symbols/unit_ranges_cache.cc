@@ -14,30 +14,21 @@ namespace {
 constexpr char kMagic[8] = {'p', 'p', 'a', 'g', 'u', 'r', '1', '\n'};
 // Bumped whenever what the ranges hold or how they are read changes.
 constexpr uint32_t kFormatVersion = 1;
-constexpr size_t kMaxBuildId = 64;
 
 struct EntryHeader {
-  char magic[8];
-  uint32_t version;
-  uint32_t build_id_size;
-  uint8_t build_id[kMaxBuildId];
-  uint64_t file_size;  // of the DWARF file
+  FileEntryHeader file;  // the DWARF file
   // Not known to a reader: the header is compared up to here.
   uint64_t count;
 };
 constexpr size_t kComparedBytes = offsetof(EntryHeader, count);
 constexpr uint64_t kRangesOffset = (sizeof(EntryHeader) + 63) / 64 * 64;
 
-// The header the entry must have, byte for byte up to `count` (zeroed first,
-// so that padding compares equal too); "" path when there is none.
+// The header the entry must have, byte for byte up to `count`; "" path when
+// there is none.
 std::string expected_header(const std::string& build_id, uint64_t file_size, EntryHeader* header) {
-  if (build_id.empty() || build_id.size() > kMaxBuildId) return std::string();
   memset(header, 0, sizeof *header);
-  memcpy(header->magic, kMagic, sizeof kMagic);
-  header->version = kFormatVersion;
-  header->build_id_size = static_cast<uint32_t>(build_id.size());
-  memcpy(header->build_id, build_id.data(), build_id.size());
-  header->file_size = file_size;
+  if (!fill_file_entry_header(kMagic, kFormatVersion, build_id, file_size, &header->file))
+    return std::string();
   return build_id_cache_path(build_id, ".ranges");
 }
 
